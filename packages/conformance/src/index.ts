@@ -1,0 +1,4 @@
+export { hubConformance } from './hubConformance';
+export type { HubConformanceSetup } from './hubConformance';
+export { registryConformance } from './registryConformance';
+export type { RegistryConformanceSetup, RegistryFixture } from './registryConformance';

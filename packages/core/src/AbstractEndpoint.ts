@@ -1,0 +1,246 @@
+import { EventEmitter } from 'eventemitter3';
+import { ConnectionStatus } from './status';
+import { VnfError } from './errors';
+import { validateEva } from './eva';
+import { validateWirePayload } from './payload';
+import { createLogger } from './log';
+import type { ConnectionEvent, Endpoint, EndpointEvents, MessageEvent } from './contract';
+
+const log = createLogger('endpoint');
+
+/** Options every endpoint shares. */
+export interface EndpointOptions {
+  /** How long `openConnection` waits before it ends in TIMEOUT. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Largest payload `send` accepts, in bytes. Default: unbounded. */
+  maxPayloadSize?: number;
+  /** Called once when the endpoint is destroyed (the hub frees the eva). */
+  onDestroyed?: (endpoint: AbstractEndpoint) => void;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The rules of DESIGN.md §1 in one place: connection bookkeeping, exactly-once callbacks and
+ * lost-events, NOT_CONNECTED/DESTROYED checks, timeouts and listener-error handling.
+ * A hub implements only its transport: `connect`, `disconnect`, `transmit`, `teardown`,
+ * and calls `acceptConnection`, `connectionLost` and `deliver` as its transport reports.
+ */
+export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> implements Endpoint {
+  readonly eva: string;
+  onMessage: ((event: MessageEvent<any>) => void) | null = null;
+  protected readonly connectTimeoutMs: number;
+  protected readonly maxPayloadSize: number;
+  private readonly connected = new Set<string>();
+  private readonly pending = new Map<string, { promise: Promise<ConnectionEvent>; abort: AbortController }>();
+  private readonly onDestroyed?: (endpoint: AbstractEndpoint) => void;
+  private isDestroyed = false;
+
+  constructor(eva: string, options: EndpointOptions = {}) {
+    super();
+    validateEva(eva);
+    const timeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!(timeout > 0)) throw new VnfError('INVALID_ARGUMENT', `connectTimeoutMs must be a positive number; got ${timeout}.`);
+    this.eva = eva;
+    this.connectTimeoutMs = timeout;
+    this.maxPayloadSize = options.maxPayloadSize ?? Infinity;
+    this.onDestroyed = options.onDestroyed;
+    // Public methods work unbound (`endpoint.send.bind(null, …)`, passing `endpoint.send` as a callback).
+    this.openConnection = this.openConnection.bind(this);
+    this.send = this.send.bind(this);
+    this.closeConnection = this.closeConnection.bind(this);
+    this.destroy = this.destroy.bind(this);
+    this.onConnectionLost = this.onConnectionLost.bind(this);
+  }
+
+  get destroyed(): boolean {
+    return this.isDestroyed;
+  }
+
+  connections(): string[] {
+    this.assertAlive('connections');
+    return [...this.connected];
+  }
+
+  isConnected(eva: string): boolean {
+    return this.connected.has(eva);
+  }
+
+  onConnectionLost(listener: (targetEva: string) => void): void {
+    this.assertAlive('onConnectionLost');
+    if (typeof listener !== 'function') throw new VnfError('INVALID_ARGUMENT', 'onConnectionLost takes a function.');
+    this.on('connectionLost', listener);
+  }
+
+  openConnection(targetEva: string, cb?: (event: ConnectionEvent) => void): Promise<ConnectionEvent> {
+    this.assertAlive('openConnection');
+    validateEva(targetEva, 'targetEva');
+    if (cb !== undefined && typeof cb !== 'function') {
+      throw new VnfError('INVALID_ARGUMENT', 'The openConnection callback must be a function when given.');
+    }
+    let result: Promise<ConnectionEvent>;
+    if (targetEva === this.eva) {
+      result = Promise.resolve({ status: ConnectionStatus.FAILED, targetEva, reason: 'SELF' });
+    } else if (this.connected.has(targetEva)) {
+      result = Promise.resolve({ status: ConnectionStatus.CONNECTED, targetEva });
+    } else {
+      result = this.pending.get(targetEva)?.promise ?? this.startConnect(targetEva);
+    }
+    return result.then((event) => {
+      // Each caller gets its own copy, so one caller mutating the event cannot affect another.
+      const own = { ...event };
+      if (cb) this.callListener(() => cb(own));
+      return own;
+    });
+  }
+
+  send(targetEva: string, message: unknown): void {
+    this.assertAlive('send');
+    if (!this.connected.has(targetEva)) {
+      throw new VnfError(
+        'NOT_CONNECTED',
+        `${this.eva} has no open connection to ${String(targetEva)}. Call openConnection and wait for CONNECTED ` +
+          '(or for the peer to connect to you) before sending; the connection may also have been lost.',
+        { details: { eva: this.eva, targetEva } },
+      );
+    }
+    this.validatePayload(message);
+    this.transmit(targetEva, message);
+  }
+
+  closeConnection(targetEva: string): void {
+    this.assertAlive('closeConnection');
+    if (!this.connected.delete(targetEva)) return;
+    this.disconnect(targetEva);
+  }
+
+  destroy(): void {
+    if (this.isDestroyed) return;
+    this.isDestroyed = true;
+    for (const { abort } of this.pending.values()) abort.abort();
+    const peers = [...this.connected];
+    this.connected.clear();
+    try {
+      this.teardown(peers);
+    } finally {
+      this.onDestroyed?.(this);
+      this.removeAllListeners();
+      this.onMessage = null;
+    }
+  }
+
+  // ---- for subclasses -------------------------------------------------------------------------
+
+  /** Opens the transport connection. Resolve CONNECTED or a failure; watch `signal` (aborted on timeout or destroy). */
+  protected abstract connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent>;
+  /** Tells the peer the connection is closed (it must get `connectionLost`). */
+  protected abstract disconnect(targetEva: string): void;
+  /** Carries an already-validated message to a connected peer. */
+  protected abstract transmit(targetEva: string, message: unknown): void;
+  /** Releases every resource; `peers` were connected and must be told the connection is gone. */
+  protected abstract teardown(peers: string[]): void;
+
+  /** The payload rule of this layer. Wire hubs carry strings and binary; decorators may widen it. */
+  protected validatePayload(message: unknown): void {
+    validateWirePayload(message, this.maxPayloadSize);
+  }
+
+  /** The transport reports a connection opened by the peer (implicit accept), or one restored. */
+  protected acceptConnection(peerEva: string): void {
+    if (this.isDestroyed || this.connected.has(peerEva)) return;
+    this.connected.add(peerEva);
+    this.emit('connection', peerEva);
+  }
+
+  /** The transport reports a connection gone. Emits `connectionLost` once, only if it was open. */
+  protected connectionLost(peerEva: string): void {
+    if (this.isDestroyed || !this.connected.delete(peerEva)) return;
+    log('%s lost connection to %s', this.eva, peerEva);
+    this.emit('connectionLost', peerEva);
+  }
+
+  /** Hands a received message to the application; messages from evas not connected are dropped. */
+  protected deliver(sourceEva: string, message: unknown): void {
+    if (this.isDestroyed || !this.connected.has(sourceEva)) {
+      log('%s dropped a message from %s: not connected', this.eva, sourceEva);
+      return;
+    }
+    const event: MessageEvent = { sourceEva, message };
+    const handler = this.onMessage;
+    if (handler) this.callListener(() => handler(event));
+    if (this.listenerCount('message') > 0) this.callListener(() => this.emit('message', event));
+  }
+
+  /** Reports an asynchronous failure as an `error` event. */
+  protected reportError(error: VnfError): void {
+    if (this.isDestroyed) return;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else log('%s error (no error listener): %s %s', this.eva, error.code, error.message);
+  }
+
+  protected assertAlive(operation: string): void {
+    if (this.isDestroyed) {
+      throw new VnfError('DESTROYED', `Cannot call ${operation}: endpoint ${this.eva} was destroyed. Open a new endpoint.`);
+    }
+  }
+
+  private startConnect(targetEva: string): Promise<ConnectionEvent> {
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<ConnectionEvent>((resolve) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        resolve({ status: ConnectionStatus.TIMEOUT, targetEva, reason: 'TIMEOUT' });
+      }, this.connectTimeoutMs);
+    });
+    const aborted = new Promise<ConnectionEvent>((resolve) => {
+      abort.signal.addEventListener('abort', () => {
+        if (this.isDestroyed) resolve({ status: ConnectionStatus.FAILED, targetEva, reason: 'DESTROYED' });
+      });
+    });
+    const attempt = Promise.resolve()
+      .then(() => this.connect(targetEva, abort.signal))
+      .catch((err: unknown): ConnectionEvent => ({
+        status: ConnectionStatus.FAILED,
+        targetEva,
+        reason: VnfError.is(err) ? err.code : 'INTERNAL',
+      }));
+    const promise = Promise.race([attempt, timedOut, aborted]).then((event) => {
+      clearTimeout(timer);
+      this.pending.delete(targetEva);
+      if (event.status === ConnectionStatus.CONNECTED) {
+        if (this.isDestroyed) return { status: ConnectionStatus.FAILED, targetEva, reason: 'DESTROYED' };
+        this.acceptConnection(targetEva);
+      } else if (!abort.signal.aborted) {
+        abort.abort();
+      }
+      // A transport that connects after we gave up must not leave a half-open connection behind.
+      if (event.status !== ConnectionStatus.CONNECTED) {
+        void attempt.then((late) => {
+          if (late.status === ConnectionStatus.CONNECTED && !this.connected.has(targetEva) && !this.isDestroyed) {
+            this.disconnect(targetEva);
+          }
+        });
+      }
+      return event;
+    });
+    this.pending.set(targetEva, { promise, abort });
+    return promise;
+  }
+
+  private callListener(fn: () => void): void {
+    try {
+      fn();
+    } catch (cause) {
+      const error =
+        cause instanceof VnfError
+          ? cause
+          : new VnfError('LISTENER_ERROR', `A listener on endpoint ${this.eva} threw: ${String(cause)}`, { cause });
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+      // Like Node's EventEmitter: an error nobody listens for is not swallowed.
+      else queueMicrotask(() => {
+        throw cause;
+      });
+    }
+  }
+}

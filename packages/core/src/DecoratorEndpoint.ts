@@ -1,0 +1,53 @@
+import { AbstractEndpoint, type EndpointOptions } from './AbstractEndpoint';
+import type { ConnectionEvent, Endpoint } from './contract';
+
+/**
+ * An endpoint that wraps an inner endpoint of the same eva and, by default, passes everything through.
+ * Override the hooks a decorator changes: `transmit` and `receive` for the message path,
+ * `connect`/`disconnect` for connections, `teardown` for resources; keep calling `super`.
+ */
+export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends AbstractEndpoint {
+  protected readonly inner: Inner;
+
+  constructor(inner: Inner, options: EndpointOptions = {}) {
+    super(inner.eva, options);
+    this.inner = inner;
+    inner.on('message', (event) => this.receive(event.sourceEva, event.message));
+    inner.on('connection', (peer) => this.innerConnected(peer));
+    inner.on('connectionLost', (peer) => this.innerConnectionLost(peer));
+    inner.on('online', () => this.emit('online'));
+    inner.on('offline', () => this.emit('offline'));
+    inner.on('error', (error) => this.reportError(error));
+  }
+
+  protected connect(targetEva: string): Promise<ConnectionEvent> {
+    return this.inner.openConnection(targetEva);
+  }
+
+  protected disconnect(targetEva: string): void {
+    if (!this.inner.destroyed) this.inner.closeConnection(targetEva);
+  }
+
+  protected transmit(targetEva: string, message: unknown): void {
+    this.inner.send(targetEva, message);
+  }
+
+  protected teardown(_peers: string[]): void {
+    this.inner.destroy();
+  }
+
+  /** A message arrived from the inner endpoint. */
+  protected receive(sourceEva: string, message: unknown): void {
+    this.deliver(sourceEva, message);
+  }
+
+  /** The inner endpoint has a new connection (opened by the peer). */
+  protected innerConnected(peerEva: string): void {
+    this.acceptConnection(peerEva);
+  }
+
+  /** The inner endpoint lost a connection. */
+  protected innerConnectionLost(peerEva: string): void {
+    this.connectionLost(peerEva);
+  }
+}

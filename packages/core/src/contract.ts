@@ -1,0 +1,66 @@
+import type { ConnectionStatus } from './status';
+import type { EventEmitter } from 'eventemitter3';
+import type { VnfError } from './errors';
+
+/** Result of `openConnection`: delivered once to the callback and once as the promise's value. */
+export interface ConnectionEvent {
+  status: ConnectionStatus;
+  targetEva: string;
+  /** Why the connection is not CONNECTED: an ErrorCode such as NOT_FOUND, TIMEOUT, UNAVAILABLE, DESTROYED. */
+  reason?: string;
+}
+
+/** A message as the application sees it. `message` is a Payload on wire hubs, any JSON value over a MarshallerHub. */
+export interface MessageEvent<M = unknown> {
+  sourceEva: string;
+  message: M;
+}
+
+/** The events every endpoint emits (eventemitter3). This set is small and stable. */
+export interface EndpointEvents {
+  /** A message arrived on an open connection. */
+  message: (event: MessageEvent) => void;
+  /** A connection is now open, opened by either side (for the target it is the implicit accept). */
+  connection: (peerEva: string) => void;
+  /** An open connection ended on the peer's side, or its transport could not be kept. Fires once per connection. */
+  connectionLost: (peerEva: string) => void;
+  /** The transport beneath the endpoint came back (after `offline`). */
+  online: () => void;
+  /** The transport beneath the endpoint dropped; the endpoint is trying to restore it. */
+  offline: () => void;
+  /** An asynchronous failure: never thrown into a caller's stack from a timer. */
+  error: (error: VnfError) => void;
+}
+
+/** A named mailbox, and a typed event emitter of EndpointEvents. Every hub's endpoints keep the same contract (DESIGN.md §1). */
+export interface Endpoint extends EventEmitter<EndpointEvents> {
+  readonly eva: string;
+  /** Assignable message handler, as in the seed. Also emitted as the `message` event. */
+  onMessage: ((event: MessageEvent<any>) => void) | null;
+  /** Registers a listener for lost connections (the `connectionLost` event). */
+  onConnectionLost(listener: (targetEva: string) => void): void;
+  /** Opens a connection; resolves and calls `cb` exactly once, never rejects for network reasons. */
+  openConnection(targetEva: string, cb?: (event: ConnectionEvent) => void): Promise<ConnectionEvent>;
+  /** Sends on an open connection; throws NOT_CONNECTED, INVALID_PAYLOAD or TOO_LARGE at the call. */
+  send(targetEva: string, message: any): void;
+  /** Closes a connection; the peer gets `connectionLost` once. A no-op when not connected. */
+  closeConnection(targetEva: string): void;
+  /** Closes every connection (peers get `connectionLost`) and releases every resource. Idempotent. */
+  destroy(): void;
+  /** True once destroyed. */
+  readonly destroyed: boolean;
+  /** The evas this endpoint is connected to now. */
+  connections(): string[];
+  /** True when a connection to `eva` is open. */
+  isConnected(eva: string): boolean;
+}
+
+/** Opens endpoints. Hubs stack as decorators: `new MarshallerHub(new ReliableHub(new WebSocketHub(factory)))`. */
+export interface Hub<E extends Endpoint = Endpoint> {
+  /** Opens an endpoint; throws EVA_IN_USE if the eva is already open in this hub. */
+  openEndpoint(eva: string): E;
+  /** Destroys every endpoint this hub opened and releases the hub's resources (and its inner hub's). */
+  close(): Promise<void>;
+  /** The largest single message this hub's endpoints carry, in bytes (Infinity when unbounded). */
+  readonly maxPayloadSize: number;
+}

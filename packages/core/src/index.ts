@@ -1,0 +1,17 @@
+export { ErrorCode, VnfError } from './errors';
+export { Global, ConnectionStatus } from './status';
+export type { Status } from './status';
+export type { Payload } from './payload';
+export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinary, toUint8Array } from './payload';
+export { MAX_EVA_LENGTH, validateEva } from './eva';
+export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub } from './contract';
+export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore } from './registry';
+export { createLogger } from './log';
+export { deferred, createMacrotaskQueue } from './async';
+export type { Deferred } from './async';
+export { AbstractEndpoint, DEFAULT_CONNECT_TIMEOUT_MS } from './AbstractEndpoint';
+export type { EndpointOptions } from './AbstractEndpoint';
+export { AbstractHub, OPEN_SHARED, openInnerEndpoint } from './AbstractHub';
+export { DecoratorEndpoint } from './DecoratorEndpoint';
+export { DecoratorHub } from './DecoratorHub';
+export type { Rpc } from './rpc';

@@ -1,0 +1,69 @@
+import { VnfError } from './errors';
+
+/** What wire hubs carry: a string or binary. Binary is delivered as a `Uint8Array`. */
+export type Payload = string | Uint8Array | ArrayBuffer;
+
+/** True when `value` is binary that VNF carries (any Uint8Array, Node Buffer included, or an ArrayBuffer). */
+export function isBinary(value: unknown): value is Uint8Array | ArrayBuffer {
+  return value instanceof Uint8Array || value instanceof ArrayBuffer;
+}
+
+/** Size in bytes of a payload on the wire (strings counted as UTF-8). */
+export function payloadByteLength(payload: Payload): number {
+  if (typeof payload === 'string') return utf8Length(payload);
+  return payload.byteLength;
+}
+
+/** UTF-8 length of a string without encoding it (the hot path must not allocate). */
+export function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Checks that `payload` is a wire payload no larger than `maxBytes`.
+ * Throws INVALID_PAYLOAD or TOO_LARGE at the call, so errors never surface downstream.
+ */
+export function validateWirePayload(payload: unknown, maxBytes: number): asserts payload is Payload {
+  if (typeof payload !== 'string' && !isBinary(payload)) {
+    const kind = payload === null ? 'null' : Array.isArray(payload) ? 'array' : typeof payload;
+    throw new VnfError(
+      'INVALID_PAYLOAD',
+      `This hub carries strings and binary (Uint8Array/ArrayBuffer), not ${kind}. ` +
+        'Wrap the hub in a MarshallerHub to send JSON values, or serialize the value yourself.',
+    );
+  }
+  const size = payloadByteLength(payload);
+  if (size > maxBytes) {
+    throw new VnfError(
+      'TOO_LARGE',
+      `Payload of ${size} bytes exceeds this hub's limit of ${maxBytes} bytes. ` +
+        'Wrap the hub in a MarshallerHub to chunk large messages.',
+      { details: { size, limit: maxBytes } },
+    );
+  }
+}
+
+/** A private copy of binary as a plain Uint8Array, so a sender mutating its buffer cannot change what was sent. */
+export function copyBinary(data: Uint8Array | ArrayBuffer): Uint8Array {
+  const view = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+  const copy = new Uint8Array(view.byteLength);
+  copy.set(view);
+  return copy;
+}
+
+/** A plain Uint8Array view of binary (no copy): Node Buffers and ArrayBuffers become Uint8Array. */
+export function toUint8Array(data: Uint8Array | ArrayBuffer): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Object.getPrototypeOf(data) === Uint8Array.prototype) return data;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
