@@ -66,6 +66,10 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     return this.connected.has(eva);
   }
 
+  bufferedAmount(_targetEva: string): number {
+    return 0;
+  }
+
   onConnectionLost(listener: (targetEva: string) => void): void {
     this.assertAlive('onConnectionLost');
     if (typeof listener !== 'function') throw new VnfError('INVALID_ARGUMENT', 'onConnectionLost takes a function.');

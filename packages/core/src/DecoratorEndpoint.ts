@@ -17,7 +17,12 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     inner.on('connectionLost', (peer) => this.innerConnectionLost(peer));
     inner.on('online', () => this.emit('online'));
     inner.on('offline', () => this.emit('offline'));
+    inner.on('drain', (peer) => this.emit('drain', peer));
     inner.on('error', (error) => this.reportError(error));
+  }
+
+  override bufferedAmount(targetEva: string): number {
+    return this.inner.destroyed ? 0 : this.inner.bufferedAmount(targetEva);
   }
 
   protected connect(targetEva: string): Promise<ConnectionEvent> {

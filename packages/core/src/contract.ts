@@ -28,6 +28,8 @@ export interface EndpointEvents {
   online: () => void;
   /** The transport beneath the endpoint dropped; the endpoint is trying to restore it. */
   offline: () => void;
+  /** The send buffer toward `peerEva` fell below the layer's low-water mark after `bufferedAmount` had grown past it. */
+  drain: (peerEva: string) => void;
   /** An asynchronous failure: never thrown into a caller's stack from a timer. */
   error: (error: VnfError) => void;
 }
@@ -53,6 +55,11 @@ export interface Endpoint extends EventEmitter<EndpointEvents> {
   connections(): string[];
   /** True when a connection to `eva` is open. */
   isConnected(eva: string): boolean;
+  /**
+   * Bytes accepted by `send` toward `targetEva` and not yet handed to the network, this layer and those
+   * beneath it (0 when nothing is queued or the layer cannot tell). Senders of bulk data pace on it and `drain`.
+   */
+  bufferedAmount(targetEva: string): number;
 }
 
 /** Opens endpoints. Hubs stack as decorators: `new MarshallerHub(new ReliableHub(new WebSocketHub(factory)))`. */
