@@ -1,4 +1,8 @@
-import type { Hub } from '@vnf/core';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ConnectionStatus, VnfError } from '@vnf/core';
+import type { ConnectionEvent, Endpoint, Hub, MessageEvent } from '@vnf/core';
+import { uniqueEva, until, waitFor } from './waiting';
+import { countActiveResources, describeResourceDiff, resourcesSettled } from './resources';
 
 export interface HubConformanceSetup {
   /** Creates a fresh hub for one test. Endpoints opened on it must be able to connect to each other. The suite closes it. */
@@ -13,9 +17,473 @@ export interface HubConformanceSetup {
   messageCount?: number;
 }
 
-/** Registers jest tests that check every rule of DESIGN.md §1 against the hubs `setup` creates. */
+/** Largest payload limit the suite exercises byte-for-byte (bigger limits are checked by the layer's own tests). */
+const LIMIT_TESTED_UP_TO = 2 * 1024 * 1024;
+
+/**
+ * Registers jest tests that check every rule of DESIGN.md §1 against the hubs `setup` creates.
+ * Each test names the rule it checks and fails if that rule is broken.
+ */
 export function hubConformance(name: string, setup: HubConformanceSetup): void {
-  void name;
-  void setup;
-  throw new Error('hubConformance: being written');
+  const timeoutMs = setup.timeoutMs ?? 5000;
+  const messageCount = setup.messageCount ?? 200;
+  const json = setup.payloads === 'json';
+  const testTimeout = timeoutMs * 6;
+
+  describe(`${name} — hub conformance`, () => {
+    const hubs: Hub[] = [];
+
+    async function newHub(): Promise<Hub> {
+      const hub = await setup.createHub();
+      hubs.push(hub);
+      return hub;
+    }
+
+    afterEach(async () => {
+      const open = hubs.splice(0);
+      await Promise.all(open.map((hub) => hub.close().catch(() => undefined)));
+      await setup.afterEach?.();
+    });
+
+    /** Collects every message an endpoint receives, and lets a test wait for a count. */
+    function inbox(endpoint: Endpoint): { messages: MessageEvent[]; waitForCount(n: number): Promise<MessageEvent[]> } {
+      const messages: MessageEvent[] = [];
+      endpoint.on('message', (event) => messages.push(event));
+      return {
+        messages,
+        waitForCount: async (n) => {
+          await until(`${n} messages at ${endpoint.eva}`, timeoutMs * 2, () => messages.length >= n, () => `got ${messages.length}`);
+          return messages;
+        },
+      };
+    }
+
+    function lostCounter(endpoint: Endpoint): { lost: string[]; waitFor(eva: string): Promise<void> } {
+      const lost: string[] = [];
+      endpoint.onConnectionLost((eva) => lost.push(eva));
+      return {
+        lost,
+        waitFor: (eva) => until(`connectionLost(${eva}) at ${endpoint.eva}`, timeoutMs, () => lost.includes(eva)),
+      };
+    }
+
+    async function connected(a: Endpoint, b: Endpoint): Promise<void> {
+      const event = await a.openConnection(b.eva);
+      expect(event).toEqual({ status: ConnectionStatus.CONNECTED, targetEva: b.eva });
+    }
+
+    /** One message a→b and one back: everything a and b sent before it has been processed by then. */
+    async function roundTrip(a: Endpoint, b: Endpoint, tag: string): Promise<void> {
+      const back = waitFor<void>(`round trip ${tag}`, timeoutMs, (done) => {
+        const onA = (e: MessageEvent): void => {
+          if (e.sourceEva === b.eva && e.message === `${tag}:pong`) {
+            a.off('message', onA);
+            done();
+          }
+        };
+        a.on('message', onA);
+      });
+      const onB = (e: MessageEvent): void => {
+        if (e.sourceEva === a.eva && e.message === `${tag}:ping`) {
+          b.off('message', onB);
+          b.send(a.eva, `${tag}:pong`);
+        }
+      };
+      b.on('message', onB);
+      a.send(b.eva, `${tag}:ping`);
+      await back;
+    }
+
+    function expectVnfError(fn: () => unknown, code: string): void {
+      let thrown: unknown;
+      try {
+        fn();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(Error);
+      expect(VnfError.is(thrown)).toBe(true);
+      expect((thrown as VnfError).code).toBe(code);
+      expect((thrown as VnfError).message.length).toBeGreaterThan(20);
+    }
+
+    it('openConnection resolves CONNECTED and calls the callback exactly once', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const calls: ConnectionEvent[] = [];
+      const result = await a.openConnection(b.eva, (event) => calls.push(event));
+      expect(result).toEqual({ status: ConnectionStatus.CONNECTED, targetEva: b.eva });
+      await roundTrip(a, b, 'cb');
+      expect(calls).toEqual([{ status: ConnectionStatus.CONNECTED, targetEva: b.eva }]);
+      expect(a.isConnected(b.eva)).toBe(true);
+      expect(a.connections()).toContain(b.eva);
+    }, testTimeout);
+
+    it('the target accepts implicitly: it may send back without calling openConnection', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const accepted = waitFor<string>('connection event at the target', timeoutMs, (done) => b.once('connection', done));
+      await connected(a, b);
+      expect(await accepted).toBe(a.eva);
+      expect(b.isConnected(a.eva)).toBe(true);
+      const reply = waitFor<MessageEvent>('reply from the target', timeoutMs, (done) => (a.onMessage = done));
+      b.send(a.eva, 'hello from the target');
+      expect(await reply).toEqual({ sourceEva: b.eva, message: 'hello from the target' });
+    }, testTimeout);
+
+    it('connecting to an eva that is not open ends in FAILED with reason NOT_FOUND, never a hang', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const missing = uniqueEva('nobody');
+      const calls: ConnectionEvent[] = [];
+      const result = await a.openConnection(missing, (event) => calls.push(event));
+      expect(result).toEqual({ status: ConnectionStatus.FAILED, targetEva: missing, reason: 'NOT_FOUND' });
+      expect(calls).toEqual([result]);
+      expect(a.isConnected(missing)).toBe(false);
+    }, testTimeout);
+
+    it('send without an open connection throws NOT_CONNECTED at the call', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      expectVnfError(() => a.send(b.eva, 'too early'), 'NOT_CONNECTED');
+    }, testTimeout);
+
+    it(`messages on one connection arrive in the order sent, each exactly once (${messageCount} each way)`, async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atB = inbox(b);
+      const atA = inbox(a);
+      for (let i = 0; i < messageCount; i++) {
+        a.send(b.eva, `a${i}`);
+        b.send(a.eva, `b${i}`);
+      }
+      await atB.waitForCount(messageCount);
+      await atA.waitForCount(messageCount);
+      await roundTrip(a, b, 'barrier');
+      const toB = atB.messages.filter((e) => !String(e.message).startsWith('barrier'));
+      const toA = atA.messages.filter((e) => !String(e.message).startsWith('barrier'));
+      expect(toB.map((e) => e.message)).toEqual(Array.from({ length: messageCount }, (_, i) => `a${i}`));
+      expect(toA.map((e) => e.message)).toEqual(Array.from({ length: messageCount }, (_, i) => `b${i}`));
+      expect(new Set(toB.map((e) => e.sourceEva))).toEqual(new Set([a.eva]));
+    }, testTimeout);
+
+    it('delivery is asynchronous: never inside the send call', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      let insideSend = false;
+      const seen: boolean[] = [];
+      b.onMessage = () => seen.push(insideSend);
+      await roundTrip(a, b, 'warm');
+      for (let i = 0; i < 20; i++) {
+        insideSend = true;
+        a.send(b.eva, `m${i}`);
+        insideSend = false;
+      }
+      await until('20 messages', timeoutMs, () => seen.length >= 20);
+      expect(seen.every((flag) => flag === false)).toBe(true);
+    }, testTimeout);
+
+    it('each peer receives only the messages sent to it, with the right sourceEva', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const c = hub.openEndpoint(uniqueEva('c'));
+      await connected(a, b);
+      await connected(a, c);
+      await connected(b, c);
+      const atB = inbox(b);
+      const atC = inbox(c);
+      a.send(b.eva, 'a-to-b');
+      a.send(c.eva, 'a-to-c');
+      b.send(c.eva, 'b-to-c');
+      await atB.waitForCount(1);
+      await atC.waitForCount(2);
+      await roundTrip(a, b, 'rb');
+      await roundTrip(a, c, 'rc');
+      expect(atB.messages.filter((e) => !String(e.message).startsWith('r'))).toEqual([{ sourceEva: a.eva, message: 'a-to-b' }]);
+      const toC = atC.messages.filter((e) => !String(e.message).startsWith('r'));
+      expect(toC).toHaveLength(2);
+      expect(toC).toEqual(expect.arrayContaining([{ sourceEva: a.eva, message: 'a-to-c' }, { sourceEva: b.eva, message: 'b-to-c' }]));
+    }, testTimeout);
+
+    it('strings arrive intact, unicode and empty strings included', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atB = inbox(b);
+      const samples = ['', 'plain', 'üñíçødé ✓', '😀 surrogate pairs 𝄞', 'line\nbreaks\tand "quotes"', 'x'.repeat(5000)];
+      for (const s of samples) a.send(b.eva, s);
+      await atB.waitForCount(samples.length);
+      expect(atB.messages.map((e) => e.message)).toEqual(samples);
+    }, testTimeout);
+
+    it('binary arrives as a Uint8Array copy: the sender reusing its buffer changes nothing', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atB = inbox(b);
+      const bytes = new Uint8Array(1000).map((_, i) => i % 251);
+      const buffer = new Uint8Array([9, 8, 7, 6]).buffer;
+      const sent = json ? { nested: { bytes }, list: [1, 'two'] } : bytes;
+      a.send(b.eva, sent);
+      a.send(b.eva, json ? { buffer } : buffer);
+      bytes.fill(0);
+      new Uint8Array(buffer).fill(0);
+      await atB.waitForCount(2);
+      const [first, second] = atB.messages.map((e) => e.message) as unknown[];
+      const firstBytes = json ? (first as { nested: { bytes: Uint8Array } }).nested.bytes : first;
+      const secondBytes = json ? (second as { buffer: Uint8Array }).buffer : second;
+      expect(firstBytes).toBeInstanceOf(Uint8Array);
+      expect(Array.from(firstBytes as Uint8Array)).toEqual(Array.from({ length: 1000 }, (_, i) => i % 251));
+      expect(secondBytes).toBeInstanceOf(Uint8Array);
+      expect(Array.from(secondBytes as Uint8Array)).toEqual([9, 8, 7, 6]);
+      if (json) expect((first as { list: unknown[] }).list).toEqual([1, 'two']);
+    }, testTimeout);
+
+    if (json) {
+      it('any JSON value round-trips', async () => {
+        const hub = await newHub();
+        const a = hub.openEndpoint(uniqueEva('a'));
+        const b = hub.openEndpoint(uniqueEva('b'));
+        await connected(a, b);
+        const atB = inbox(b);
+        const values: unknown[] = [null, true, false, 0, -1.5, 'text', [], {}, [1, [2, [3]]], { a: { b: { c: 'deep' } }, n: null }];
+        for (const v of values) a.send(b.eva, v);
+        await atB.waitForCount(values.length);
+        expect(atB.messages.map((e) => e.message)).toEqual(values);
+      }, testTimeout);
+    }
+
+    it('payloads the layer cannot carry throw INVALID_PAYLOAD at the call', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const invalid: unknown[] = json
+        ? [() => 1, Symbol('s'), BigInt(1), cyclic, undefined]
+        : [{ an: 'object' }, 42, null, undefined, true, [1, 2], () => 1];
+      for (const payload of invalid) expectVnfError(() => a.send(b.eva, payload), 'INVALID_PAYLOAD');
+      // The connection still works after rejected sends.
+      await roundTrip(a, b, 'after-invalid');
+    }, testTimeout);
+
+    it('payloads over maxPayloadSize throw TOO_LARGE at the call; the limit itself is carried', async () => {
+      const hub = await newHub();
+      const limit = hub.maxPayloadSize;
+      expect(typeof limit).toBe('number');
+      expect(limit).toBeGreaterThan(0);
+      if (!(limit <= LIMIT_TESTED_UP_TO)) return; // large limits are exercised by the layer's own tests
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      expectVnfError(() => a.send(b.eva, new Uint8Array(limit + 1)), 'TOO_LARGE');
+      expectVnfError(() => a.send(b.eva, 'é'.repeat(Math.ceil((limit + 1) / 2))), 'TOO_LARGE');
+      const atB = inbox(b);
+      const exact = new Uint8Array(limit).map((_, i) => i % 256);
+      a.send(b.eva, exact);
+      const [got] = await atB.waitForCount(1);
+      expect((got.message as Uint8Array).byteLength).toBe(limit);
+      expect((got.message as Uint8Array)[limit - 1]).toBe((limit - 1) % 256);
+    }, testTimeout);
+
+    it('closeConnection fires onConnectionLost on the other side exactly once, and not on the closing side', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atA = lostCounter(a);
+      const atB = lostCounter(b);
+      await roundTrip(a, b, 'before-close');
+      a.closeConnection(b.eva);
+      expect(a.isConnected(b.eva)).toBe(false);
+      expectVnfError(() => a.send(b.eva, 'after close'), 'NOT_CONNECTED');
+      await atB.waitFor(a.eva);
+      expect(b.isConnected(a.eva)).toBe(false);
+      expectVnfError(() => b.send(a.eva, 'after lost'), 'NOT_CONNECTED');
+      // A fresh connection and a round trip on it: a second lost-event would have arrived by now.
+      await connected(a, b);
+      await roundTrip(a, b, 'after-reopen');
+      expect(atB.lost).toEqual([a.eva]);
+      expect(atA.lost).toEqual([]);
+      a.closeConnection(b.eva);
+      a.closeConnection(b.eva); // closing twice is a no-op
+      await atB.waitFor(a.eva);
+      await until('second lost-event', timeoutMs, () => atB.lost.length === 2);
+      expect(atB.lost).toEqual([a.eva, a.eva]);
+    }, testTimeout);
+
+    it("the peer's destroy() fires onConnectionLost on every connected endpoint exactly once", async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const c = hub.openEndpoint(uniqueEva('c'));
+      await connected(a, b);
+      await connected(c, a);
+      await connected(b, c);
+      const atB = lostCounter(b);
+      const atC = lostCounter(c);
+      a.destroy();
+      await atB.waitFor(a.eva);
+      await atC.waitFor(a.eva);
+      await roundTrip(b, c, 'after-destroy');
+      expect(atB.lost).toEqual([a.eva]);
+      expect(atC.lost).toEqual([a.eva]);
+      expect(b.isConnected(a.eva)).toBe(false);
+      expect(c.isConnected(b.eva)).toBe(true);
+    }, testTimeout);
+
+    it('a connection can be opened again after it was closed', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atB = lostCounter(b);
+      a.closeConnection(b.eva);
+      await atB.waitFor(a.eva);
+      await connected(a, b);
+      await roundTrip(a, b, 'reopened');
+      await roundTrip(b, a, 'reopened-back');
+    }, testTimeout);
+
+    it('concurrent openConnection calls to one target each resolve CONNECTED and call back once', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const calls: string[] = [];
+      const results = await Promise.all([
+        a.openConnection(b.eva, () => calls.push('first')),
+        a.openConnection(b.eva, () => calls.push('second')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([ConnectionStatus.CONNECTED, ConnectionStatus.CONNECTED]);
+      await roundTrip(a, b, 'concurrent');
+      expect(calls.sort()).toEqual(['first', 'second']);
+      expect(a.connections().filter((eva) => eva === b.eva)).toHaveLength(1);
+    }, testTimeout);
+
+    it('both sides opening at once end with one working connection', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const [toB, toA] = await Promise.all([a.openConnection(b.eva), b.openConnection(a.eva)]);
+      expect(toB.status).toBe(ConnectionStatus.CONNECTED);
+      expect(toA.status).toBe(ConnectionStatus.CONNECTED);
+      await roundTrip(a, b, 'glare-ab');
+      await roundTrip(b, a, 'glare-ba');
+      const atB = lostCounter(b);
+      a.closeConnection(b.eva);
+      await atB.waitFor(a.eva);
+      await connected(a, b);
+      await roundTrip(a, b, 'glare-after');
+      expect(atB.lost).toEqual([a.eva]);
+    }, testTimeout);
+
+    it('opening an eva that is already open throws EVA_IN_USE; after destroy it can be opened again', async () => {
+      const hub = await newHub();
+      const eva = uniqueEva('dup');
+      const first = hub.openEndpoint(eva);
+      expectVnfError(() => hub.openEndpoint(eva), 'EVA_IN_USE');
+      first.destroy();
+      const again = hub.openEndpoint(eva);
+      const other = hub.openEndpoint(uniqueEva('other'));
+      await connected(other, again);
+      await roundTrip(other, again, 'reused-eva');
+    }, testTimeout);
+
+    it('after destroy() every call throws DESTROYED and nothing more is delivered', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const received: unknown[] = [];
+      a.onMessage = (e) => received.push(e.message);
+      const atB = lostCounter(b);
+      a.destroy();
+      expect(a.destroyed).toBe(true);
+      expectVnfError(() => a.send(b.eva, 'x'), 'DESTROYED');
+      expectVnfError(() => a.openConnection(b.eva), 'DESTROYED');
+      expectVnfError(() => a.closeConnection(b.eva), 'DESTROYED');
+      expectVnfError(() => a.onConnectionLost(() => undefined), 'DESTROYED');
+      expectVnfError(() => a.connections(), 'DESTROYED');
+      expect(() => a.destroy()).not.toThrow();
+      await atB.waitFor(a.eva);
+      expectVnfError(() => b.send(a.eva, 'to the destroyed'), 'NOT_CONNECTED');
+      expect(received).toEqual([]);
+    }, testTimeout);
+
+    it('hub.close() destroys every endpoint; the hub then refuses to open endpoints', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      await hub.close();
+      expect(a.destroyed).toBe(true);
+      expect(b.destroyed).toBe(true);
+      expectVnfError(() => hub.openEndpoint(uniqueEva('late')), 'DESTROYED');
+      await expect(hub.close()).resolves.toBeUndefined();
+    }, testTimeout);
+
+    it('public methods work unbound', async () => {
+      const hub = await newHub();
+      const open = hub.openEndpoint;
+      const a = open(uniqueEva('a'));
+      const b = open(uniqueEva('b'));
+      const { openConnection, send, closeConnection, onConnectionLost } = a;
+      const result = await openConnection(b.eva);
+      expect(result.status).toBe(ConnectionStatus.CONNECTED);
+      const got = waitFor<MessageEvent>('unbound send', timeoutMs, (done) => (b.onMessage = done));
+      send(b.eva, 'unbound');
+      expect((await got).message).toBe('unbound');
+      onConnectionLost(() => undefined);
+      const atB = lostCounter(b);
+      closeConnection(b.eva);
+      await atB.waitFor(a.eva);
+      const { destroy } = b;
+      destroy();
+      expect(b.destroyed).toBe(true);
+    }, testTimeout);
+
+    it('a throwing onMessage is reported as an error event and delivery goes on', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const errors: VnfError[] = [];
+      b.on('error', (err) => errors.push(err));
+      const got: unknown[] = [];
+      b.onMessage = (e) => {
+        got.push(e.message);
+        if (e.message === 'boom') throw new Error('handler failed');
+      };
+      a.send(b.eva, 'boom');
+      a.send(b.eva, 'after');
+      await until('both messages', timeoutMs, () => got.length >= 2);
+      expect(got).toEqual(['boom', 'after']);
+      expect(errors).toHaveLength(1);
+      expect(errors[0].code).toBe('LISTENER_ERROR');
+    }, testTimeout);
+
+    it('leaves no timer or socket behind once the hub is closed', async () => {
+      const before = countActiveResources();
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      await roundTrip(a, b, 'resources');
+      a.closeConnection(b.eva);
+      await connected(b, a);
+      await hub.close();
+      await until('resources to be released', timeoutMs * 2, () => resourcesSettled(before), () => describeResourceDiff(before));
+    }, testTimeout);
+  });
 }
