@@ -1,0 +1,41 @@
+import { copyBinary, payloadByteLength, toUint8Array, utf8Length, validateWirePayload, VnfError } from '../src';
+
+describe('payload rules', () => {
+  it('counts UTF-8 bytes as TextEncoder does', () => {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b€é', '\ud800', 'x\udc00y']) {
+      expect(utf8Length(s)).toBe(new TextEncoder().encode(s).byteLength);
+    }
+  });
+
+  it('accepts strings, Uint8Array, Buffer and ArrayBuffer up to the limit, and nothing else', () => {
+    for (const ok of ['', 'x', new Uint8Array(4), Buffer.from('abcd'), new ArrayBuffer(4)]) {
+      expect(() => validateWirePayload(ok, 4)).not.toThrow();
+    }
+    for (const bad of [{}, [], 1, null, undefined, true, new Uint16Array(2), new DataView(new ArrayBuffer(2))]) {
+      expect(() => validateWirePayload(bad, 100)).toThrow(expect.objectContaining({ code: 'INVALID_PAYLOAD' }));
+    }
+    expect(() => validateWirePayload('éé€', 6)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
+    expect(() => validateWirePayload(new Uint8Array(5), 4)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
+    expect(payloadByteLength(new ArrayBuffer(7))).toBe(7);
+  });
+
+  it('copies binary into a plain Uint8Array and views Buffers without copying', () => {
+    const source = Buffer.from([1, 2, 3]);
+    const copy = copyBinary(source);
+    source[0] = 9;
+    expect(Object.getPrototypeOf(copy)).toBe(Uint8Array.prototype);
+    expect(Array.from(copy)).toEqual([1, 2, 3]);
+    const view = toUint8Array(source);
+    expect(Object.getPrototypeOf(view)).toBe(Uint8Array.prototype);
+    expect(view[0]).toBe(9);
+  });
+
+  it('recognises VnfErrors by name and code, across package copies', () => {
+    const err = new VnfError('TIMEOUT', 'Timed out; retry later.');
+    expect(VnfError.is(err)).toBe(true);
+    expect(VnfError.is(err, 'TIMEOUT')).toBe(true);
+    expect(VnfError.is(err, 'NOT_FOUND')).toBe(false);
+    expect(VnfError.is({ name: 'VnfError', code: 'X', message: '' })).toBe(true);
+    expect(VnfError.is(new Error('plain'))).toBe(false);
+  });
+});
