@@ -17,7 +17,7 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     inner.on('connectionLost', (peer) => this.innerConnectionLost(peer));
     inner.on('online', () => this.emit('online'));
     inner.on('offline', () => this.emit('offline'));
-    inner.on('drain', (peer) => this.emit('drain', peer));
+    inner.on('drain', (peer) => this.innerDrain(peer));
     inner.on('error', (error) => this.reportError(error));
   }
 
@@ -49,6 +49,11 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
   /** The inner endpoint has a new connection (opened by the peer). */
   protected innerConnected(peerEva: string): void {
     this.acceptConnection(peerEva);
+  }
+
+  /** The inner endpoint's send buffer toward `peerEva` drained. A layer with its own queue emits `drain` when that empties instead. */
+  protected innerDrain(peerEva: string): void {
+    this.emit('drain', peerEva);
   }
 
   /** The inner endpoint lost a connection. */

@@ -1,0 +1,114 @@
+import { DecoratorEndpoint, VnfError, createLogger } from '@vnf/core';
+import type { Endpoint, EndpointOptions } from '@vnf/core';
+import { encodeMessage } from './codec';
+import { Reassembler } from './Reassembler';
+import { Sender } from './Sender';
+import type { MarshallerConfig } from './options';
+
+const log = createLogger('marshaller-hub');
+
+/**
+ * An endpoint of a MarshallerHub: sends any JSON value with binary inside, of any size up to maxMessageSize,
+ * as frames of at most chunkSize bytes over the inner endpoint of the same eva.
+ */
+export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends DecoratorEndpoint<Inner> {
+  private readonly config: MarshallerConfig;
+  private readonly senders = new Map<string, Sender>();
+  private readonly receivers = new Map<string, Reassembler>();
+
+  constructor(inner: Inner, options: EndpointOptions, config: MarshallerConfig) {
+    super(inner, options);
+    this.config = config;
+  }
+
+  /** The inner endpoint's buffered bytes plus the serialized bytes this layer has not yet handed to it. */
+  override bufferedAmount(targetEva: string): number {
+    return super.bufferedAmount(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
+  }
+
+  /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
+  /** Our own queue decides when the application may resume: its Sender emits `drain` when that empties. */
+  protected override innerDrain(peerEva: string): void {
+    if ((this.senders.get(peerEva)?.queuedBytes ?? 0) === 0) this.emit('drain', peerEva);
+  }
+
+  protected override validatePayload(): void {}
+
+  protected override transmit(targetEva: string, message: unknown): void {
+    const encoded = encodeMessage(message, this.config.maxMessageSize);
+    let sender = this.senders.get(targetEva);
+    if (!sender || sender.isClosed) {
+      sender = new Sender({
+        inner: this.inner,
+        peer: targetEva,
+        config: this.config,
+        onError: (error) => this.reportError(error),
+        onDrain: () => this.emit('drain', targetEva),
+      });
+      this.senders.set(targetEva, sender);
+    }
+    sender.enqueue(encoded);
+  }
+
+  protected override receive(sourceEva: string, message: unknown): void {
+    if (!this.isConnected(sourceEva)) {
+      log('%s dropped a frame from %s: not connected', this.eva, sourceEva);
+      return;
+    }
+    let receiver = this.receivers.get(sourceEva);
+    if (!receiver) {
+      receiver = new Reassembler({
+        peer: sourceEva,
+        config: this.config,
+        deliver: (value) => this.deliver(sourceEva, value),
+        onError: (error) => this.reportError(error),
+      });
+      this.receivers.set(sourceEva, receiver);
+    }
+    receiver.receive(message);
+  }
+
+  protected override innerConnectionLost(peerEva: string): void {
+    const { unsent, discarded } = this.forget(peerEva);
+    super.innerConnectionLost(peerEva);
+    if (unsent > 0) {
+      this.reportError(
+        new VnfError(
+          'UNAVAILABLE',
+          `The connection to ${peerEva} was lost with ${unsent} message(s) not fully sent; they were dropped. ` +
+            'Reconnect and send them again.',
+          { details: { peer: peerEva, unsent } },
+        ),
+      );
+    }
+    if (discarded > 0) {
+      this.reportError(
+        new VnfError(
+          'UNAVAILABLE',
+          `The connection to ${peerEva} was lost with ${discarded} message(s) not fully received; they were discarded. ` +
+            'The peer must send them again after reconnecting.',
+          { details: { peer: peerEva, discarded } },
+        ),
+      );
+    }
+  }
+
+  protected override disconnect(targetEva: string): void {
+    this.forget(targetEva);
+    super.disconnect(targetEva);
+  }
+
+  protected override teardown(peers: string[]): void {
+    for (const peer of new Set([...this.senders.keys(), ...this.receivers.keys()])) this.forget(peer);
+    super.teardown(peers);
+  }
+
+  /** Drops a connection's send queue and reassembly state, clearing their timers. */
+  private forget(peerEva: string): { unsent: number; discarded: number } {
+    const unsent = this.senders.get(peerEva)?.close() ?? 0;
+    const discarded = this.receivers.get(peerEva)?.close() ?? 0;
+    this.senders.delete(peerEva);
+    this.receivers.delete(peerEva);
+    return { unsent, discarded };
+  }
+}

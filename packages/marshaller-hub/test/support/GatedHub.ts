@@ -1,0 +1,58 @@
+import { DecoratorEndpoint, DecoratorHub } from '@vnf/core';
+import type { Endpoint, EndpointOptions, Hub } from '@vnf/core';
+
+/**
+ * A test layer with a send buffer the test controls, like a socket on a slow link: frames wait until `release()`,
+ * `bufferedAmount` counts them, and (unless `emitsDrain` is false) `drain` fires after a release.
+ */
+export class GatedEndpoint extends DecoratorEndpoint {
+  readonly held: { peer: string; frame: Uint8Array }[] = [];
+  /** The most bytes ever held at once. */
+  peakBuffered = 0;
+  framesSeen = 0;
+  largestFrame = 0;
+  private frameListeners: (() => void)[] = [];
+
+  constructor(inner: Endpoint, options: EndpointOptions, private readonly emitsDrain: boolean) {
+    super(inner, options);
+  }
+
+  override bufferedAmount(targetEva: string): number {
+    let bytes = 0;
+    for (const { peer, frame } of this.held) if (peer === targetEva) bytes += frame.byteLength;
+    return bytes;
+  }
+
+  /** Resolves at the next frame handed to this layer. */
+  nextFrame(): Promise<void> {
+    return new Promise((resolve) => this.frameListeners.push(resolve));
+  }
+
+  /** Passes every held frame on and signals drain. */
+  release(): void {
+    const frames = this.held.splice(0);
+    for (const { peer, frame } of frames) this.inner.send(peer, frame);
+    if (this.emitsDrain) for (const peer of new Set(frames.map((f) => f.peer))) this.emit('drain', peer);
+  }
+
+  protected override transmit(targetEva: string, message: unknown): void {
+    const frame = message as Uint8Array;
+    this.held.push({ peer: targetEva, frame });
+    this.framesSeen++;
+    this.largestFrame = Math.max(this.largestFrame, frame.byteLength);
+    this.peakBuffered = Math.max(this.peakBuffered, this.bufferedAmount(targetEva));
+    const listeners = this.frameListeners;
+    this.frameListeners = [];
+    for (const listener of listeners) listener();
+  }
+}
+
+export class GatedHub extends DecoratorHub<GatedEndpoint> {
+  constructor(inner: Hub, private readonly emitsDrain = true) {
+    super(inner);
+  }
+
+  protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): GatedEndpoint {
+    return new GatedEndpoint(inner, options, this.emitsDrain);
+  }
+}

@@ -1,0 +1,11 @@
+export { UnreliableHub } from './UnreliableHub';
+export type { UnreliableHubOptions } from './options';
+export { DEFAULT_LOG_SIZE, DEFAULT_LOW_WATER_MARK } from './options';
+export { UnreliableEndpoint } from './UnreliableEndpoint';
+export { ChaosController } from './ChaosController';
+export type { PartitionOptions, BlackholeOptions } from './ChaosController';
+export { ANY } from './chaosEngine';
+export { DEFAULT_RULES } from './rules';
+export type { ChaosRules, ResolvedRules } from './rules';
+export type { ChaosAction, ChaosEvent, ChaosStats } from './events';
+export type { ChaosSeed } from './random';
