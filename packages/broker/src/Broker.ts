@@ -1,0 +1,496 @@
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { VnfError, createLogger } from '@vnf/core';
+import { RegistryService } from '@vnf/registry';
+import {
+  CloseCode,
+  PROTOCOL_VERSION,
+  RecordKind,
+  parseClientMessage,
+  readRecords,
+  type ClientMessage,
+  type Role,
+} from '@vnf/websocket-hub';
+import { ClientConnection } from './ClientConnection';
+import { resolveOptions, validPath, type BrokerOptions, type ResolvedOptions } from './options';
+
+const log = createLogger('broker');
+/** How long a socket closed by the broker may take to finish the close handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export interface ListenOptions {
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+}
+
+export interface BrokerAddress {
+  host: string;
+  port: number;
+  /** The ws:// URL clients connect to (host, port and path). */
+  url: string;
+}
+
+type AnyServer = HttpServer | HttpsServer;
+
+/**
+ * The VNF broker: relays messages between endpoints, carries connection open/close/lost, stamps the
+ * source eva itself, holds one live socket per eva (session-token takeover), and serves the registry and RPC.
+ */
+export class Broker {
+  private readonly options: ResolvedOptions;
+  private readonly wss: WebSocketServer;
+  private readonly registry: RegistryService;
+  private readonly connections = new Map<string, ClientConnection>();
+  /** Registered endpoint sockets of this broker by eva: the relay's hot path looks here without awaiting. */
+  private readonly endpoints = new Map<string, ClientConnection>();
+  /** Every socket until its 'close' event, including those already forgotten and still closing. */
+  private readonly sockets = new Set<WebSocket>();
+  private readonly attached: { server: AnyServer; onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
+  private readonly dirty = new Set<ClientConnection>();
+  private flushHandle: ReturnType<typeof setImmediate> | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private ownServer: HttpServer | null = null;
+  private nextId = 1;
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private closing: Promise<void> | null = null;
+
+  constructor(options: BrokerOptions = {}) {
+    this.options = resolveOptions(options);
+    this.registry = new RegistryService(this.options.registryStore);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
+    this.flushAll = this.flushAll.bind(this);
+    this.listen = this.listen.bind(this);
+    this.attach = this.attach.bind(this);
+    this.close = this.close.bind(this);
+  }
+
+  /** Number of open sockets (for monitoring and tests). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Starts an HTTP server of its own and serves WebSockets on the broker's path. */
+  async listen(options: ListenOptions = {}): Promise<BrokerAddress> {
+    this.assertOpen();
+    if (this.ownServer) throw new VnfError('INVALID_ARGUMENT', 'This broker is already listening; create another Broker for another port.');
+    const port = options.port ?? 8080;
+    const host = options.host ?? '127.0.0.1';
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VnfError('INVALID_ARGUMENT', `port must be 0..65535; got ${port}.`);
+    const server = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' });
+      res.end(`This is a VNF broker: connect a WebSocket to ${this.options.path}.\n`);
+    });
+    this.ownServer = server;
+    this.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const shown = address.address.includes(':') ? `[${address.address}]` : address.address;
+    return { host: address.address, port: address.port, url: `ws://${shown}:${address.port}${this.options.path}` };
+  }
+
+  /** Serves WebSockets on an existing http/https server (an Express app's) at `path`, leaving its other routes alone. */
+  attach(server: AnyServer, options: { path?: string } = {}): void {
+    this.assertOpen();
+    const path = options.path === undefined ? this.options.path : validPath(options.path);
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (pathOf(req) !== path) {
+        // Another upgrade handler may own this path; answer only when nobody else can.
+        if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+        return;
+      }
+      if (this.closing) {
+        rejectUpgrade(socket, 503, 'Service Unavailable');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    };
+    server.on('upgrade', onUpgrade);
+    this.attached.push({ server, onUpgrade });
+    this.startHeartbeat();
+  }
+
+  /**
+   * Cuts the socket holding `eva` without a close handshake, as a network failure would: its peers get
+   * `lost` and its client reconnects. For operations and tests. Returns false when no socket holds `eva` here.
+   */
+  terminate(eva: string, role: Role = 'endpoint'): boolean {
+    const conn = [...this.connections.values()].find((c) => c.state === 'ready' && c.role === role && c.eva === eva);
+    if (!conn) return false;
+    this.forget(conn);
+    conn.socket.terminate();
+    return true;
+  }
+
+  /** Closes every socket (1001), stops every timer and, if `listen` started one, the HTTP server. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  // ---- sockets ---------------------------------------------------------------------------------
+
+  private accept(socket: WebSocket, request: IncomingMessage): void {
+    const conn = new ClientConnection(`${this.idPrefix}-${this.nextId++}`, socket, request);
+    this.connections.set(conn.id, conn);
+    this.sockets.add(socket);
+    socket.on('error', (err) => log('socket %s error: %s', conn.id, err.message));
+    socket.on('close', (code) => this.socketClosed(conn, code));
+    socket.on('pong', () => (conn.alive = true));
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.frame(conn, data, isBinary));
+    const origin = request.headers.origin;
+    if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.has(origin)) {
+      this.drop(conn, CloseCode.UNAUTHORIZED, 'origin not allowed');
+      return;
+    }
+    conn.helloTimer = setTimeout(() => this.drop(conn, CloseCode.HELLO_TIMEOUT, 'no hello in time'), this.options.helloTimeoutMs);
+  }
+
+  private frame(conn: ClientConnection, data: Buffer, isBinary: boolean): void {
+    if (conn.state === 'closed') return;
+    conn.alive = true;
+    if (!isBinary) {
+      if (!this.rate(conn, 1)) return;
+      let message: ClientMessage;
+      try {
+        message = parseClientMessage(data.toString('utf8'));
+      } catch (err) {
+        this.protocolError(conn, err as VnfError);
+        return;
+      }
+      this.control(conn, message);
+      return;
+    }
+    if (conn.state !== 'ready') {
+      this.drop(conn, CloseCode.PROTOCOL, 'send hello and wait for welcome before binary frames');
+      return;
+    }
+    try {
+      const count = readRecords(data, (kind, frame, evaStart, evaEnd, payloadStart, payloadEnd) => {
+        if (conn.state === 'closed') return;
+        if (kind === RecordKind.CONTROL) {
+          let message: ClientMessage;
+          try {
+            message = parseClientMessage((frame as Buffer).toString('utf8', payloadStart, payloadEnd));
+          } catch (err) {
+            this.protocolError(conn, err as VnfError);
+            return;
+          }
+          this.control(conn, message);
+        } else {
+          this.relay(conn, (frame as Buffer).toString('utf8', evaStart, evaEnd), kind, frame.subarray(payloadStart, payloadEnd));
+        }
+      });
+      this.rate(conn, count);
+    } catch (err) {
+      this.protocolError(conn, err as VnfError);
+    }
+  }
+
+  private rate(conn: ClientConnection, messages: number): boolean {
+    if (conn.withinRate(messages, this.options.maxMessagesPerSecond, Date.now())) return true;
+    if (conn.state !== 'closed') {
+      this.sendError(conn, 'RATE_LIMITED', `More than ${this.options.maxMessagesPerSecond} messages per second; the broker closes this socket. Pace your sends.`);
+      this.drop(conn, CloseCode.RATE_LIMITED, 'flood limit exceeded');
+    }
+    return false;
+  }
+
+  private protocolError(conn: ClientConnection, error: VnfError): void {
+    if (conn.state === 'hello') this.drop(conn, CloseCode.PROTOCOL, truncate(error.message));
+    else this.sendError(conn, 'PROTOCOL', error.message);
+  }
+
+  private control(conn: ClientConnection, message: ClientMessage): void {
+    if (message.t === 'hello') {
+      if (conn.state === 'hello') void this.hello(conn, message);
+      else this.sendError(conn, 'PROTOCOL', 'This socket already sent its hello; open another socket for another eva.');
+      return;
+    }
+    if (conn.state === 'hello') {
+      this.drop(conn, CloseCode.PROTOCOL, 'the first message must be a hello');
+      return;
+    }
+    if (conn.state !== 'ready') {
+      this.sendError(conn, 'PROTOCOL', `Wait for the welcome before sending "${message.t}".`);
+      return;
+    }
+    switch (message.t) {
+      case 'call':
+        void this.call(conn, message.id, message.method, message.params);
+        return;
+      case 'open':
+        if (this.endpointOnly(conn, message.t)) void this.open(conn, message.to);
+        return;
+      case 'close':
+        if (this.endpointOnly(conn, message.t)) this.disconnect(conn, message.to);
+        return;
+    }
+  }
+
+  private endpointOnly(conn: ClientConnection, what: string): boolean {
+    if (conn.role === 'endpoint') return true;
+    this.sendError(conn, 'PROTOCOL', `An rpc socket cannot "${what}"; open an endpoint for connections and messages.`);
+    return false;
+  }
+
+  private async hello(conn: ClientConnection, hello: Extract<ClientMessage, { t: 'hello' }>): Promise<void> {
+    conn.clearTimers();
+    if (hello.v !== PROTOCOL_VERSION) {
+      this.drop(conn, CloseCode.VERSION, `this broker speaks protocol version ${PROTOCOL_VERSION}`);
+      return;
+    }
+    conn.state = 'claiming';
+    let allowed = true;
+    if (this.options.authenticate) {
+      try {
+        allowed = (await this.options.authenticate(hello.eva, hello.auth, conn.request)) === true;
+      } catch (err) {
+        log('authenticate threw for %s: %s', hello.eva, String(err));
+        allowed = false;
+      }
+    }
+    if (conn.closed) return;
+    if (!allowed) {
+      this.drop(conn, CloseCode.UNAUTHORIZED, 'authentication failed');
+      return;
+    }
+    const claim = await this.options.router.claim(hello.role, hello.eva, { id: conn.id, session: newSessionToken() }, hello.session);
+    if (conn.closed) {
+      if (claim.outcome !== 'in-use') await this.options.router.release(hello.role, hello.eva, conn.id);
+      return;
+    }
+    if (claim.outcome === 'in-use') {
+      this.drop(conn, CloseCode.EVA_IN_USE, 'eva in use');
+      return;
+    }
+    if (claim.outcome === 'replaced') {
+      const previous = this.connections.get(claim.previous.id);
+      if (previous) this.drop(previous, CloseCode.TAKEN_OVER, 'taken over by a reconnect');
+    }
+    conn.role = hello.role;
+    conn.eva = hello.eva;
+    conn.evaBytes = Buffer.from(hello.eva);
+    conn.state = 'ready';
+    if (conn.role === 'endpoint') this.endpoints.set(conn.eva, conn);
+    log('%s registered %s %s (%s)', conn.id, conn.role, conn.eva, claim.outcome);
+    this.send(conn, { t: 'welcome', session: claim.session, maxFrame: this.options.maxPayload });
+  }
+
+  private async open(conn: ClientConnection, to: string): Promise<void> {
+    if (to === conn.eva) {
+      this.send(conn, { t: 'refused', to, code: 'INVALID_ARGUMENT', message: 'An endpoint cannot connect to itself.' });
+      return;
+    }
+    if (conn.peers.has(to)) {
+      this.send(conn, { t: 'opened', to });
+      return;
+    }
+    const holder = await this.options.router.lookup('endpoint', to);
+    if (conn.state !== 'ready') return;
+    const target = holder && this.connections.get(holder.id);
+    if (!target || target.state !== 'ready') {
+      this.send(conn, { t: 'refused', to, code: 'NOT_FOUND', message: `No endpoint "${to}" is registered with the broker. Check the eva, or retry once it is open.` });
+      return;
+    }
+    conn.peers.add(to);
+    if (!target.peers.has(conn.eva)) {
+      target.peers.add(conn.eva);
+      this.send(target, { t: 'accept', from: conn.eva });
+    }
+    this.send(conn, { t: 'opened', to });
+  }
+
+  private disconnect(conn: ClientConnection, to: string): void {
+    if (!conn.peers.delete(to)) return;
+    const target = this.endpoints.get(to);
+    if (target && target.peers.delete(conn.eva)) this.send(target, { t: 'lost', from: conn.eva });
+  }
+
+  private relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array): void {
+    if (conn.role !== 'endpoint') {
+      this.sendError(conn, 'PROTOCOL', 'An rpc socket cannot send messages; open an endpoint.');
+      return;
+    }
+    const target = conn.peers.has(to) ? this.endpoints.get(to) : undefined;
+    if (!target || target.state !== 'ready') {
+      // The connection closed while this message was in flight: at-most-once delivery drops it.
+      log('%s -> %s dropped: not connected', conn.eva, to);
+      return;
+    }
+    target.outbound.push(kind, conn.evaBytes, payload);
+    this.queued(target);
+  }
+
+  private async call(conn: ClientConnection, id: number, method: string, params: unknown): Promise<void> {
+    let reply: object;
+    try {
+      let result: unknown;
+      if (this.registry.handles(method)) {
+        conn.registry ??= this.registry.openSession(conn.eva, (notification, body) => {
+          if (conn.state === 'ready') this.send(conn, { t: 'notify', method: notification, params: body });
+        });
+        result = await conn.registry.handle(method, params);
+      } else {
+        const handler = this.options.methods.get(method);
+        if (!handler) throw new VnfError('NOT_FOUND', `The broker has no RPC method "${method}". Check the name and the broker's version.`);
+        result = await handler(params, { eva: conn.eva, role: conn.role, request: conn.request });
+      }
+      reply = { t: 'result', id, result: result ?? null };
+      JSON.stringify(reply);
+    } catch (err) {
+      reply = VnfError.is(err)
+        ? { t: 'failure', id, code: err.code, message: err.message }
+        : { t: 'failure', id, code: 'INTERNAL', message: `The broker failed to handle ${method}; see its log.` };
+      if (!VnfError.is(err)) log('rpc %s from %s failed: %s', method, conn.eva, String(err));
+    }
+    if (conn.state === 'ready') this.send(conn, reply);
+  }
+
+  // ---- outbound --------------------------------------------------------------------------------
+
+  private send(conn: ClientConnection, message: object): void {
+    if (conn.state === 'closed') return;
+    conn.outbound.control(message);
+    this.queued(conn);
+  }
+
+  private sendError(conn: ClientConnection, code: string, message: string): void {
+    this.send(conn, { t: 'error', code, message });
+  }
+
+  private queued(conn: ClientConnection): void {
+    if (conn.pendingBytes > this.options.sendBufferLimit) {
+      this.drop(conn, CloseCode.SLOW_CONSUMER, 'slow consumer', false);
+      return;
+    }
+    this.dirty.add(conn);
+    this.flushHandle ??= setImmediate(this.flushAll);
+  }
+
+  /** Sends every queued record, once per I/O turn: messages that arrived together leave in one frame. */
+  private flushAll(): void {
+    this.flushHandle = null;
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    for (const conn of dirty) this.flush(conn);
+  }
+
+  private flush(conn: ClientConnection): void {
+    if (conn.outbound.isEmpty) return;
+    for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true });
+  }
+
+  // ---- closing ---------------------------------------------------------------------------------
+
+  /** Closes a socket with `code` and forgets it now: its peers are told at once, not when the socket finishes closing. */
+  private drop(conn: ClientConnection, code: number, reason: string, flush = true): void {
+    if (conn.state === 'closed') return;
+    if (flush) this.flush(conn);
+    this.forget(conn);
+    try {
+      conn.socket.close(code, reason);
+    } catch (err) {
+      log('closing %s failed: %s', conn.id, String(err));
+    }
+    // A socket that does not read will not complete the close handshake either.
+    conn.terminateTimer = setTimeout(() => conn.socket.terminate(), CLOSE_GRACE_MS);
+  }
+
+  private socketClosed(conn: ClientConnection, code: number): void {
+    log('%s closed (%d)', conn.id, code);
+    this.sockets.delete(conn.socket);
+    this.forget(conn);
+    conn.clearTimers();
+  }
+
+  /** Releases everything a socket held: its eva, its connections (peers get `lost`), its registry session. */
+  private forget(conn: ClientConnection): void {
+    if (conn.state === 'closed') return;
+    const wasReady = conn.state === 'ready';
+    conn.state = 'closed';
+    conn.clearTimers();
+    conn.outbound.clear();
+    this.dirty.delete(conn);
+    this.connections.delete(conn.id);
+    if (!wasReady) return;
+    if (conn.role === 'endpoint') {
+      if (this.endpoints.get(conn.eva) === conn) this.endpoints.delete(conn.eva);
+      for (const peer of conn.peers) {
+        const target = this.endpoints.get(peer);
+        if (target && target.peers.delete(conn.eva)) this.send(target, { t: 'lost', from: conn.eva });
+      }
+      conn.peers.clear();
+    }
+    this.options.router.release(conn.role, conn.eva, conn.id).catch((err: unknown) => log('router release failed: %s', String(err)));
+    conn.registry?.close().catch((err: unknown) => log('closing the registry session of %s failed: %s', conn.eva, String(err)));
+    conn.registry = null;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.options.heartbeatIntervalMs === 0) return;
+    this.heartbeat = setInterval(() => {
+      for (const conn of [...this.connections.values()]) {
+        if (!conn.alive) {
+          log('%s missed a heartbeat; terminating', conn.id);
+          this.forget(conn);
+          conn.socket.terminate();
+          continue;
+        }
+        conn.alive = false;
+        conn.socket.ping();
+      }
+    }, this.options.heartbeatIntervalMs);
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const { server, onUpgrade } of this.attached) server.off('upgrade', onUpgrade);
+    const closed = [...this.sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    for (const conn of [...this.connections.values()]) this.drop(conn, CloseCode.GOING_AWAY, 'broker shutting down');
+    await Promise.all(closed);
+    if (this.flushHandle) clearImmediate(this.flushHandle);
+    this.flushHandle = null;
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    const server = this.ownServer;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new VnfError('DESTROYED', 'This broker was closed; create a new Broker.');
+  }
+}
+
+function newSessionToken(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Close reasons are limited to 123 bytes by the WebSocket protocol. */
+function truncate(reason: string): string {
+  return Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}

@@ -1,0 +1,43 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Role } from '@vnf/websocket-hub';
+import type { ClaimResult, RouteHolder, Router } from './Router';
+
+/** The single-broker Router: a Map in this process. */
+export class MemoryRouter implements Router {
+  private readonly holders = new Map<string, RouteHolder>();
+
+  async claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined): Promise<ClaimResult> {
+    const key = routeKey(role, eva);
+    const current = this.holders.get(key);
+    if (!current) {
+      this.holders.set(key, { ...holder });
+      return { outcome: 'claimed', session: holder.session };
+    }
+    if (proof !== undefined && sameToken(proof, current.session)) {
+      this.holders.set(key, { id: holder.id, session: current.session });
+      return { outcome: 'replaced', session: current.session, previous: current };
+    }
+    return { outcome: 'in-use' };
+  }
+
+  async lookup(role: Role, eva: string): Promise<RouteHolder | undefined> {
+    const holder = this.holders.get(routeKey(role, eva));
+    return holder && { ...holder };
+  }
+
+  async release(role: Role, eva: string, holderId: string): Promise<void> {
+    const key = routeKey(role, eva);
+    if (this.holders.get(key)?.id === holderId) this.holders.delete(key);
+  }
+}
+
+function routeKey(role: Role, eva: string): string {
+  return `${role}\u0000${eva}`;
+}
+
+/** Constant-time comparison, so a session token cannot be guessed byte by byte from response times. */
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

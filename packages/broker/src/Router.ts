@@ -1,0 +1,29 @@
+import type { Role } from '@vnf/websocket-hub';
+
+/** Who holds an eva: a socket (by id) and the session token that lets a reconnect of it take over. */
+export interface RouteHolder {
+  /** The holding socket's id, unique across the brokers sharing the router. */
+  id: string;
+  session: string;
+}
+
+export type ClaimResult =
+  | { outcome: 'claimed'; session: string }
+  | { outcome: 'replaced'; session: string; previous: RouteHolder }
+  | { outcome: 'in-use' };
+
+/**
+ * Which eva is on which socket (DESIGN.md §5). Asynchronous so that a Redis-backed router can replace
+ * MemoryRouter without touching the wire protocol; endpoint and rpc roles are separate namespaces.
+ */
+export interface Router {
+  /**
+   * Gives `eva` to `holder` unless another holder has it. With `proof` equal to the current holder's
+   * session token the new holder takes over (keeping that session token) and the previous one is returned.
+   */
+  claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined): Promise<ClaimResult>;
+  /** The current holder of `eva`, if any. */
+  lookup(role: Role, eva: string): Promise<RouteHolder | undefined>;
+  /** Frees `eva` if `holderId` still holds it (a socket that was taken over frees nothing). */
+  release(role: Role, eva: string, holderId: string): Promise<void>;
+}

@@ -1,0 +1,172 @@
+import { CloseCode, WebSocketFactory, WebSocketHub, PROTOCOL_VERSION } from '@vnf/websocket-hub';
+import { Broker } from '../src';
+import { startBroker, type Running } from './fixture';
+import { RawClient, rawPair } from './rawClient';
+
+let running: Running;
+afterEach(() => running?.close());
+
+async function register(eva: string, extra: Record<string, unknown> = {}): Promise<[RawClient, string]> {
+  const [client, session] = await RawClient.register(running.url, eva, extra);
+  running.track(client);
+  return [client, session];
+}
+
+async function connect(headers?: Record<string, string>): Promise<RawClient> {
+  return running.track(await RawClient.connect(running.url, headers ? { headers } : {}));
+}
+
+describe('Broker options', () => {
+  it.each([
+    [{ path: 'no-slash' }],
+    [{ maxPayload: 10 }],
+    [{ sendBufferLimit: 1024 }],
+    [{ maxMessagesPerSecond: 0 }],
+    [{ heartbeatIntervalMs: -1 }],
+    [{ authenticate: 'yes' }],
+    [{ allowedOrigins: 'https://a' }],
+    [{ methods: { 'registry.get': () => 1 } }],
+  ])('%j throws INVALID_ARGUMENT at construction', (options) => {
+    expect(() => new Broker(options as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('Broker identity', () => {
+  beforeEach(async () => {
+    running = await startBroker();
+  });
+
+  it('stamps sourceEva itself: a client cannot speak as another eva', async () => {
+    const [alice] = await register('alice');
+    const [mallory, bob] = await rawPair(running.url, 'mallory', 'bob');
+    running.track(mallory);
+    running.track(bob);
+    // A second hello cannot change the eva of a registered socket.
+    mallory.ws.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, role: 'endpoint', eva: 'alice' }));
+    await mallory.control((m) => m.t === 'error' && m.code === 'PROTOCOL');
+    mallory.sendText('bob', 'I am alice');
+    await bob.until(() => bob.data.length > 0 || undefined, 'a message');
+    expect(bob.data).toEqual([{ source: 'mallory', payload: 'I am alice' }]);
+    // Speaking to an eva one is not connected to delivers nothing.
+    mallory.sendText('alice', 'psst');
+    mallory.sendControl({ t: 'open', to: 'bob' });
+    await mallory.control((m) => m.t === 'opened' && m.to === 'bob' && mallory.controls.filter((c) => c.t === 'opened').length === 2);
+    expect(alice.data).toEqual([]);
+  });
+
+  it('a second socket for a live eva gets EVA_IN_USE (4003); the session token takes over (4004 for the old one)', async () => {
+    const [first, session] = await register('alice');
+    const intruder = await connect();
+    await intruder.hello('alice');
+    expect(await intruder.closedWithin()).toBe(CloseCode.EVA_IN_USE);
+    const wrong = await connect();
+    await wrong.hello('alice', { session: session.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) });
+    expect(await wrong.closedWithin()).toBe(CloseCode.EVA_IN_USE);
+
+    const [bob] = await register('bob');
+    bob.sendControl({ t: 'open', to: 'alice' });
+    await bob.control((m) => m.t === 'opened');
+
+    const reconnect = await connect();
+    const welcome = await reconnect.hello('alice', { session });
+    expect(welcome).toMatchObject({ t: 'welcome', session });
+    expect(await first.closedWithin()).toBe(CloseCode.TAKEN_OVER);
+    // Connections of the replaced socket are reported lost to its peers.
+    await bob.control((m) => m.t === 'lost' && m.from === 'alice');
+    bob.sendControl({ t: 'open', to: 'alice' });
+    await reconnect.control((m) => m.t === 'accept' && m.from === 'bob');
+  });
+
+  it('an rpc socket and an endpoint socket of the same eva do not collide', async () => {
+    await register('alice');
+    const [rpc] = await register('alice', { role: 'rpc' });
+    rpc.sendControl({ t: 'open', to: 'alice' });
+    await rpc.control((m) => m.t === 'error' && m.code === 'PROTOCOL');
+  });
+
+  it('opening an absent eva is refused NOT_FOUND; when a socket goes, its peers get lost for each connection', async () => {
+    const [a] = await register('a');
+    const [b] = await register('b');
+    const [c] = await register('c');
+    a.sendControl({ t: 'open', to: 'nobody' });
+    expect(await a.control((m) => m.t === 'refused')).toMatchObject({ to: 'nobody', code: 'NOT_FOUND' });
+    b.sendControl({ t: 'open', to: 'a' });
+    c.sendControl({ t: 'open', to: 'a' });
+    await b.control((m) => m.t === 'opened');
+    await c.control((m) => m.t === 'opened');
+    a.ws.terminate();
+    await b.control((m) => m.t === 'lost' && m.from === 'a');
+    await c.control((m) => m.t === 'lost' && m.from === 'a');
+  });
+});
+
+describe('Broker admission', () => {
+  it('the authenticate hook refuses with 4001; the hub reports UNAUTHORIZED', async () => {
+    const seen: [string, string | undefined, boolean][] = [];
+    running = await startBroker({
+      authenticate: async (eva, token, request) => {
+        seen.push([eva, token, typeof request.headers === 'object']);
+        return token === 'secret';
+      },
+    });
+    const refused = await connect();
+    await refused.hello('alice', { auth: 'wrong' });
+    expect(await refused.closedWithin()).toBe(CloseCode.UNAUTHORIZED);
+    const [ok] = await register('alice', { auth: 'secret' });
+    expect(ok.closeCode).toBeNull();
+    expect(seen).toEqual([
+      ['alice', 'wrong', true],
+      ['alice', 'secret', true],
+    ]);
+
+    const hub = new WebSocketHub(new WebSocketFactory(running.url, { authToken: 'nope' }));
+    try {
+      const endpoint = hub.openEndpoint('bob');
+      const error = new Promise((resolve) => endpoint.on('error', resolve));
+      expect(await endpoint.openConnection('alice')).toMatchObject({ status: 'FAILED', reason: 'UNAUTHORIZED' });
+      expect(await error).toMatchObject({ code: 'UNAUTHORIZED' });
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('the origin allow-list refuses other browser origins with 4001 and lets allowed ones and non-browsers in', async () => {
+    running = await startBroker({ allowedOrigins: ['https://app.example'] });
+    const evil = await connect({ origin: 'https://evil.example' });
+    expect(await evil.closedWithin()).toBe(CloseCode.UNAUTHORIZED);
+    expect(evil.closeReason).toContain('origin');
+    const good = await connect({ origin: 'https://app.example' });
+    expect(await good.hello('a')).toMatchObject({ t: 'welcome' });
+    const node = await connect();
+    expect(await node.hello('b')).toMatchObject({ t: 'welcome' });
+  });
+
+  it('a wrong protocol version closes with 4002; no hello in time closes with 4007', async () => {
+    running = await startBroker({ helloTimeoutMs: 100 });
+    const old = await connect();
+    old.ws.send(JSON.stringify({ t: 'hello', v: 999, role: 'endpoint', eva: 'a' }));
+    expect(await old.closedWithin()).toBe(CloseCode.VERSION);
+    const silent = await connect();
+    expect(await silent.closedWithin()).toBe(CloseCode.HELLO_TIMEOUT);
+  });
+
+  it('serves only its path; attach() shares an existing HTTP server', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((_req, res) => res.end('express would answer here'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const broker = new Broker();
+    broker.attach(server, { path: '/vnf' });
+    running = { broker, url: `ws://127.0.0.1:${port}/vnf`, port, clients: [], track: (c) => c, close: async () => {
+      await broker.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    } } as Running;
+    const client = running.track(await RawClient.connect(`ws://127.0.0.1:${port}/vnf`));
+    expect(await client.hello('a')).toMatchObject({ t: 'welcome' });
+    client.ws.terminate();
+    await expect(RawClient.connect(`ws://127.0.0.1:${port}/other`)).rejects.toThrow(/404/);
+    const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+    expect(body).toBe('express would answer here');
+  });
+});

@@ -1,0 +1,219 @@
+import {
+  AbstractEndpoint,
+  ConnectionStatus,
+  VnfError,
+  toUint8Array,
+  validateWirePayload,
+  type ConnectionEvent,
+  type EndpointOptions,
+  type Rpc,
+} from '@vnf/core';
+import { Channel, type ChannelHandler } from './channel';
+import { EndpointRpc } from './EndpointRpc';
+import { ENVELOPE_BYTES } from './protocol/constants';
+import type { BrokerMessage } from './protocol/messages';
+import { RpcCalls } from './rpcCalls';
+import type { WebSocketFactory } from './WebSocketFactory';
+
+export interface WebSocketEndpointOptions extends EndpointOptions {
+  /** `drain` fires when the send buffer falls to this many bytes after growing past it. */
+  lowWaterMark: number;
+  /** Default timeout of calls on `getWebSocketRpc()`, ms. */
+  callTimeoutMs: number;
+  /** Resolves once every endpoint of the hub made its first registration attempt. */
+  hubRegistered: () => Promise<void>;
+}
+
+/**
+ * An endpoint of a WebSocketHub: one socket to the broker, registered under this eva.
+ * When the socket drops it emits `offline`, reports every connection lost, reconnects with backoff,
+ * proves with its session token that it is the same endpoint, and emits `online`.
+ */
+export class WebSocketEndpoint extends AbstractEndpoint {
+  private readonly channel: Channel;
+  private readonly opens = new Map<string, (event: ConnectionEvent) => void>();
+  private readonly upWaiters = new Set<() => void>();
+  private readonly lowWaterMark: number;
+  private readonly callTimeoutMs: number;
+  private readonly hubRegistered: () => Promise<void>;
+  private wasOnline = false;
+  private online = false;
+  private rpcCalls: RpcCalls | null = null;
+  private rpc: EndpointRpc | null = null;
+
+  constructor(eva: string, factory: WebSocketFactory, options: WebSocketEndpointOptions) {
+    super(eva, options);
+    this.lowWaterMark = options.lowWaterMark;
+    this.callTimeoutMs = options.callTimeoutMs;
+    this.hubRegistered = options.hubRegistered;
+    this.getWebSocketRpc = this.getWebSocketRpc.bind(this);
+    const handler: ChannelHandler = {
+      onUp: () => this.channelUp(),
+      onDown: () => this.channelDown(),
+      onFatal: (error) => this.channelFailed(error),
+      onControl: (message) => this.control(message),
+      onData: (source, payload) => this.deliver(source, payload),
+      onDrain: () => {
+        for (const peer of this.connections()) this.emit('drain', peer);
+      },
+      onError: (error) => this.reportError(error),
+    };
+    this.channel = new Channel(factory, 'endpoint', eva, handler);
+    this.channel.start();
+  }
+
+  /** Resolves once the first registration attempt succeeded or failed. */
+  get firstAttempt(): Promise<void> {
+    return this.channel.firstAttempt;
+  }
+
+  /** True while the socket is registered with the broker. */
+  get isOnline(): boolean {
+    return this.online;
+  }
+
+  /** An Rpc sharing this endpoint's socket; the broker sees this endpoint's eva as its owner. */
+  getWebSocketRpc(): Rpc {
+    this.assertAlive('getWebSocketRpc');
+    if (!this.rpc) {
+      const calls = new RpcCalls(this.channel, this.eva, this.callTimeoutMs);
+      this.rpcCalls = calls;
+      this.rpc = new EndpointRpc(this.eva, calls, (rpc) => {
+        if (this.rpc === rpc) {
+          this.rpc = null;
+          this.rpcCalls = null;
+        }
+      });
+    }
+    return this.rpc;
+  }
+
+  override bufferedAmount(targetEva: string): number {
+    return this.isConnected(targetEva) ? this.channel.bufferedAmount() : 0;
+  }
+
+  /** Resolves when the socket has closed after `destroy()`. */
+  closed(): Promise<void> {
+    return this.channel.close();
+  }
+
+  protected override validatePayload(message: unknown): void {
+    validateWirePayload(message, Math.min(this.maxPayloadSize, this.channel.maxFrame - ENVELOPE_BYTES));
+  }
+
+  protected async connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
+    // Endpoints opened together (as in the seed) must all be registered before one connects to another.
+    await this.hubRegistered();
+    const failed = await this.waitUp(signal);
+    if (failed) return { status: ConnectionStatus.FAILED, targetEva, reason: failed };
+    return new Promise((resolve) => {
+      const settle = (event: ConnectionEvent): void => {
+        if (this.opens.get(targetEva) === settle) this.opens.delete(targetEva);
+        resolve(event);
+      };
+      this.opens.set(targetEva, settle);
+      signal.addEventListener('abort', () => settle({ status: ConnectionStatus.FAILED, targetEva, reason: 'ABORTED' }));
+      this.channel.sendControl({ t: 'open', to: targetEva });
+    });
+  }
+
+  protected disconnect(targetEva: string): void {
+    this.channel.sendControl({ t: 'close', to: targetEva });
+  }
+
+  protected transmit(targetEva: string, message: unknown): void {
+    this.channel.sendData(targetEva, typeof message === 'string' ? message : toUint8Array(message as Uint8Array | ArrayBuffer));
+    if (this.channel.bufferedAmount() > this.lowWaterMark) this.channel.watchDrain(this.lowWaterMark);
+  }
+
+  protected teardown(): void {
+    this.settleOpens('DESTROYED');
+    this.wakeUpWaiters();
+    this.rpcCalls?.destroy();
+    this.rpc = null;
+    this.rpcCalls = null;
+    void this.channel.close();
+  }
+
+  /** Resolves undefined once the socket is registered, or the reason it cannot be. */
+  private waitUp(signal: AbortSignal): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        if (this.destroyed) resolve('DESTROYED');
+        else if (signal.aborted) resolve('ABORTED');
+        else if (this.channel.state === 'failed') resolve(this.channel.fatalError?.code ?? 'UNAVAILABLE');
+        else if (this.channel.state === 'up') resolve(undefined);
+        else return false;
+        return true;
+      };
+      if (check()) return;
+      const waiter = (): void => {
+        if (check()) {
+          this.upWaiters.delete(waiter);
+          signal.removeEventListener('abort', waiter);
+        }
+      };
+      this.upWaiters.add(waiter);
+      signal.addEventListener('abort', waiter);
+    });
+  }
+
+  private channelUp(): void {
+    this.online = true;
+    this.wakeUpWaiters();
+    this.rpcCalls?.up();
+    if (this.wasOnline) this.emit('online');
+    this.wasOnline = true;
+  }
+
+  private channelDown(): void {
+    const wasOnline = this.online;
+    this.online = false;
+    this.settleOpens('UNAVAILABLE');
+    this.rpcCalls?.down();
+    if (!wasOnline) return;
+    this.emit('offline');
+    for (const peer of this.connections()) this.connectionLost(peer);
+  }
+
+  private channelFailed(error: VnfError): void {
+    this.settleOpens(error.code);
+    this.wakeUpWaiters();
+    this.rpcCalls?.fatal(error);
+    this.reportError(error);
+  }
+
+  private control(message: BrokerMessage): void {
+    switch (message.t) {
+      case 'opened': {
+        const settle = this.opens.get(message.to);
+        if (settle) settle({ status: ConnectionStatus.CONNECTED, targetEva: message.to });
+        // We gave up waiting (timeout) before the broker answered: undo the connection it made.
+        else if (!this.isConnected(message.to)) this.channel.sendControl({ t: 'close', to: message.to });
+        return;
+      }
+      case 'refused':
+        this.opens.get(message.to)?.({ status: ConnectionStatus.FAILED, targetEva: message.to, reason: message.code });
+        return;
+      case 'accept':
+        this.acceptConnection(message.from);
+        return;
+      case 'lost':
+        this.connectionLost(message.from);
+        return;
+      case 'error':
+        this.reportError(new VnfError(message.code as VnfError['code'], `The broker reported: ${message.message}`));
+        return;
+      default:
+        this.rpcCalls?.handleControl(message);
+    }
+  }
+
+  private settleOpens(reason: string): void {
+    for (const [targetEva, settle] of [...this.opens]) settle({ status: ConnectionStatus.FAILED, targetEva, reason });
+  }
+
+  private wakeUpWaiters(): void {
+    for (const waiter of [...this.upWaiters]) waiter();
+  }
+}

@@ -1,0 +1,66 @@
+import WebSocket from 'isomorphic-ws';
+import { VnfError } from '@vnf/core';
+import { resolveBackoff, type Backoff, type ReconnectOptions } from './backoff';
+
+/** The part of a WebSocket (browser or `ws`) the hub uses. */
+export interface VnfSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface WebSocketFactoryOptions {
+  /** WebSocket subprotocols. Default none. */
+  protocols?: string | string[];
+  /** Extra HTTP headers of the upgrade request (Node only: browsers do not allow them). Default none. */
+  headers?: Record<string, string>;
+  /** Sent in every hello as `auth`; the broker's authenticate hook checks it. Default none. */
+  authToken?: string;
+  /** Backoff between reconnect attempts. Defaults: 250 ms doubling to 10 s, jitter 0.5. */
+  reconnect?: ReconnectOptions;
+  /** How long a socket may take to open and be welcomed by the broker before it is retried, ms. Default 10 000. */
+  handshakeTimeoutMs?: number;
+}
+
+/** Creates the sockets of WebSocketHub endpoints and WebSocketRpc channels for one broker URL. */
+export class WebSocketFactory {
+  readonly url: string;
+  readonly authToken: string | undefined;
+  readonly reconnect: Backoff;
+  readonly handshakeTimeoutMs: number;
+  private readonly protocols: string | string[] | undefined;
+  private readonly headers: Record<string, string> | undefined;
+
+  constructor(url: string, options: WebSocketFactoryOptions = {}) {
+    if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
+      throw new VnfError('INVALID_ARGUMENT', `WebSocketFactory needs a ws:// or wss:// URL; got ${JSON.stringify(url)}.`);
+    }
+    if (options.authToken !== undefined && typeof options.authToken !== 'string') {
+      throw new VnfError('INVALID_ARGUMENT', 'authToken must be a string when given.');
+    }
+    const handshake = options.handshakeTimeoutMs ?? 10_000;
+    if (!(handshake > 0)) throw new VnfError('INVALID_ARGUMENT', `handshakeTimeoutMs must be positive; got ${handshake}.`);
+    this.url = url;
+    this.authToken = options.authToken;
+    this.reconnect = resolveBackoff(options.reconnect);
+    this.handshakeTimeoutMs = handshake;
+    this.protocols = options.protocols;
+    this.headers = options.headers;
+    this.create = this.create.bind(this);
+  }
+
+  /** Opens a new socket to the broker (binaryType 'arraybuffer'). */
+  create(): VnfSocket {
+    // The third argument is the `ws` options object in Node; browsers ignore it.
+    const Ctor = WebSocket as unknown as new (url: string, protocols?: string | string[], options?: object) => VnfSocket;
+    const socket = this.headers ? new Ctor(this.url, this.protocols, { headers: this.headers }) : new Ctor(this.url, this.protocols);
+    socket.binaryType = 'arraybuffer';
+    return socket;
+  }
+}

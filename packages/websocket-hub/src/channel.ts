@@ -1,0 +1,299 @@
+import { createLogger, VnfError } from '@vnf/core';
+import { backoffDelay } from './backoff';
+import { FrameWriter, readRecords, recordCapacity } from './protocol/codec';
+import { CloseCode, DEFAULT_MAX_FRAME, FATAL_CLOSE_CODES, PROTOCOL_VERSION, RecordKind, closeCodeToErrorCode } from './protocol/constants';
+import { parseBrokerMessage, type BrokerMessage, type ClientMessage, type Role } from './protocol/messages';
+import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
+
+const log = createLogger('websocket-hub');
+const decoder = new TextDecoder();
+const OPEN = 1;
+/** How often the drain watcher looks at the socket's bufferedAmount (browsers have no drain event). */
+const DRAIN_POLL_MS = 10;
+
+/** `connecting`: first attempt; `up`: welcomed; `down`: reconnecting; `failed`: refused for good; `closed`: by us. */
+export type ChannelState = 'connecting' | 'up' | 'down' | 'failed' | 'closed';
+
+/** What a channel reports to its owner (an endpoint or a WebSocketRpc). */
+export interface ChannelHandler {
+  onUp(): void;
+  /** The socket dropped; a reconnect is scheduled (unless the state is `failed`). */
+  onDown(): void;
+  /** The broker refused this socket for good (UNAUTHORIZED, EVA_IN_USE, PROTOCOL version). */
+  onFatal(error: VnfError): void;
+  onControl(message: BrokerMessage): void;
+  onData(sourceEva: string, payload: string | Uint8Array): void;
+  onDrain(): void;
+  onError(error: VnfError): void;
+}
+
+/**
+ * One socket to the broker for one eva and role: handshake, session-token takeover on reconnect,
+ * backoff, and the outbound batch (every message queued in one tick leaves in one frame, in order).
+ */
+export class Channel {
+  state: ChannelState = 'connecting';
+  /** The largest frame the broker accepts (from its welcome). */
+  maxFrame = DEFAULT_MAX_FRAME;
+  /** Set when the state is `failed`. */
+  fatalError: VnfError | null = null;
+  /** Resolves once the first connection attempt succeeded or failed. */
+  readonly firstAttempt: Promise<void>;
+  private socket: VnfSocket | null = null;
+  private session: string | undefined;
+  private attempt = 0;
+  private nextCall = 1;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  private drainTimer: ReturnType<typeof setTimeout> | null = null;
+  private writer: FrameWriter | null = null;
+  private frames: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private settleFirstAttempt!: () => void;
+  private closedResolve: (() => void) | null = null;
+  private closedPromise: Promise<void> | null = null;
+
+  constructor(
+    private readonly factory: WebSocketFactory,
+    private readonly role: Role,
+    private readonly eva: string,
+    private readonly handler: ChannelHandler,
+  ) {
+    this.firstAttempt = new Promise((resolve) => (this.settleFirstAttempt = resolve));
+    this.flush = this.flush.bind(this);
+  }
+
+  start(): void {
+    this.openSocket();
+  }
+
+  /** A fresh id for an RPC call on this socket. */
+  callId(): number {
+    return this.nextCall++;
+  }
+
+  sendControl(message: ClientMessage): void {
+    this.enqueue(RecordKind.CONTROL, '', JSON.stringify(message));
+  }
+
+  sendData(targetEva: string, payload: string | Uint8Array): void {
+    this.enqueue(typeof payload === 'string' ? RecordKind.TEXT : RecordKind.BINARY, targetEva, payload);
+  }
+
+  /** Bytes queued in this tick plus what the socket has not sent yet. */
+  bufferedAmount(): number {
+    return this.queuedBytes + (this.socket?.bufferedAmount ?? 0);
+  }
+
+  /** Starts watching for the buffer to fall to `lowWaterMark`, then calls `onDrain` once. */
+  watchDrain(lowWaterMark: number): void {
+    if (this.drainTimer || this.state !== 'up') return;
+    const check = (): void => {
+      this.drainTimer = null;
+      if (this.state !== 'up') return;
+      if (this.bufferedAmount() <= lowWaterMark) this.handler.onDrain();
+      else this.drainTimer = setTimeout(check, DRAIN_POLL_MS);
+    };
+    this.drainTimer = setTimeout(check, DRAIN_POLL_MS);
+  }
+
+  /** Sends what is queued, closes the socket and stops reconnecting. Resolves when the socket has closed. */
+  close(): Promise<void> {
+    if (this.closedPromise) return this.closedPromise;
+    const wasUp = this.state === 'up';
+    this.state = 'closed';
+    this.clearTimers();
+    this.settleFirstAttempt();
+    const socket = this.socket;
+    if (!socket) return (this.closedPromise = Promise.resolve());
+    this.closedPromise = new Promise((resolve) => (this.closedResolve = resolve));
+    if (wasUp) this.flush();
+    this.dropQueue();
+    try {
+      socket.close(CloseCode.NORMAL);
+    } catch (err) {
+      log('%s: closing the socket failed: %s', this.eva, String(err));
+      this.finishClose();
+    }
+    return this.closedPromise;
+  }
+
+  private enqueue(kind: RecordKind, eva: string, payload: string | Uint8Array): void {
+    if (this.state !== 'up') return;
+    const capacity = recordCapacity(eva, payload);
+    let writer = this.writer;
+    if (writer && writer.length > 0 && writer.length + capacity > this.maxFrame) {
+      this.frames.push(writer.finish());
+      writer = null;
+    }
+    if (!writer) writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, 4096), Math.max(capacity, this.maxFrame)));
+    writer.writeRecord(kind, eva, payload, capacity);
+    this.queuedBytes += typeof payload === 'string' ? payload.length : payload.byteLength;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.writer) {
+      this.frames.push(this.writer.finish());
+      this.writer = null;
+    }
+    const frames = this.frames;
+    this.frames = [];
+    this.queuedBytes = 0;
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) return;
+    for (const frame of frames) socket.send(frame);
+  }
+
+  private dropQueue(): void {
+    this.writer = null;
+    this.frames = [];
+    this.queuedBytes = 0;
+  }
+
+  private openSocket(): void {
+    let socket: VnfSocket;
+    try {
+      socket = this.factory.create();
+    } catch (cause) {
+      this.handler.onError(new VnfError('UNAVAILABLE', `Could not create a socket to ${this.factory.url}: ${String(cause)}`, { cause }));
+      this.afterSocket(1006, 'create failed');
+      return;
+    }
+    this.socket = socket;
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      log('%s: no welcome within %d ms; retrying', this.eva, this.factory.handshakeTimeoutMs);
+      this.abandon(socket, 'handshake timeout');
+    }, this.factory.handshakeTimeoutMs);
+    socket.onopen = () => {
+      const hello: ClientMessage = { t: 'hello', v: PROTOCOL_VERSION, role: this.role, eva: this.eva };
+      if (this.session) hello.session = this.session;
+      if (this.factory.authToken !== undefined) hello.auth = this.factory.authToken;
+      socket.send(JSON.stringify(hello));
+    };
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onerror = (event) => log('%s: socket error %s', this.eva, String((event as { message?: unknown })?.message ?? ''));
+    socket.onclose = (event) => this.socketGone(socket, event.code, event.reason);
+  }
+
+  /** Gives up on a socket that will not finish its handshake; its events are ignored from now on. */
+  private abandon(socket: VnfSocket, why: string): void {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    // `ws` throws an 'error' nobody listens to, so keep a listener on the abandoned socket.
+    socket.onerror = () => undefined;
+    try {
+      socket.close(CloseCode.NORMAL);
+    } catch (err) {
+      log('%s: closing an abandoned socket failed: %s', this.eva, String(err));
+    }
+    this.socketGone(socket, 1006, why);
+  }
+
+  private socketGone(socket: VnfSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    this.afterSocket(code, reason);
+  }
+
+  private afterSocket(code: number, reason: string): void {
+    this.clearTimers();
+    this.dropQueue();
+    if (this.state === 'closed') {
+      this.finishClose();
+      return;
+    }
+    log('%s: socket closed (%d %s)', this.eva, code, reason);
+    const wasUp = this.state === 'up';
+    if (FATAL_CLOSE_CODES.has(code)) {
+      this.state = 'failed';
+      this.fatalError = new VnfError(closeCodeToErrorCode(code), fatalMessage(code, this.eva, reason), { details: { closeCode: code, reason } });
+      if (wasUp) this.handler.onDown();
+      this.settleFirstAttempt();
+      this.handler.onFatal(this.fatalError);
+      return;
+    }
+    this.state = 'down';
+    this.settleFirstAttempt();
+    this.handler.onDown();
+    const delay = backoffDelay(this.attempt++, this.factory.reconnect);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.openSocket();
+    }, delay);
+  }
+
+  private receive(data: unknown): void {
+    try {
+      if (typeof data === 'string') {
+        this.control(parseBrokerMessage(data));
+        return;
+      }
+      const frame = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
+      if (!frame) throw new VnfError('PROTOCOL', 'The broker sent a frame of an unexpected type.');
+      readRecords(frame, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
+        if (kind === RecordKind.CONTROL) {
+          this.control(parseBrokerMessage(decoder.decode(bytes.subarray(payloadStart, payloadEnd))));
+        } else if (this.state === 'up') {
+          const source = decoder.decode(bytes.subarray(evaStart, evaEnd));
+          // Binary is copied out of the batch so the application never holds a view of other messages.
+          const payload = kind === RecordKind.TEXT ? decoder.decode(bytes.subarray(payloadStart, payloadEnd)) : bytes.slice(payloadStart, payloadEnd);
+          this.handler.onData(source, payload);
+        }
+      });
+    } catch (err) {
+      this.handler.onError(
+        VnfError.is(err) ? err : new VnfError('PROTOCOL', `Could not read a frame from the broker: ${String(err)}. Check that client and broker versions match.`, { cause: err }),
+      );
+    }
+  }
+
+  private control(message: BrokerMessage): void {
+    if (message.t === 'welcome') {
+      if (this.state === 'closed' || this.state === 'up') return;
+      if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = null;
+      this.session = message.session;
+      if (Number.isSafeInteger(message.maxFrame) && message.maxFrame > 0) this.maxFrame = message.maxFrame;
+      this.state = 'up';
+      this.attempt = 0;
+      this.settleFirstAttempt();
+      this.handler.onUp();
+      return;
+    }
+    if (this.state === 'up') this.handler.onControl(message);
+    else if (message.t === 'error') log('%s: broker error before welcome: %s %s', this.eva, message.code, message.message);
+  }
+
+  private clearTimers(): void {
+    for (const timer of [this.reconnectTimer, this.handshakeTimer, this.drainTimer]) if (timer) clearTimeout(timer);
+    this.reconnectTimer = this.handshakeTimer = this.drainTimer = null;
+  }
+
+  private finishClose(): void {
+    const resolve = this.closedResolve;
+    this.closedResolve = null;
+    resolve?.();
+  }
+}
+
+function fatalMessage(code: number, eva: string, reason: string): string {
+  const why = reason ? ` (${reason})` : '';
+  switch (code) {
+    case CloseCode.UNAUTHORIZED:
+      return `The broker refused ${eva}${why}: check the factory's authToken and the page's origin.`;
+    case CloseCode.VERSION:
+      return `The broker does not speak protocol version ${PROTOCOL_VERSION}${why}: upgrade the client or the broker so they match.`;
+    case CloseCode.TAKEN_OVER:
+      return `Another socket took over ${eva} with its session token${why}; this one stopped. Open the eva in one place only.`;
+    default:
+      return `Another live socket holds ${eva}${why}. Destroy the other endpoint or use another eva.`;
+  }
+}

@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { FrameWriter, RecordKind, readRecords, recordCapacity, writeRecords, type RecordParts } from '../../src';
+
+const decoder = new TextDecoder();
+
+function read(frame: Uint8Array): { kind: number; eva: string; payload: Uint8Array }[] {
+  const out: { kind: number; eva: string; payload: Uint8Array }[] = [];
+  readRecords(frame, (kind, bytes, es, ee, ps, pe) => out.push({ kind, eva: decoder.decode(bytes.subarray(es, ee)), payload: bytes.slice(ps, pe) }));
+  return out;
+}
+
+describe('record codec', () => {
+  it('round-trips strings (unicode, empty) and binary through FrameWriter', () => {
+    const writer = new FrameWriter(8);
+    writer.writeRecord(RecordKind.TEXT, 'bob', 'héllo 👋');
+    writer.writeRecord(RecordKind.TEXT, 'ünï', '');
+    writer.writeRecord(RecordKind.BINARY, 'bob', new Uint8Array([0, 255, 7]));
+    writer.writeRecord(RecordKind.CONTROL, '', '{"t":"open","to":"x"}');
+    const records = read(writer.finish());
+    expect(records.map((r) => [r.kind, r.eva, r.kind === RecordKind.BINARY ? [...r.payload] : decoder.decode(r.payload)])).toEqual([
+      [RecordKind.TEXT, 'bob', 'héllo 👋'],
+      [RecordKind.TEXT, 'ünï', ''],
+      [RecordKind.BINARY, 'bob', [0, 255, 7]],
+      [RecordKind.CONTROL, '', '{"t":"open","to":"x"}'],
+    ]);
+  });
+
+  it('writeRecords produces what FrameWriter produces', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ eva: fc.string({ minLength: 1, maxLength: 20 }), payload: fc.uint8Array({ maxLength: 64 }) }), { minLength: 1, maxLength: 8 }), (items) => {
+        const writer = new FrameWriter();
+        const parts: RecordParts[] = items.map(({ eva, payload }) => {
+          writer.writeRecord(RecordKind.BINARY, eva, payload);
+          return { kind: RecordKind.BINARY, eva: new TextEncoder().encode(eva), payload };
+        });
+        const size = parts.reduce((n, p) => n + 7 + p.eva.byteLength + p.payload.byteLength, 0);
+        expect(writeRecords(new Uint8Array(size), parts)).toEqual(writer.finish());
+      }),
+    );
+  });
+
+  it('recordCapacity is an upper bound of what a record takes', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 50 }), fc.string({ maxLength: 200 }), (eva, text) => {
+        const writer = new FrameWriter(1);
+        writer.writeRecord(RecordKind.TEXT, eva, text);
+        expect(writer.length).toBeLessThanOrEqual(recordCapacity(eva, text));
+      }),
+    );
+  });
+
+  it.each([
+    ['an empty frame', new Uint8Array(0)],
+    ['a cut header', new Uint8Array([1, 0])],
+    ['an unknown kind', new Uint8Array([9, 0, 1, 97, 0, 0, 0, 0])],
+    ['a message record without eva', new Uint8Array([1, 0, 0, 0, 0, 0, 0])],
+    ['a control record with an eva', new Uint8Array([0, 0, 1, 97, 0, 0, 0, 0])],
+    ['a payload past the end', new Uint8Array([1, 0, 1, 97, 0, 0, 0, 5, 1])],
+  ])('rejects %s as PROTOCOL without visiting any record', (_what, frame) => {
+    const visit = jest.fn();
+    expect(() => readRecords(frame, visit)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+    expect(visit).not.toHaveBeenCalled();
+  });
+
+  it('a valid record followed by garbage is rejected whole', () => {
+    const writer = new FrameWriter();
+    writer.writeRecord(RecordKind.TEXT, 'bob', 'hi');
+    const frame = new Uint8Array([...writer.finish(), 1, 2]);
+    const visit = jest.fn();
+    expect(() => readRecords(frame, visit)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+    expect(visit).not.toHaveBeenCalled();
+  });
+});
