@@ -1,0 +1,127 @@
+import { Global, VnfError, createLogger, type RegistryStore } from '@vnf/core';
+import {
+  REGISTRY_CHANGE_NOTIFICATION,
+  RegistryMethod,
+  parseKeyParams,
+  parseListParams,
+  parseUnwatchParams,
+  parseValueParams,
+  parseWatchParams,
+  type ChangeNotification,
+  type GetResult,
+  type ListResult,
+  type StatusResult,
+} from './registryProtocol';
+import type { RegistrySession } from './RegistryService';
+
+const log = createLogger('registry:service');
+
+/** RegistryService's session: one RPC channel, speaking for `owner`. */
+export class ServiceSession implements RegistrySession {
+  private readonly watches = new Map<string, () => void>();
+  private closing: Promise<void> | null = null;
+
+  /** `release` detaches the session from its service; it returns true when this was the owner's last session. */
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly owner: string,
+    private readonly notify: (method: string, params: unknown) => void,
+    private readonly maxWatches: number,
+    private readonly release: () => boolean,
+  ) {
+    this.handle = this.handle.bind(this);
+    this.close = this.close.bind(this);
+  }
+
+  async handle(method: string, params: unknown): Promise<unknown> {
+    this.assertOpen(method);
+    switch (method) {
+      case RegistryMethod.CREATE: {
+        const p = parseValueParams(method, params);
+        return status(await this.store.create(this.owner, p, p.value));
+      }
+      case RegistryMethod.GET: {
+        const result: GetResult = { entry: await this.store.get(parseKeyParams(method, params)) };
+        return result;
+      }
+      case RegistryMethod.UPDATE: {
+        const p = parseValueParams(method, params);
+        return status(await this.store.update(this.owner, p, p.value));
+      }
+      case RegistryMethod.DELETE:
+        return status(await this.store.delete(this.owner, parseKeyParams(method, params)));
+      case RegistryMethod.LIST: {
+        const result: ListResult = { entries: await this.store.list(parseListParams(method, params).collection) };
+        return result;
+      }
+      case RegistryMethod.WATCH:
+        return this.watch(method, params);
+      case RegistryMethod.UNWATCH: {
+        const { watchId } = parseUnwatchParams(method, params);
+        this.watches.get(watchId)?.();
+        this.watches.delete(watchId);
+        return status(Global.OK);
+      }
+      default:
+        throw new VnfError('PROTOCOL', `Unknown registry method "${String(method)}". Check that the client and broker versions match.`);
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  private async watch(method: string, params: unknown): Promise<StatusResult> {
+    const { collection, watchId } = parseWatchParams(method, params);
+    if (this.watches.has(watchId)) {
+      throw new VnfError('INVALID_ARGUMENT', `Watch id "${watchId}" is already in use on this channel; pick a new id for each watch.`);
+    }
+    if (this.watches.size >= this.maxWatches) {
+      throw new VnfError('TOO_LARGE', `This channel already holds ${this.watches.size} watches, the most allowed. Stop watches it no longer needs.`, {
+        details: { limit: this.maxWatches },
+      });
+    }
+    // Reserved before the store answers, so two concurrent calls with one id cannot both succeed.
+    const reservation = (): void => undefined;
+    this.watches.set(watchId, reservation);
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await this.store.watch(collection, (change) => {
+        const notification: ChangeNotification = { watchId, type: change.type, entry: change.entry };
+        this.notify(REGISTRY_CHANGE_NOTIFICATION, notification);
+      });
+    } catch (err) {
+      if (this.watches.get(watchId) === reservation) this.watches.delete(watchId);
+      throw err;
+    }
+    if (this.watches.get(watchId) !== reservation) {
+      // The session closed, or the watch was stopped, while the store was subscribing.
+      unsubscribe();
+      this.assertOpen(method);
+      return status(Global.OK);
+    }
+    this.watches.set(watchId, unsubscribe);
+    return status(Global.OK);
+  }
+
+  private async shutDown(): Promise<void> {
+    for (const unsubscribe of this.watches.values()) unsubscribe();
+    this.watches.clear();
+    if (this.release()) {
+      try {
+        await this.store.removeOwner(this.owner);
+      } catch (err) {
+        log('could not remove the entries of %s: %O', this.owner, err);
+      }
+    }
+  }
+
+  private assertOpen(method: string): void {
+    if (this.closing) throw new VnfError('DESTROYED', `Cannot handle ${method}: this registry session was closed. Open a new session.`);
+  }
+}
+
+function status(value: StatusResult['status']): StatusResult {
+  return { status: value };
+}

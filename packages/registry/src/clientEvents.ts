@@ -1,0 +1,13 @@
+import type { VnfError } from '@vnf/core';
+
+/** Events of the registry clients (eventemitter3). */
+export interface RegistryClientEvents {
+  /**
+   * An asynchronous failure: a watcher threw (LISTENER_ERROR), or, for WebSocketRegistryClient, an entry or
+   * watch could not be restored after a reconnection. Without a listener a LISTENER_ERROR is rethrown
+   * (like an unhandled EventEmitter error) and other errors are logged.
+   */
+  error: (error: VnfError) => void;
+  /** WebSocketRegistryClient only: own entries and watches were restored after the channel came back. */
+  resynced: () => void;
+}

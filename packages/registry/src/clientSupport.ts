@@ -1,0 +1,45 @@
+import { VnfError, type RegistryChange, type RegistryWatcher } from '@vnf/core';
+import type { EventEmitter } from 'eventemitter3';
+import type { RegistryClientEvents } from './clientEvents';
+
+/** The error every method of a closed client rejects with. */
+export function destroyedError(owner: string, operation: string): VnfError {
+  return new VnfError('DESTROYED', `Cannot call ${operation}: the registry client of ${owner} was closed. Connect a new client.`);
+}
+
+/** Rejects INVALID_ARGUMENT unless `watcher` is a function (checked on the client: it never leaves the process). */
+export function assertWatcher(watcher: unknown): asserts watcher is RegistryWatcher {
+  if (typeof watcher !== 'function') {
+    throw new VnfError('INVALID_ARGUMENT', 'watch(collection, watcher) takes a function called with each change.');
+  }
+}
+
+/** Calls a user's watcher; what it throws goes to the client's `error` event, or is rethrown when nobody listens. */
+export function callWatcher(
+  emitter: EventEmitter<RegistryClientEvents>,
+  watcher: RegistryWatcher,
+  change: RegistryChange,
+): void {
+  try {
+    watcher(change);
+  } catch (cause) {
+    const error = VnfError.is(cause)
+      ? cause
+      : new VnfError('LISTENER_ERROR', `A registry watcher threw: ${String(cause)}`, { cause });
+    if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+    else
+      queueMicrotask(() => {
+        throw cause;
+      });
+  }
+}
+
+/** Reports a failure to the `error` event, or logs it when nobody listens. */
+export function reportError(
+  emitter: EventEmitter<RegistryClientEvents>,
+  error: VnfError,
+  log: (format: string, ...args: unknown[]) => void,
+): void {
+  if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+  else log('registry client error (no error listener): %s %s', error.code, error.message);
+}

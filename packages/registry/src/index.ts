@@ -1,0 +1,22 @@
+export { MemoryRegistryStore, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_ENTRIES_PER_OWNER, DEFAULT_MAX_KEY_LENGTH } from './MemoryRegistryStore';
+export type { MemoryRegistryStoreOptions } from './MemoryRegistryStore';
+export { InBrowserRegistry } from './InBrowserRegistry';
+export type { InBrowserRegistryOptions } from './InBrowserRegistry';
+export { InBrowserRegistryClient } from './InBrowserRegistryClient';
+export { WebSocketRegistryClient } from './WebSocketRegistryClient';
+export { RegistryService, DEFAULT_MAX_WATCHES_PER_SESSION } from './RegistryService';
+export type { RegistryServiceOptions, RegistrySession } from './RegistryService';
+export type { RegistryClientEvents } from './clientEvents';
+export { RegistryMethod, REGISTRY_CHANGE_NOTIFICATION, MAX_WATCH_ID_LENGTH } from './registryProtocol';
+export type {
+  KeyParams,
+  ValueParams,
+  ListParams,
+  WatchParams,
+  UnwatchParams,
+  StatusResult,
+  GetResult,
+  ListResult,
+  ChangeNotification,
+} from './registryProtocol';
+export { MAX_VALUE_DEPTH } from './registryValue';

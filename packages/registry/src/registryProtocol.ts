@@ -1,0 +1,177 @@
+/**
+ * The registry's RPC methods and the shapes of their params, results and notifications: one module
+ * used by RegistryService (server side) and WebSocketRegistryClient, documented in this package's README.
+ * Everything here is plain JSON. Params are checked strictly (they come from the network); results
+ * and notifications are checked by the client so a confused server cannot crash it.
+ */
+import { Global, VnfError, type RegistryChange, type RegistryEntry, type Status } from '@vnf/core';
+
+export const RegistryMethod = {
+  /** `{ collection, name, value }` → `{ status: 'OK' | 'ALREADY_EXISTS' }` */
+  CREATE: 'registry.create',
+  /** `{ collection, name }` → `{ entry }` */
+  GET: 'registry.get',
+  /** `{ collection, name, value }` → `{ status: 'OK' }` */
+  UPDATE: 'registry.update',
+  /** `{ collection, name }` → `{ status: 'OK' }` */
+  DELETE: 'registry.delete',
+  /** `{ collection }` → `{ entries }`, ordered by name */
+  LIST: 'registry.list',
+  /** `{ collection, watchId }` → `{ status: 'OK' }`; changes then arrive as `registry.change` notifications */
+  WATCH: 'registry.watch',
+  /** `{ watchId }` → `{ status: 'OK' }` (also for a watch that no longer exists) */
+  UNWATCH: 'registry.unwatch',
+} as const;
+export type RegistryMethod = (typeof RegistryMethod)[keyof typeof RegistryMethod];
+
+/** Notification pushed to a session for each change a watch of it sees: `{ watchId, type, entry }`. */
+export const REGISTRY_CHANGE_NOTIFICATION = 'registry.change';
+
+/** Longest watch id, in characters: the client picks ids, the server keeps them. */
+export const MAX_WATCH_ID_LENGTH = 64;
+
+export interface KeyParams {
+  collection: string;
+  name: string;
+}
+export interface ValueParams extends KeyParams {
+  value: unknown;
+}
+export interface ListParams {
+  collection: string;
+}
+export interface WatchParams {
+  collection: string;
+  watchId: string;
+}
+export interface UnwatchParams {
+  watchId: string;
+}
+export interface StatusResult {
+  status: Status;
+}
+export interface GetResult {
+  entry: RegistryEntry;
+}
+export interface ListResult {
+  entries: RegistryEntry[];
+}
+export interface ChangeNotification extends RegistryChange {
+  watchId: string;
+}
+
+const METHODS: ReadonlySet<string> = new Set(Object.values(RegistryMethod));
+
+export function isRegistryMethod(method: unknown): method is RegistryMethod {
+  return typeof method === 'string' && METHODS.has(method);
+}
+
+// ---- params (server side) ----------------------------------------------------------------------
+
+export function parseKeyParams(method: string, params: unknown): KeyParams {
+  const p = readObject(method, params, ['collection', 'name']);
+  return { collection: readString(method, p, 'collection'), name: readString(method, p, 'name') };
+}
+
+export function parseValueParams(method: string, params: unknown): ValueParams {
+  const p = readObject(method, params, ['collection', 'name', 'value']);
+  return { collection: readString(method, p, 'collection'), name: readString(method, p, 'name'), value: p.value };
+}
+
+export function parseListParams(method: string, params: unknown): ListParams {
+  const p = readObject(method, params, ['collection']);
+  return { collection: readString(method, p, 'collection') };
+}
+
+export function parseWatchParams(method: string, params: unknown): WatchParams {
+  const p = readObject(method, params, ['collection', 'watchId']);
+  return { collection: readString(method, p, 'collection'), watchId: readWatchId(method, p) };
+}
+
+export function parseUnwatchParams(method: string, params: unknown): UnwatchParams {
+  const p = readObject(method, params, ['watchId']);
+  return { watchId: readWatchId(method, p) };
+}
+
+// ---- results and notifications (client side) ---------------------------------------------------
+
+export function parseStatusResult(method: string, result: unknown): Status {
+  const status = isObject(result) ? result.status : undefined;
+  if (status !== Global.OK && status !== Global.ALREADY_EXISTS) throw badResult(method, 'a status of OK or ALREADY_EXISTS');
+  return status;
+}
+
+export function parseGetResult(method: string, result: unknown): RegistryEntry {
+  const entry = isObject(result) ? result.entry : undefined;
+  if (!isEntry(entry)) throw badResult(method, 'an entry');
+  return entry;
+}
+
+export function parseListResult(method: string, result: unknown): RegistryEntry[] {
+  const entries = isObject(result) ? result.entries : undefined;
+  if (!Array.isArray(entries) || !entries.every(isEntry)) throw badResult(method, 'a list of entries');
+  return entries;
+}
+
+/** Reads a `registry.change` notification; null when it is malformed (the client logs and drops it). */
+export function parseChangeNotification(params: unknown): ChangeNotification | null {
+  if (!isObject(params) || typeof params.watchId !== 'string' || !isEntry(params.entry)) return null;
+  const { type } = params;
+  if (type !== 'added' && type !== 'updated' && type !== 'removed') return null;
+  return { watchId: params.watchId, type, entry: params.entry };
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isEntry(v: unknown): v is RegistryEntry {
+  return (
+    isObject(v) &&
+    typeof v.collection === 'string' &&
+    typeof v.name === 'string' &&
+    typeof v.owner === 'string' &&
+    typeof v.version === 'number' &&
+    'value' in v
+  );
+}
+
+function readObject(method: string, params: unknown, required: string[]): Record<string, unknown> {
+  if (!isObject(params)) {
+    throw new VnfError('INVALID_ARGUMENT', `${method} takes an object of params { ${required.join(', ')} }; got ${describe(params)}.`);
+  }
+  for (const field of Object.keys(params)) {
+    if (!required.includes(field)) {
+      throw new VnfError('INVALID_ARGUMENT', `${method} does not take a param "${field}"; it takes { ${required.join(', ')} }.`);
+    }
+  }
+  for (const field of required) {
+    if (!(field in params)) throw new VnfError('INVALID_ARGUMENT', `${method} needs the param "${field}".`);
+  }
+  return params;
+}
+
+function readString(method: string, params: Record<string, unknown>, field: string): string {
+  const v = params[field];
+  if (typeof v !== 'string') throw new VnfError('INVALID_ARGUMENT', `${method}: param "${field}" must be a string; got ${describe(v)}.`);
+  return v;
+}
+
+function readWatchId(method: string, params: Record<string, unknown>): string {
+  const id = readString(method, params, 'watchId');
+  if (id.length === 0 || id.length > MAX_WATCH_ID_LENGTH) {
+    throw new VnfError('INVALID_ARGUMENT', `${method}: param "watchId" must have 1 to ${MAX_WATCH_ID_LENGTH} characters.`);
+  }
+  return id;
+}
+
+function badResult(method: string, expected: string): VnfError {
+  return new VnfError('PROTOCOL', `The broker answered ${method} without ${expected}. Check that the broker and client versions match.`);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  return Array.isArray(v) ? 'an array' : typeof v;
+}

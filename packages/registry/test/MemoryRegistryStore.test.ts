@@ -1,0 +1,185 @@
+import { Global, VnfError, type RegistryChange } from '@vnf/core';
+import { MemoryRegistryStore } from '@vnf/registry';
+
+const key = (name: string, collection = 'c') => ({ collection, name });
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    return VnfError.is(err) ? err.code : `not a VnfError: ${String(err)}`;
+  }
+}
+
+describe('MemoryRegistryStore', () => {
+  it('creates, reads, updates and deletes with the owner rules', async () => {
+    const store = new MemoryRegistryStore();
+    expect(await store.create('a', key('e'), { v: 1 })).toBe(Global.OK);
+    expect(await store.create('b', key('e'), { v: 2 })).toBe(Global.ALREADY_EXISTS);
+    expect(await store.get(key('e'))).toEqual({ collection: 'c', name: 'e', value: { v: 1 }, owner: 'a', version: 1 });
+    expect(await codeOf(store.update('b', key('e'), 0))).toBe('FORBIDDEN');
+    expect(await codeOf(store.delete('b', key('e')))).toBe('FORBIDDEN');
+    expect(await store.update('a', key('e'), 'v2')).toBe(Global.OK);
+    expect(await store.get(key('e'))).toMatchObject({ value: 'v2', version: 2 });
+    expect(await store.delete('a', key('e'))).toBe(Global.OK);
+    expect(await codeOf(store.get(key('e')))).toBe('NOT_FOUND');
+    expect(await codeOf(store.update('a', key('e'), 1))).toBe('NOT_FOUND');
+    expect(await codeOf(store.delete('a', key('e')))).toBe('NOT_FOUND');
+  });
+
+  it('bounds the entries of one owner with TOO_LARGE, and frees the slot on delete', async () => {
+    const store = new MemoryRegistryStore({ maxEntriesPerOwner: 2 });
+    await store.create('a', key('1'), 1);
+    await store.create('a', key('2', 'other'), 2);
+    const err = await store.create('a', key('3'), 3).catch((e: unknown) => e);
+    expect(VnfError.is(err, 'TOO_LARGE')).toBe(true);
+    expect((err as VnfError).details).toMatchObject({ owner: 'a', limit: 2 });
+    expect(await codeOf(store.get(key('3')))).toBe('NOT_FOUND');
+    // An existing key is still reported as such, not as over the limit.
+    expect(await store.create('a', key('1'), 1)).toBe(Global.ALREADY_EXISTS);
+    expect(await store.create('b', key('3'), 3)).toBe(Global.OK);
+    await store.delete('a', key('1'));
+    expect(await store.create('a', key('3', 'x'), 3)).toBe(Global.OK);
+  });
+
+  it('applies maxValueBytes to the UTF-8 JSON of the value', async () => {
+    const store = new MemoryRegistryStore({ maxValueBytes: 10 });
+    // "éééé" is 4 characters but 8 UTF-8 bytes, 10 with the quotes.
+    expect(await store.create('a', key('fits'), 'éééé')).toBe(Global.OK);
+    expect(await codeOf(store.create('a', key('over'), 'ééééé'))).toBe('TOO_LARGE');
+    expect(await codeOf(store.update('a', key('fits'), 'ééééé'))).toBe('TOO_LARGE');
+    expect((await store.get(key('fits'))).value).toBe('éééé');
+  });
+
+  it('applies maxKeyLength to collections and names', async () => {
+    const store = new MemoryRegistryStore({ maxKeyLength: 3 });
+    expect(await store.create('a', key('abc', 'xyz'), 1)).toBe(Global.OK);
+    expect(await codeOf(store.create('a', key('abcd'), 1))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(store.list('wxyz'))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(store.watch('wxyz', () => undefined))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('refuses an invalid owner with INVALID_ARGUMENT', async () => {
+    const store = new MemoryRegistryStore();
+    expect(await codeOf(store.create('', key('e'), 1))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(store.create(7 as unknown as string, key('e'), 1))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(store.removeOwner(''))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('throws INVALID_ARGUMENT at construction for invalid options', () => {
+    for (const options of [{ maxValueBytes: 0 }, { maxEntriesPerOwner: -1 }, { maxKeyLength: 1.5 }, { maxValueBytes: Number.NaN }]) {
+      expect(() => new MemoryRegistryStore(options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('removes every entry of an owner, in key order, telling watchers, and keeps others', async () => {
+    const store = new MemoryRegistryStore();
+    const seen: RegistryChange[] = [];
+    await store.watch('c', (change) => seen.push(change));
+    await store.create('a', key('z'), 1);
+    await store.create('a', key('m'), 2);
+    await store.create('b', key('b'), 3);
+    await store.create('a', key('a', 'other'), 4);
+    seen.length = 0;
+    await store.removeOwner('a');
+    expect(seen.map((c) => [c.type, c.entry.name, c.entry.owner])).toEqual([
+      ['removed', 'm', 'a'],
+      ['removed', 'z', 'a'],
+    ]);
+    expect((await store.list('c')).map((e) => e.name)).toEqual(['b']);
+    expect(await store.list('other')).toEqual([]);
+    await store.removeOwner('nobody');
+    // The owner's quota is free again.
+    const small = new MemoryRegistryStore({ maxEntriesPerOwner: 1 });
+    await small.create('a', key('1'), 1);
+    await small.removeOwner('a');
+    expect(await small.create('a', key('2'), 2)).toBe(Global.OK);
+  });
+
+  it('calls watchers synchronously in order; a throwing watcher does not stop the others', async () => {
+    const store = new MemoryRegistryStore();
+    const seen: string[] = [];
+    await store.watch('c', () => {
+      throw new Error('bad watcher');
+    });
+    const stop = await store.watch('c', (change) => seen.push(`${change.type}:${change.entry.name}`));
+    await store.create('a', key('x'), 1);
+    expect(seen).toEqual(['added:x']);
+    stop();
+    await store.create('a', key('y'), 1);
+    expect(seen).toEqual(['added:x']);
+  });
+
+  it('gives two watches of the same function independent lives', async () => {
+    const store = new MemoryRegistryStore();
+    const seen: string[] = [];
+    const watcher = (change: RegistryChange) => seen.push(change.entry.name);
+    const stopFirst = await store.watch('c', watcher);
+    await store.watch('c', watcher);
+    stopFirst();
+    await store.create('a', key('x'), 1);
+    expect(seen).toEqual(['x']);
+  });
+
+  it('lets a watcher stop another watch while being told, without the other hearing it', async () => {
+    const store = new MemoryRegistryStore();
+    const seen: string[] = [];
+    let stopSecond: () => void = () => undefined;
+    await store.watch('c', () => stopSecond());
+    stopSecond = await store.watch('c', (change) => seen.push(change.entry.name));
+    await store.create('a', key('x'), 1);
+    expect(seen).toEqual([]);
+  });
+
+  it('hands every watcher its own copy of the entry', async () => {
+    const store = new MemoryRegistryStore();
+    const values: unknown[] = [];
+    await store.watch('c', (change) => {
+      (change.entry.value as { n: number }).n = 99;
+    });
+    await store.watch('c', (change) => values.push(change.entry.value));
+    await store.create('a', key('x'), { n: 1 });
+    expect(values).toEqual([{ n: 1 }]);
+    expect((await store.get(key('x'))).value).toEqual({ n: 1 });
+  });
+
+  it('refuses values nested deeper than the bound', async () => {
+    const store = new MemoryRegistryStore();
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(await codeOf(store.create('a', key('deep'), deep))).toBe('INVALID_PAYLOAD');
+    let ok: unknown = 'leaf';
+    for (let i = 0; i < 10; i++) ok = { next: ok };
+    expect(await store.create('a', key('ok'), ok)).toBe(Global.OK);
+  });
+
+  it('names the cycle in a value that refers to itself', async () => {
+    const store = new MemoryRegistryStore();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.child = { parent: cyclic };
+    await expect(store.create('a', key('loop'), cyclic)).rejects.toMatchObject({
+      code: 'INVALID_PAYLOAD',
+      message: expect.stringContaining('value.child.parent is a reference to itself'),
+    });
+    // The same object twice side by side is not a cycle.
+    const shared = { s: 1 };
+    expect(await store.create('a', key('twice'), [shared, shared])).toBe(Global.OK);
+  });
+
+  it('drops object properties set to undefined, as JSON does', async () => {
+    const store = new MemoryRegistryStore();
+    await store.create('a', key('x'), { kept: 1, dropped: undefined });
+    expect((await store.get(key('x'))).value).toStrictEqual({ kept: 1 });
+  });
+
+  it('accepts objects without a prototype and refuses class instances', async () => {
+    const store = new MemoryRegistryStore();
+    const bare = Object.assign(Object.create(null) as object, { a: 1 });
+    expect(await store.create('a', key('bare'), bare)).toBe(Global.OK);
+    class Point {
+      x = 1;
+    }
+    expect(await codeOf(store.create('a', key('point'), new Point()))).toBe('INVALID_PAYLOAD');
+  });
+});

@@ -1,0 +1,194 @@
+import { Global, VnfError } from '@vnf/core';
+import {
+  MemoryRegistryStore,
+  REGISTRY_CHANGE_NOTIFICATION,
+  RegistryMethod,
+  RegistryService,
+  type RegistrySession,
+} from '@vnf/registry';
+
+interface Notification {
+  method: string;
+  params: unknown;
+}
+
+function setup(options?: { maxWatchesPerSession?: number }) {
+  const store = new MemoryRegistryStore();
+  const service = new RegistryService(store, options);
+  const open = (owner: string): { session: RegistrySession; notifications: Notification[] } => {
+    const notifications: Notification[] = [];
+    const session = service.openSession(owner, (method, params) => notifications.push({ method, params }));
+    return { session, notifications };
+  };
+  return { store, service, open };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    return VnfError.is(err) ? err.code : `not a VnfError: ${String(err)}`;
+  }
+}
+
+const key = { collection: 'c', name: 'n' };
+
+describe('RegistryService', () => {
+  it('handles exactly the registry methods', () => {
+    const { service } = setup();
+    for (const method of Object.values(RegistryMethod)) expect(service.handles(method)).toBe(true);
+    for (const method of ['registry.nope', 'registry.', 'relay.send', '', 'REGISTRY.CREATE']) expect(service.handles(method)).toBe(false);
+    expect(Object.values(RegistryMethod).every((m) => m.startsWith('registry.'))).toBe(true);
+  });
+
+  it('answers each method with the documented plain-JSON shape, owned by the session', async () => {
+    const { open } = setup();
+    const { session } = open('a');
+    const results = [
+      await session.handle(RegistryMethod.CREATE, { ...key, value: { x: [1] } }),
+      await session.handle(RegistryMethod.CREATE, { ...key, value: 2 }),
+      await session.handle(RegistryMethod.GET, key),
+      await session.handle(RegistryMethod.UPDATE, { ...key, value: 'v2' }),
+      await session.handle(RegistryMethod.LIST, { collection: 'c' }),
+      await session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'w1' }),
+      await session.handle(RegistryMethod.UNWATCH, { watchId: 'w1' }),
+      await session.handle(RegistryMethod.DELETE, key),
+    ];
+    expect(results).toEqual([
+      { status: Global.OK },
+      { status: Global.ALREADY_EXISTS },
+      { entry: { collection: 'c', name: 'n', value: { x: [1] }, owner: 'a', version: 1 } },
+      { status: Global.OK },
+      { entries: [{ collection: 'c', name: 'n', value: 'v2', owner: 'a', version: 2 }] },
+      { status: Global.OK },
+      { status: Global.OK },
+      { status: Global.OK },
+    ]);
+    expect(JSON.parse(JSON.stringify(results))).toEqual(results);
+  });
+
+  it('validates params strictly with INVALID_ARGUMENT', async () => {
+    const { open, store } = setup();
+    const { session } = open('a');
+    const bad: Array<[string, unknown]> = [
+      [RegistryMethod.CREATE, null],
+      [RegistryMethod.CREATE, []],
+      [RegistryMethod.CREATE, 'c/n'],
+      [RegistryMethod.CREATE, key],
+      [RegistryMethod.CREATE, { ...key, value: 1, owner: 'b' }],
+      [RegistryMethod.CREATE, { collection: 1, name: 'n', value: 1 }],
+      [RegistryMethod.CREATE, { collection: '', name: 'n', value: 1 }],
+      [RegistryMethod.GET, { collection: 'c' }],
+      [RegistryMethod.GET, undefined],
+      [RegistryMethod.UPDATE, { collection: 'c', name: 'n' }],
+      [RegistryMethod.DELETE, { ...key, extra: true }],
+      [RegistryMethod.LIST, {}],
+      [RegistryMethod.LIST, { collection: ['c'] }],
+      [RegistryMethod.WATCH, { collection: 'c' }],
+      [RegistryMethod.WATCH, { collection: 'c', watchId: '' }],
+      [RegistryMethod.WATCH, { collection: 'c', watchId: 'w'.repeat(65) }],
+      [RegistryMethod.WATCH, { collection: 'c', watchId: 5 }],
+      [RegistryMethod.UNWATCH, {}],
+    ];
+    for (const [method, params] of bad) {
+      expect([method, params, await codeOf(session.handle(method, params))]).toEqual([method, params, 'INVALID_ARGUMENT']);
+    }
+    expect(await store.list('c')).toEqual([]);
+  });
+
+  it('rejects an unknown method with PROTOCOL', async () => {
+    const { open } = setup();
+    expect(await codeOf(open('a').session.handle('registry.nope', {}))).toBe('PROTOCOL');
+  });
+
+  it('pushes each change of a watch as a registry.change notification carrying its watch id', async () => {
+    const { open } = setup();
+    const watcher = open('w');
+    const writer = open('a');
+    await watcher.session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'mine' });
+    await writer.session.handle(RegistryMethod.CREATE, { ...key, value: 1 });
+    await writer.session.handle(RegistryMethod.CREATE, { collection: 'other', name: 'n', value: 1 });
+    await writer.session.handle(RegistryMethod.DELETE, key);
+    expect(watcher.notifications).toEqual([
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'added', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
+    ]);
+    await watcher.session.handle(RegistryMethod.UNWATCH, { watchId: 'mine' });
+    await writer.session.handle(RegistryMethod.CREATE, { ...key, value: 2 });
+    expect(watcher.notifications).toHaveLength(2);
+  });
+
+  it('refuses a watch id already in use on the session, and allows it again after unwatch', async () => {
+    const { open } = setup();
+    const { session } = open('a');
+    await session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'w' });
+    expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'd', watchId: 'w' }))).toBe('INVALID_ARGUMENT');
+    await session.handle(RegistryMethod.UNWATCH, { watchId: 'w' });
+    expect(await session.handle(RegistryMethod.WATCH, { collection: 'd', watchId: 'w' })).toEqual({ status: Global.OK });
+    // Unwatching what is not watched is fine: the client may be cleaning up after a lost channel.
+    expect(await session.handle(RegistryMethod.UNWATCH, { watchId: 'unknown' })).toEqual({ status: Global.OK });
+  });
+
+  it('bounds the watches of one session with TOO_LARGE', async () => {
+    const { open } = setup({ maxWatchesPerSession: 2 });
+    const { session } = open('a');
+    await session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '1' });
+    await session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '2' });
+    expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '3' }))).toBe('TOO_LARGE');
+    await session.handle(RegistryMethod.UNWATCH, { watchId: '1' });
+    expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '3' }))).toBe('resolved');
+  });
+
+  it('on close removes the owner entries (watchers are told), ends its watches and rejects DESTROYED', async () => {
+    const { open, store } = setup();
+    const a = open('a');
+    const b = open('b');
+    await a.session.handle(RegistryMethod.CREATE, { ...key, value: 1 });
+    await a.session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'a-watch' });
+    await b.session.handle(RegistryMethod.CREATE, { collection: 'c', name: 'b', value: 1 });
+    await b.session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'b-watch' });
+    a.notifications.length = 0;
+    b.notifications.length = 0;
+    await Promise.all([a.session.close(), a.session.close()]);
+    expect((await store.list('c')).map((e) => e.name)).toEqual(['b']);
+    expect(b.notifications).toEqual([
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'b-watch', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
+    ]);
+    await b.session.handle(RegistryMethod.CREATE, { collection: 'c', name: 'b2', value: 1 });
+    expect(a.notifications).toEqual([]);
+    expect(await codeOf(a.session.handle(RegistryMethod.LIST, { collection: 'c' }))).toBe('DESTROYED');
+  });
+
+  it("keeps an owner's entries while another session of the same owner is open (a reconnection taking over)", async () => {
+    const { open, store } = setup();
+    const old = open('a');
+    await old.session.handle(RegistryMethod.CREATE, { ...key, value: 1 });
+    const fresh = open('a');
+    expect(await fresh.session.handle(RegistryMethod.CREATE, { ...key, value: 1 })).toEqual({ status: Global.ALREADY_EXISTS });
+    await old.session.close();
+    expect((await store.get(key)).owner).toBe('a');
+    await fresh.session.close();
+    expect(await codeOf(store.get(key))).toBe('NOT_FOUND');
+  });
+
+  it('checks its arguments with INVALID_ARGUMENT', () => {
+    const store = new MemoryRegistryStore();
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' });
+    expect(() => new RegistryService(undefined as never)).toThrow(invalid);
+    expect(() => new RegistryService(store, { maxWatchesPerSession: 0 })).toThrow(invalid);
+    const service = new RegistryService(store);
+    expect(() => service.openSession('', () => undefined)).toThrow(invalid);
+    expect(() => service.openSession('a', 'nope' as never)).toThrow(invalid);
+  });
+
+  it('works unbound, as the broker may pass its methods around', async () => {
+    const { service } = setup();
+    const { handles, openSession } = service;
+    expect(handles(RegistryMethod.GET)).toBe(true);
+    const { handle, close } = openSession('a', () => undefined);
+    expect(await handle(RegistryMethod.LIST, { collection: 'c' })).toEqual({ entries: [] });
+    await close();
+    expect(await codeOf(handle(RegistryMethod.LIST, { collection: 'c' }))).toBe('DESTROYED');
+  });
+});
