@@ -25,7 +25,7 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     return this.inner.destroyed ? 0 : this.inner.bufferedAmount(targetEva);
   }
 
-  protected connect(targetEva: string): Promise<ConnectionEvent> {
+  protected connect(targetEva: string, _signal: AbortSignal): Promise<ConnectionEvent> {
     return this.inner.openConnection(targetEva);
   }
 

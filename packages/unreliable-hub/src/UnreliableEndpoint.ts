@@ -38,10 +38,10 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     return super.bufferedAmount(targetEva) + (this.outgoing.get(targetEva)?.bufferedBytes ?? 0);
   }
 
-  protected override connect(targetEva: string): Promise<ConnectionEvent> {
+  protected override connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
     const { engine } = this.context;
     if (engine.refusesConnection(this.eva, targetEva)) return Promise.resolve(this.refuse(targetEva));
-    return super.connect(targetEva).then((event) => {
+    return super.connect(targetEva, signal).then((event) => {
       // A partition raised while the connection was being opened must still keep the two sides apart.
       if (event.status !== ConnectionStatus.CONNECTED || !engine.refusesConnection(this.eva, targetEva)) return event;
       if (!this.inner.destroyed) this.inner.closeConnection(targetEva);

@@ -1,0 +1,88 @@
+import type { Deferred } from '@vnf/core';
+import { ReceiveBuffer } from './ReceiveBuffer';
+import { RttEstimator } from './RttEstimator';
+import { SendBuffer } from './SendBuffer';
+import { Timer } from './Timer';
+import type { ResolvedOptions } from './options';
+
+/** What a link's timers call back into (the endpoint). */
+export interface LinkHandlers {
+  retransmit(link: Link): void;
+  ack(link: Link): void;
+  heartbeat(link: Link): void;
+  restoreExpired(link: Link): void;
+  reopen(link: Link): void;
+}
+
+/**
+ * The state of one reliable connection: both halves of the sequencing, liveness and restore state,
+ * and its timers. It outlives inner connections: a re-opened inner connection resumes it.
+ */
+export class Link {
+  readonly send: SendBuffer;
+  readonly recv: ReceiveBuffer;
+  /** `open`: working. `restoring`: broken (inner connection lost or peer silent), trying to resume. */
+  state: 'open' | 'restoring' = 'open';
+  /** The inner connection is open (frames can be handed to it). */
+  innerUp = true;
+  /** An inner openConnection is under way. */
+  reopening = false;
+  reconnectDelayMs: number;
+  /** When a valid frame of this connection last arrived (ms). */
+  lastHeard = Date.now();
+  /** In-order messages delivered and not yet acknowledged. */
+  unacked = 0;
+  /** An acknowledgement is scheduled for the end of this turn. */
+  ackScheduled = false;
+  /** The buffer rose above the low-water mark (or send threw BUFFER_FULL): `drain` is owed. */
+  drainOwed = false;
+  /** `sendAcknowledged` promises by sequence number, in order. */
+  readonly waiters = new Map<number, Deferred<void>>();
+  readonly retransmitTimer: Timer;
+  readonly ackTimer: Timer;
+  readonly heartbeatTimer: Timer;
+  readonly restoreTimer: Timer;
+  readonly reconnectTimer: Timer;
+
+  constructor(
+    readonly peer: string,
+    readonly tag: number,
+    readonly peerSession: string,
+    peerWindow: number,
+    options: ResolvedOptions,
+    handlers: LinkHandlers,
+  ) {
+    this.send = new SendBuffer(
+      Math.min(options.sendWindow, peerWindow),
+      new RttEstimator(options.initialRtoMs, options.minRtoMs, options.maxRtoMs),
+    );
+    this.recv = new ReceiveBuffer(options.sendWindow);
+    this.reconnectDelayMs = options.reconnectBaseMs;
+    this.retransmitTimer = new Timer(() => handlers.retransmit(this));
+    this.ackTimer = new Timer(() => handlers.ack(this));
+    this.heartbeatTimer = new Timer(() => handlers.heartbeat(this));
+    this.restoreTimer = new Timer(() => handlers.restoreExpired(this));
+    this.reconnectTimer = new Timer(() => handlers.reopen(this));
+  }
+
+  /** Ends the link: timers stopped, buffers dropped, `sendAcknowledged` promises rejected with `error`. */
+  close(error: Error): void {
+    for (const timer of [this.retransmitTimer, this.ackTimer, this.heartbeatTimer, this.restoreTimer, this.reconnectTimer]) {
+      timer.clear();
+    }
+    this.send.clear();
+    this.recv.clear();
+    const waiters = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /** Resolves the `sendAcknowledged` promises of everything the peer delivered. */
+  settleWaiters(): void {
+    for (const [seq, waiter] of this.waiters) {
+      if (seq > this.send.cumAcked) break;
+      this.waiters.delete(seq);
+      waiter.resolve();
+    }
+  }
+}

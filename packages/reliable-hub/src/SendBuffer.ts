@@ -1,0 +1,192 @@
+import type { Payload } from '@vnf/core';
+import { RttEstimator } from './RttEstimator';
+
+/** One message accepted by `send` and not yet acknowledged. */
+export interface Outgoing {
+  readonly seq: number;
+  /** The encoded frame, kept so a retransmission does not encode again. */
+  readonly frame: Payload;
+  /** Payload bytes, as counted by `bufferedAmount`. */
+  readonly size: number;
+  /** When it was last handed to the inner endpoint (ms); -1 when it must be sent (again). */
+  sentAt: number;
+  /** Transmission order of its last transmission, for loss detection. */
+  xmit: number;
+  /** Retransmissions caused by a timeout, for exponential backoff. */
+  retries: number;
+  /** Sent more than once: its acknowledgement says nothing about the round trip (Karn's rule). */
+  retransmitted: boolean;
+  /** In the retransmission queue now. */
+  queued: boolean;
+}
+
+export interface AckResult {
+  /** The cumulative acknowledgement moved forward. */
+  advanced: boolean;
+  /** Messages newly acknowledged (cumulatively or selectively). */
+  released: number;
+}
+
+/**
+ * The sender's half of a connection: sequence numbers, the window, acknowledgements (cumulative
+ * and selective) and loss detection. It only decides; the endpoint does the I/O and the timers.
+ *
+ * Loss detection is that of RACK (RFC 8985) in a simple form: a message counts as lost when one
+ * transmitted after it was acknowledged and a reordering allowance has passed, or when its
+ * retransmission timeout (with backoff) expired. As in TCP, the timeout counts from the later of its
+ * transmission and the last acknowledgement that made progress: while acknowledgements flow, a message
+ * not yet acknowledged is more likely queued behind others than lost, and a receiver busy with a large
+ * batch would otherwise cause a burst of needless retransmissions.
+ */
+export class SendBuffer {
+  /** Sequence number the next accepted message gets. */
+  nextSeq = 1;
+  /** Everything up to this was delivered to the peer's application. */
+  cumAcked = 0;
+  /** Payload bytes held (accepted and not acknowledged). */
+  bytes = 0;
+  readonly rtt: RttEstimator;
+  private readonly entries = new Map<number, Outgoing>();
+  /** Lowest sequence number never transmitted. */
+  private nextNew = 1;
+  private readonly retransmitQueue: number[] = [];
+  private xmitCounter = 0;
+  /** Transmission order of the latest transmission known to have arrived. */
+  private rackXmit = 0;
+  /** When an acknowledgement last released something (ms). */
+  private lastProgress = 0;
+
+  constructor(
+    private window: number,
+    rtt: RttEstimator,
+  ) {
+    this.rtt = rtt;
+  }
+
+  /** Messages held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The window agreed in the handshake: the smaller of both sides' windows. */
+  limitWindow(peerWindow: number): void {
+    this.window = Math.min(this.window, peerWindow);
+  }
+
+  /** Accepts a message of `size` bytes whose frame `encode` makes; returns its sequence number. */
+  push(size: number, encode: (seq: number) => Payload): number {
+    const seq = this.nextSeq++;
+    this.entries.set(seq, {
+      seq,
+      frame: encode(seq),
+      size,
+      sentAt: -1,
+      xmit: 0,
+      retries: 0,
+      retransmitted: false,
+      queued: false,
+    });
+    this.bytes += size;
+    return seq;
+  }
+
+  /** The message to transmit next (retransmissions first), or null when none may be sent now. */
+  peek(): Outgoing | null {
+    while (this.retransmitQueue.length > 0) {
+      const entry = this.entries.get(this.retransmitQueue[0]!);
+      if (entry?.queued) return entry;
+      this.retransmitQueue.shift();
+    }
+    if (this.nextNew < this.nextSeq && this.nextNew <= this.cumAcked + this.window) {
+      return this.entries.get(this.nextNew) ?? null;
+    }
+    return null;
+  }
+
+  /** Records that `entry` (from `peek`) was handed to the inner endpoint. */
+  sent(entry: Outgoing, now: number): void {
+    if (entry.queued) {
+      entry.queued = false;
+      this.retransmitQueue.shift();
+    }
+    if (entry.seq === this.nextNew) this.nextNew++;
+    else entry.retransmitted = true;
+    entry.sentAt = now;
+    entry.xmit = ++this.xmitCounter;
+  }
+
+  /** Applies an acknowledgement. Values beyond what was sent are ignored (a confused or hostile peer). */
+  acknowledge(cum: number, ranges: ReadonlyArray<readonly [number, number]>, now: number): AckResult {
+    const limit = this.nextNew - 1;
+    let released = 0;
+    let newest: Outgoing | null = null;
+    const release = (seq: number): void => {
+      const entry = this.entries.get(seq);
+      if (!entry) return;
+      this.entries.delete(seq);
+      this.bytes -= entry.size;
+      released++;
+      if (entry.sentAt >= 0 && (newest === null || entry.xmit > newest.xmit)) newest = entry;
+    };
+    const advanced = cum > this.cumAcked && cum <= limit;
+    if (advanced) {
+      for (let seq = this.cumAcked + 1; seq <= cum; seq++) release(seq);
+      this.cumAcked = cum;
+    }
+    for (const [from, to] of ranges) {
+      for (let seq = Math.max(from, this.cumAcked + 1); seq <= Math.min(to, limit); seq++) release(seq);
+    }
+    if (released > 0) this.lastProgress = now;
+    const latest = newest as Outgoing | null;
+    if (latest) {
+      if (!latest.retransmitted) this.rtt.sample(now - latest.sentAt);
+      this.rackXmit = Math.max(this.rackXmit, latest.xmit);
+    }
+    return { advanced, released };
+  }
+
+  /**
+   * Queues lost messages for retransmission; returns when the next one may be declared lost
+   * (ms timestamp), or null when nothing is in flight.
+   */
+  detectLosses(now: number): number | null {
+    let next: number | null = null;
+    const reorderWindow = this.rtt.reorderWindow;
+    for (const entry of this.entries.values()) {
+      if (entry.seq >= this.nextNew) break;
+      if (entry.queued || entry.sentAt < 0) continue;
+      const overtaken = entry.xmit < this.rackXmit;
+      const deadline = overtaken
+        ? entry.sentAt + reorderWindow
+        : Math.max(entry.sentAt, this.lastProgress) + this.rtt.backedOff(entry.retries);
+      if (deadline <= now) {
+        if (!overtaken) entry.retries++;
+        this.enqueue(entry);
+      } else if (next === null || deadline < next) {
+        next = deadline;
+      }
+    }
+    return next;
+  }
+
+  /** After the inner connection came back: everything in flight may be lost, send it again. */
+  resendAll(): void {
+    for (const entry of this.entries.values()) {
+      if (entry.seq >= this.nextNew) break;
+      if (!entry.queued) this.enqueue(entry);
+    }
+  }
+
+  /** Drops every message (the connection ended). */
+  clear(): void {
+    this.entries.clear();
+    this.retransmitQueue.length = 0;
+    this.bytes = 0;
+  }
+
+  private enqueue(entry: Outgoing): void {
+    entry.queued = true;
+    entry.sentAt = -1;
+    this.retransmitQueue.push(entry.seq);
+  }
+}

@@ -1,0 +1,184 @@
+import { toUint8Array, type Payload } from '@vnf/core';
+
+/**
+ * The ReliableHub wire format (written down in packages/reliable-hub/README.md, "Wire format").
+ *
+ * Every frame names its connection by a tag (an integer below 36^4 chosen by the opener), so frames
+ * of an earlier connection between the same two endpoints, delayed by the network, are recognised.
+ * Data frames keep the type of the payload: a string payload travels in a string frame, binary in a
+ * binary frame, so neither is re-encoded. Control frames are short ASCII strings.
+ */
+
+/** Tags are four base-36 characters in string frames and three bytes in binary frames. */
+export const TAG_LIMIT = 36 ** 4;
+const TAG_CHARS = 4;
+const SESSION_CHARS = 8;
+/** Largest header a data frame adds: 'd' + tag + 11 base-36 digits of a sequence number + ':' (strings). */
+export const FRAME_OVERHEAD = 1 + TAG_CHARS + 11 + 1;
+const BINARY_DATA = 0x64; // 'd', the same type letter as string data frames
+
+export type Frame =
+  | { type: 'data'; tag: number; seq: number; payload: Payload }
+  | HandshakeFrame
+  | { type: 'ack'; tag: number; cum: number; ranges: Array<[number, number]> }
+  | { type: 'probe' | 'close' | 'reset'; tag: number };
+
+/** HELLO opens a connection; HELLO_ACK (`helloAck`) accepts it. `n` numbers the sender's handshakes. */
+export interface HandshakeFrame {
+  type: 'hello' | 'helloAck';
+  tag: number;
+  session: string;
+  n: number;
+  window: number;
+}
+
+const CONTROL_LETTER = { hello: 'h', helloAck: 'k', ack: 'a', probe: 'p', close: 'c', reset: 'x' } as const;
+const BASE36 = /^[0-9a-z]{1,11}$/;
+
+export function encodeData(tag: number, seq: number, payload: Payload): Payload {
+  if (typeof payload === 'string') return `d${tagString(tag)}${seq.toString(36)}:${payload}`;
+  const body = toUint8Array(payload);
+  const seqBytes = varintLength(seq);
+  const frame = new Uint8Array(4 + seqBytes + body.byteLength);
+  frame[0] = BINARY_DATA;
+  frame[1] = (tag >>> 16) & 0xff;
+  frame[2] = (tag >>> 8) & 0xff;
+  frame[3] = tag & 0xff;
+  writeVarint(frame, 4, seq);
+  frame.set(body, 4 + seqBytes);
+  return frame;
+}
+
+export function encodeHello(type: 'hello' | 'helloAck', tag: number, session: string, n: number, window: number): string {
+  return `${CONTROL_LETTER[type]}${tagString(tag)}${session}${n.toString(36)}.${window.toString(36)}`;
+}
+
+export function encodeAck(tag: number, cum: number, ranges: ReadonlyArray<readonly [number, number]>): string {
+  let frame = `a${tagString(tag)}${cum.toString(36)}`;
+  for (const [from, to] of ranges) frame += from === to ? `,${from.toString(36)}` : `,${from.toString(36)}-${to.toString(36)}`;
+  return frame;
+}
+
+export function encodeSignal(type: 'probe' | 'close' | 'reset', tag: number): string {
+  return `${CONTROL_LETTER[type]}${tagString(tag)}`;
+}
+
+/** Decodes a frame; null when it is not a ReliableHub frame (the caller reports PROTOCOL). */
+export function decodeFrame(raw: unknown): Frame | null {
+  if (typeof raw === 'string') return decodeString(raw);
+  if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) return decodeBinary(toUint8Array(raw));
+  return null;
+}
+
+/** A random session id: a new one for every endpoint instance, so a restarted peer is recognised. */
+export function randomSession(): string {
+  const bytes = new Uint8Array(SESSION_CHARS);
+  globalThis.crypto.getRandomValues(bytes);
+  let s = '';
+  for (const b of bytes) s += (b % 36).toString(36);
+  return s;
+}
+
+/** A random connection tag different from `previous`. */
+export function randomTag(previous: number | undefined): number {
+  const word = new Uint32Array(1);
+  for (;;) {
+    globalThis.crypto.getRandomValues(word);
+    const tag = word[0]! % TAG_LIMIT;
+    if (tag !== previous) return tag;
+  }
+}
+
+function decodeString(raw: string): Frame | null {
+  const tag = parseBase36(raw.slice(1, 1 + TAG_CHARS));
+  if (tag === null || raw.length < 1 + TAG_CHARS) return null;
+  const rest = raw.slice(1 + TAG_CHARS);
+  switch (raw[0]) {
+    case 'd': {
+      const colon = raw.indexOf(':', 1 + TAG_CHARS);
+      if (colon < 0) return null;
+      const seq = parseBase36(raw.slice(1 + TAG_CHARS, colon));
+      if (seq === null || seq < 1) return null;
+      return { type: 'data', tag, seq, payload: raw.slice(colon + 1) };
+    }
+    case 'h':
+    case 'k': {
+      const session = rest.slice(0, SESSION_CHARS);
+      const [nText, windowText, extra] = rest.slice(SESSION_CHARS).split('.');
+      const n = parseBase36(nText);
+      const window = parseBase36(windowText);
+      if (session.length !== SESSION_CHARS || n === null || window === null || window < 1 || extra !== undefined) return null;
+      return { type: raw[0] === 'h' ? 'hello' : 'helloAck', tag, session, n, window };
+    }
+    case 'a': {
+      const [cumText, ...rangeTexts] = rest.split(',');
+      const cum = parseBase36(cumText);
+      if (cum === null) return null;
+      const ranges: Array<[number, number]> = [];
+      for (const text of rangeTexts) {
+        const [fromText, toText, extra] = text.split('-');
+        const from = parseBase36(fromText);
+        const to = toText === undefined ? from : parseBase36(toText);
+        if (from === null || to === null || to < from || from <= cum || extra !== undefined) return null;
+        ranges.push([from, to]);
+      }
+      return { type: 'ack', tag, cum, ranges };
+    }
+    case 'p':
+    case 'c':
+    case 'x':
+      if (rest.length !== 0) return null;
+      return { type: raw[0] === 'p' ? 'probe' : raw[0] === 'c' ? 'close' : 'reset', tag };
+    default:
+      return null;
+  }
+}
+
+function decodeBinary(raw: Uint8Array): Frame | null {
+  if (raw.byteLength < 5 || raw[0] !== BINARY_DATA) return null;
+  const tag = (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
+  if (tag >= TAG_LIMIT) return null;
+  const varint = readVarint(raw, 4);
+  if (varint === null || varint.value < 1) return null;
+  return { type: 'data', tag, seq: varint.value, payload: raw.subarray(varint.end) };
+}
+
+function tagString(tag: number): string {
+  return tag.toString(36).padStart(TAG_CHARS, '0');
+}
+
+function parseBase36(text: string | undefined): number | null {
+  if (text === undefined || !BASE36.test(text)) return null;
+  const value = parseInt(text, 36);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+// LEB128 with arithmetic rather than bit operations, which would truncate above 2^31.
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(target: Uint8Array, offset: number, value: number): void {
+  while (value >= 0x80) {
+    target[offset++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  target[offset] = value;
+}
+
+function readVarint(source: Uint8Array, offset: number): { value: number; end: number } | null {
+  let value = 0;
+  let scale = 1;
+  for (let i = offset; i < source.byteLength && i < offset + 8; i++) {
+    const byte = source[i]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return Number.isSafeInteger(value) ? { value, end: i + 1 } : null;
+    scale *= 0x80;
+  }
+  return null;
+}

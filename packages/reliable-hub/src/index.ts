@@ -1,0 +1,3 @@
+export { ReliableHub } from './ReliableHub';
+export { ReliableEndpoint } from './ReliableEndpoint';
+export type { ReliableHubOptions } from './options';

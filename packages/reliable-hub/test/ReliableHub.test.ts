@@ -1,0 +1,300 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ConnectionStatus, VnfError, type Hub } from '@vnf/core';
+import { InBrowserHub } from '@vnf/in-browser-hub';
+import { UnreliableHub } from '@vnf/unreliable-hub';
+import { ReliableHub, type ReliableEndpoint, type ReliableHubOptions } from '@vnf/reliable-hub';
+import { firstDifference, record, until } from './helpers';
+
+const hubs: Hub[] = [];
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((hub) => hub.close()));
+});
+
+function chaosStack(
+  chaos: ConstructorParameters<typeof UnreliableHub>[1] = {},
+  options: ReliableHubOptions = {},
+): { hub: ReliableHub; unreliable: UnreliableHub } {
+  const unreliable = new UnreliableHub(new InBrowserHub(), { seed: 7, ...chaos });
+  const hub = new ReliableHub(unreliable, options);
+  hubs.push(hub);
+  return { hub, unreliable };
+}
+
+async function pair(hub: ReliableHub, a = 'a', b = 'b'): Promise<[ReliableEndpoint, ReliableEndpoint]> {
+  const ea = hub.openEndpoint(a);
+  const eb = hub.openEndpoint(b);
+  const event = await ea.openConnection(b);
+  expect(event).toEqual({ status: ConnectionStatus.CONNECTED, targetEva: b });
+  return [ea, eb];
+}
+
+const FAST_LIVENESS: ReliableHubOptions = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 };
+
+describe('ReliableHub construction', () => {
+  it('reports the inner limit minus its header as maxPayloadSize', () => {
+    const hub = new ReliableHub(new InBrowserHub({ maxPayloadSize: 1000 }));
+    hubs.push(hub);
+    expect(hub.maxPayloadSize).toBe(1000 - 17);
+  });
+
+  it.each<[string, ReliableHubOptions]>([
+    ['an unknown option', { retries: 3 } as ReliableHubOptions],
+    ['a negative timeout', { restoreTimeoutMs: -1 }],
+    ['a fractional window', { sendWindow: 2.5 }],
+    ['a heartbeat timeout not above the interval', { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 500 }],
+    ['a low-water mark not below the buffer limit', { maxBufferedBytes: 100, lowWaterMarkBytes: 100 }],
+    ['a minimum RTO above the maximum', { minRtoMs: 500, initialRtoMs: 500, maxRtoMs: 100 }],
+  ])('throws INVALID_ARGUMENT for %s', (_what, options) => {
+    const inner = new InBrowserHub();
+    let thrown: unknown;
+    try {
+      new ReliableHub(inner, options);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(VnfError.is(thrown, 'INVALID_ARGUMENT')).toBe(true);
+    void inner.close();
+  });
+
+  it('throws INVALID_ARGUMENT when the inner frames cannot hold its header', () => {
+    const inner = new InBrowserHub({ maxPayloadSize: 10 });
+    expect(() => new ReliableHub(inner)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    void inner.close();
+  });
+});
+
+describe('ReliableHub delivery', () => {
+  it('delivers exactly once and in order, both ways, under drop, duplication, reordering and jitter', async () => {
+    const { hub, unreliable } = chaosStack({ drop: 0.2, duplicate: 0.2, reorder: 0.2, jitterMs: 3 });
+    const [a, b] = await pair(hub);
+    const atA = record(a);
+    const atB = record(b);
+    const count = 600;
+    const expectedAtB: unknown[] = [];
+    const expectedAtA: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const payload = i % 3 === 0 ? new Uint8Array([i & 0xff, (i >> 8) & 0xff, 7]) : `a${i}`;
+      a.send('b', payload);
+      expectedAtB.push(typeof payload === 'string' ? payload : `bin:${payload.join(',')}`);
+      b.send('a', `b${i}`);
+      expectedAtA.push(`b${i}`);
+    }
+    const seenAtB = (): unknown[] => atB.messages.map((m) => (m instanceof Uint8Array ? `bin:${[...m].join(',')}` : m));
+    await until(`${count} messages at b`, 30_000, () => atB.messages.length >= count, () => `${atB.messages.length}`);
+    await until(`${count} messages at a`, 30_000, () => atA.messages.length >= count, () => `${atA.messages.length}`);
+    expect(firstDifference(seenAtB(), expectedAtB)).toBe('no difference');
+    expect(firstDifference(atA.messages, expectedAtA)).toBe('no difference');
+    const stats = unreliable.chaos.stats();
+    // The chaos really happened, and was repaired.
+    expect(stats.dropped).toBeGreaterThan(50);
+    expect(stats.duplicated).toBeGreaterThan(50);
+    expect(stats.reordered).toBeGreaterThan(50);
+    expect(atA.lost).toEqual([]);
+    expect(atB.lost).toEqual([]);
+    await until('send buffers to empty', 10_000, () => a.bufferedAmount('b') === 0 && b.bufferedAmount('a') === 0);
+  });
+
+  it('delivers binary as a Uint8Array that owns its bytes', async () => {
+    const { hub } = chaosStack();
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    a.send('b', new Uint8Array([1, 2, 3]).buffer);
+    await until('the message', 5000, () => atB.messages.length === 1);
+    const got = atB.messages[0] as Uint8Array;
+    expect(got).toBeInstanceOf(Uint8Array);
+    expect(got.byteOffset).toBe(0);
+    expect(got.buffer.byteLength).toBe(3);
+    expect([...got]).toEqual([1, 2, 3]);
+  });
+
+  it('resumes across cut inner connections: messages sent during the outage arrive once, in order', async () => {
+    const { hub, unreliable } = chaosStack({}, { reconnectBaseMs: 10 });
+    const [a, b] = await pair(hub);
+    const atA = record(a);
+    const atB = record(b);
+    const expected: string[] = [];
+    let innerLosses = 0;
+    // Count the inner connection drops the reliable layer hides.
+    unreliable.chaos.onEvent((event) => {
+      if (event.action === 'cut') innerLosses++;
+    });
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 40; i++) {
+        const m = `r${round}-${i}`;
+        a.send('b', m);
+        expected.push(m);
+        if (i === 20) expect(unreliable.chaos.cut('a', 'b')).toBe(true);
+      }
+      // Sent while the inner connection is down (the cut is reported on a later macrotask).
+      const during = `during-${round}`;
+      a.send('b', during);
+      expected.push(during);
+      await until(`round ${round}`, 15_000, () => atB.messages.length === expected.length, () => `${atB.messages.length}/${expected.length}`);
+    }
+    expect(innerLosses).toBe(5);
+    expect(firstDifference(atB.messages, expected)).toBe('no difference');
+    expect(atA.lost).toEqual([]);
+    expect(atB.lost).toEqual([]);
+    expect(a.isConnected('b')).toBe(true);
+    // The connection still works the other way.
+    b.send('a', 'still here');
+    await until('a reply', 5000, () => atA.messages.includes('still here'));
+  });
+
+  it('resumes after a partition heals, within restoreTimeoutMs', async () => {
+    const { hub, unreliable } = chaosStack({}, { ...FAST_LIVENESS, restoreTimeoutMs: 20_000 });
+    const [a, b] = await pair(hub);
+    const atA = record(a);
+    const atB = record(b);
+    unreliable.chaos.partition(['a'], ['b']);
+    for (let i = 0; i < 50; i++) a.send('b', `p${i}`);
+    // Long enough silence that both sides consider the connection broken (several heartbeat timeouts).
+    let probes = 0;
+    const stop = unreliable.chaos.onEvent((event) => {
+      if (event.action === 'partitioned') probes++;
+    });
+    await until('the peers to probe through the partition', 10_000, () => probes > 20);
+    stop();
+    unreliable.chaos.heal();
+    await until('all 50 messages', 15_000, () => atB.messages.length === 50, () => `${atB.messages.length}`);
+    expect(atB.messages).toEqual(Array.from({ length: 50 }, (_, i) => `p${i}`));
+    expect(atA.lost).toEqual([]);
+    expect(atB.lost).toEqual([]);
+  });
+});
+
+describe('ReliableHub connection loss', () => {
+  it('reports a restarted peer (new session) as lost with PEER_RESTARTED, then accepts its new connection', async () => {
+    const unreliable = new UnreliableHub(new InBrowserHub(), { seed: 3 });
+    // A retries re-opening only much later, so the restarted peer's handshake is what A sees first.
+    const hubA = new ReliableHub(unreliable, { reconnectBaseMs: 60_000, reconnectMaxMs: 60_000 });
+    const hubB = new ReliableHub(unreliable);
+    hubs.push(hubA, hubB);
+    const a = hubA.openEndpoint('a');
+    const b1 = hubB.openEndpoint('b');
+    expect((await b1.openConnection('a')).status).toBe(ConnectionStatus.CONNECTED);
+    const atA = record(a);
+    b1.send('a', 'from the first b');
+    await until('first message', 5000, () => atA.messages.length === 1);
+    // b dies without its CLOSE reaching a: a only sees its inner connection drop.
+    unreliable.chaos.blackhole('a', 'b');
+    b1.send('a', 'never arrives');
+    b1.destroy();
+    await until('the inner connection loss at a', 5000, () => unreliable.chaos.stats().blackholed >= 2);
+    unreliable.chaos.blackhole('a', 'b', false);
+    const b2 = hubB.openEndpoint('b');
+    expect(b2.session).not.toBe(b1.session);
+    expect((await b2.openConnection('a')).status).toBe(ConnectionStatus.CONNECTED);
+    await until('the lost-event at a', 5000, () => atA.lost.length === 1);
+    expect(atA.lost).toEqual(['b']);
+    expect(atA.errors.map((e) => e.code)).toEqual(['PEER_RESTARTED']);
+    b2.send('a', 'from the second b');
+    await until('the new connection to work', 5000, () => atA.messages.length === 2);
+    expect(atA.messages).toEqual(['from the first b', 'from the second b']);
+    expect(atA.connections).toEqual(['b']);
+  });
+
+  it('reports the connection lost with TIMEOUT when it cannot be restored in time, on both sides', async () => {
+    const { hub, unreliable } = chaosStack({}, { ...FAST_LIVENESS, restoreTimeoutMs: 400 });
+    const [a, b] = await pair(hub);
+    const atA = record(a);
+    const atB = record(b);
+    unreliable.chaos.blackhole('a', 'b');
+    const acknowledged = a.sendAcknowledged('b', 'into the void');
+    await expect(acknowledged).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await until('both lost-events', 10_000, () => atA.lost.length === 1 && atB.lost.length === 1);
+    expect(atA.lost).toEqual(['b']);
+    expect(atB.lost).toEqual(['a']);
+    expect(atA.errors.map((e) => e.code)).toEqual(['TIMEOUT']);
+    expect(atB.messages).toEqual([]);
+    expect(() => a.send('b', 'x')).toThrow(expect.objectContaining({ code: 'NOT_CONNECTED' }));
+  });
+
+  it('reports a peer that vanished silently and never comes back, within restoreTimeoutMs', async () => {
+    const unreliable = new UnreliableHub(new InBrowserHub(), { seed: 5 });
+    const hubA = new ReliableHub(unreliable, { restoreTimeoutMs: 500, reconnectBaseMs: 20 });
+    const hubB = new ReliableHub(unreliable);
+    hubs.push(hubA, hubB);
+    const a = hubA.openEndpoint('a');
+    const b = hubB.openEndpoint('b');
+    expect((await a.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    const atA = record(a);
+    unreliable.chaos.blackhole('a', 'b');
+    b.destroy();
+    await until('the lost-event', 10_000, () => atA.lost.length === 1);
+    expect(atA.lost).toEqual(['b']);
+    expect(atA.errors.map((e) => e.code)).toEqual(['TIMEOUT']);
+  });
+
+  it('tells the peer promptly when the connection is closed, even over a lossy inner hub', async () => {
+    const { hub } = chaosStack({ drop: 0.3 });
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    a.closeConnection('b');
+    await until('the lost-event', 5000, () => atB.lost.length === 1);
+    expect(atB.lost).toEqual(['a']);
+  });
+});
+
+describe('ReliableEndpoint.sendAcknowledged', () => {
+  it('resolves once the peer application was handed the message', async () => {
+    const { hub } = chaosStack({ drop: 0.3, seed: 11 });
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    for (let i = 0; i < 10; i++) {
+      await a.sendAcknowledged('b', `ack-${i}`);
+      expect(atB.messages[atB.messages.length - 1]).toBe(`ack-${i}`);
+    }
+    expect(atB.messages).toHaveLength(10);
+  });
+
+  it('rejects with NOT_CONNECTED when the connection is closed first, and throws at the call like send', async () => {
+    const { hub, unreliable } = chaosStack();
+    const [a] = await pair(hub);
+    unreliable.chaos.blackhole('a', 'b');
+    const pending = a.sendAcknowledged('b', 'pending');
+    a.closeConnection('b');
+    await expect(pending).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    expect(() => a.sendAcknowledged('b', 'closed')).toThrow(expect.objectContaining({ code: 'NOT_CONNECTED' }));
+  });
+});
+
+describe('ReliableHub backpressure', () => {
+  it('throws BUFFER_FULL when the send buffer is full, then emits drain once the peer caught up', async () => {
+    const { hub, unreliable } = chaosStack({}, { maxBufferedMessages: 4 });
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    const drains: string[] = [];
+    a.on('drain', (peer) => drains.push(peer));
+    unreliable.chaos.blackhole('a', 'b');
+    for (let i = 0; i < 4; i++) a.send('b', `m${i}`);
+    expect(a.bufferedAmount('b')).toBe(8);
+    expect(() => a.send('b', 'one too many')).toThrow(expect.objectContaining({ code: 'BUFFER_FULL' }));
+    unreliable.chaos.blackhole('a', 'b', false);
+    await until('drain', 10_000, () => drains.length === 1);
+    expect(drains).toEqual(['b']);
+    expect(a.bufferedAmount('b')).toBeLessThanOrEqual(4);
+    await until('all messages', 10_000, () => atB.messages.length === 4);
+    expect(atB.messages).toEqual(['m0', 'm1', 'm2', 'm3']);
+  });
+});
+
+describe('ReliableHub protocol errors', () => {
+  it('reports a frame that is not a ReliableHub frame as a PROTOCOL error and keeps working', async () => {
+    const inner = new InBrowserHub();
+    const hub = new ReliableHub(inner);
+    hubs.push(hub);
+    const b = hub.openEndpoint('b');
+    const atB = record(b);
+    const raw = inner.openEndpoint('raw');
+    expect((await raw.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    raw.send('b', 'not a reliable frame');
+    await until('the error', 5000, () => atB.errors.length === 1);
+    expect(atB.errors[0]!.code).toBe('PROTOCOL');
+    const a = hub.openEndpoint('a');
+    expect((await a.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    a.send('b', 'fine');
+    await until('a message', 5000, () => atB.messages.length === 1);
+    expect(atB.connections).toEqual(['a']);
+  });
+});

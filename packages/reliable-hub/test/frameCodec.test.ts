@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { FRAME_OVERHEAD, decodeFrame, encodeAck, encodeData, encodeHello, encodeSignal, randomSession, randomTag, TAG_LIMIT } from '../src/frameCodec';
+
+describe('frameCodec', () => {
+  it('round-trips string and binary data frames, large sequence numbers included', () => {
+    for (const seq of [1, 35, 36, 127, 128, 16_384, 2 ** 31 + 5, Number.MAX_SAFE_INTEGER]) {
+      expect(decodeFrame(encodeData(TAG_LIMIT - 1, seq, 'a:b:c'))).toEqual({ type: 'data', tag: TAG_LIMIT - 1, seq, payload: 'a:b:c' });
+      const binary = decodeFrame(encodeData(42, seq, new Uint8Array([0, 255, 7])));
+      expect(binary).toMatchObject({ type: 'data', tag: 42, seq });
+      expect([...((binary as { payload: Uint8Array }).payload)]).toEqual([0, 255, 7]);
+    }
+  });
+
+  it('keeps the data header within FRAME_OVERHEAD bytes', () => {
+    const seq = Number.MAX_SAFE_INTEGER;
+    expect((encodeData(TAG_LIMIT - 1, seq, '') as string).length).toBeLessThanOrEqual(FRAME_OVERHEAD);
+    expect((encodeData(TAG_LIMIT - 1, seq, new Uint8Array(0)) as Uint8Array).byteLength).toBeLessThanOrEqual(FRAME_OVERHEAD);
+  });
+
+  it('round-trips control frames', () => {
+    const session = randomSession();
+    expect(session).toMatch(/^[0-9a-z]{8}$/);
+    expect(decodeFrame(encodeHello('hello', 5, session, 9, 256))).toEqual({ type: 'hello', tag: 5, session, n: 9, window: 256 });
+    expect(decodeFrame(encodeHello('helloAck', 5, session, 0, 3))).toEqual({ type: 'helloAck', tag: 5, session, n: 0, window: 3 });
+    const ranges: Array<[number, number]> = [[12, 12], [14, 40]];
+    expect(decodeFrame(encodeAck(7, 10, ranges))).toEqual({ type: 'ack', tag: 7, cum: 10, ranges });
+    expect(decodeFrame(encodeAck(7, 0, []))).toEqual({ type: 'ack', tag: 7, cum: 0, ranges: [] });
+    for (const type of ['probe', 'close', 'reset'] as const) expect(decodeFrame(encodeSignal(type, 1234))).toEqual({ type, tag: 1234 });
+  });
+
+  it.each([
+    ['an unknown type letter', 'z0001'],
+    ['a short tag', 'd01'],
+    ['data without a separator', 'd00011'],
+    ['data with sequence 0', 'd00010:x'],
+    ['an ACK range at or below the cumulative ack', 'a0001a,5'],
+    ['an ACK range that ends before it starts', 'a00011,9-5'],
+    ['a signal with trailing bytes', 'c0001extra'],
+    ['a hello with a zero window', 'h0001abcdefgh1.0'],
+    ['an empty string', ''],
+    ['a number', 42],
+  ])('rejects %s', (_what, raw) => {
+    expect(decodeFrame(raw)).toBeNull();
+  });
+
+  it('rejects binary frames of another type or with a truncated sequence number', () => {
+    expect(decodeFrame(new Uint8Array([0x61, 0, 0, 1, 1]))).toBeNull();
+    expect(decodeFrame(new Uint8Array([0x64, 0, 0, 1, 0x80]))).toBeNull();
+  });
+
+  it('picks a tag different from the previous one', () => {
+    for (let i = 0; i < 100; i++) {
+      const tag = randomTag(3);
+      expect(tag).not.toBe(3);
+      expect(tag).toBeGreaterThanOrEqual(0);
+      expect(tag).toBeLessThan(TAG_LIMIT);
+    }
+  });
+});
