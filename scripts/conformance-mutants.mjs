@@ -54,10 +54,12 @@ for (const [rule, file, from, to, expectedFailure] of mutants) {
     continue;
   }
   writeFileSync(path, original.replace(from, to));
-  const run = spawnSync('npx', ['jest', 'packages/in-browser-hub/test/conformance.test.ts', '--json', '--testTimeout=15000'], {
+  const run = spawnSync('npx', ['jest', 'packages/in-browser-hub/test/conformance.test.ts', '--json', '--testTimeout=15000', '--forceExit'], {
     cwd: work,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    // A mutant that leaks a timer must not hang the run.
+    timeout: 300_000,
   });
   writeFileSync(path, original);
   let failed = [];
