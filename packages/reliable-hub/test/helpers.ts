@@ -1,19 +1,6 @@
 import type { Endpoint, MessageEvent, VnfError } from '@vnf/core';
 
-/** Polls `condition` until it holds; fails with `describe()` after `timeoutMs`. Never a fixed sleep. */
-export function until(what: string, timeoutMs: number, condition: () => boolean, describe?: () => string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const check = (): void => {
-      if (condition()) return resolve();
-      if (Date.now() > deadline) {
-        return reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${describe ? `: ${describe()}` : ''}`));
-      }
-      setTimeout(check, 5);
-    };
-    check();
-  });
-}
+export { until } from '@vnf/conformance';
 
 /** Everything an endpoint reports: messages, lost connections, new connections, errors. */
 export interface Recorder {

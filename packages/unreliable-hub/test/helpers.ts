@@ -1,3 +1,4 @@
+import { until as waitUntil } from '@vnf/conformance';
 import { ConnectionStatus } from '@vnf/core';
 import type { Endpoint, Hub, MessageEvent } from '@vnf/core';
 import { InBrowserHub } from '@vnf/in-browser-hub';
@@ -37,18 +38,9 @@ export async function withSeed<T>(seed: unknown, scenario: () => Promise<T>): Pr
   }
 }
 
-/** Polls `condition` until it holds; fails after `timeoutMs` with `describe()` in the message. */
-export function until(what: string, condition: () => boolean, describe?: () => string, timeoutMs = WAIT_MS): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const check = (): void => {
-      if (condition()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`Timed out waiting for ${what}${describe ? `: ${describe()}` : ''}`));
-      setTimeout(check, 5);
-    };
-    check();
-  });
-}
+/** Polls `condition` until it holds; fails after `timeoutMs` with `describe()` in the message (the shared helper). */
+export const until = (what: string, condition: () => boolean, describe?: () => string, timeoutMs = WAIT_MS): Promise<void> =>
+  waitUntil(what, timeoutMs, condition, describe);
 
 export async function connect(from: Endpoint, to: Endpoint): Promise<void> {
   const event = await from.openConnection(to.eva);

@@ -1,5 +1,6 @@
 // A real broker on 127.0.0.1, port 0, for one test file.
 import { Broker, type BrokerOptions } from '@vnf/broker';
+import { until as waitUntil } from '@vnf/conformance';
 import { WebSocketFactory, type WebSocketFactoryOptions } from '../src';
 
 export interface RunningBroker {
@@ -36,11 +37,5 @@ export function nextEvent<T = unknown>(emitter: { once(event: string, fn: (...ar
   });
 }
 
-/** Polls `condition` on macrotasks until it holds, or rejects after `ms`. */
-export async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Polls `condition` until it holds, or rejects after `ms` (the shared helper, in this file's argument order). */
+export const until = (condition: () => boolean, what: string, ms = 10_000): Promise<void> => waitUntil(what, ms, condition);
