@@ -1,7 +1,7 @@
 // The runnable examples (examples/seeds/*.js, examples/chaos-testing.js) as a user runs them: `node <script>`,
 // requiring the built `vnf` and `@vnf/broker` packages (CI runs `npm run build` first). RTC ones need the
 // loopback-only namespace that the test run is in.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -63,4 +63,31 @@ if (!built && process.env.CI !== 'true') {
     const replay = await run(join(ROOT, 'examples/chaos-testing.js'), ['--buggy'], { CHAOS_SEED: seed });
     expect(replay).toEqual(first);
   }, 120_000);
+
+  it('the WebSocket seed scripts run against a broker started with the vnf-broker CLI', async () => {
+    const cli = spawn(process.execPath, [join(ROOT, 'packages/broker/bin/vnf-broker.js'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('vnf-broker printed no URL within 20 s')), 20_000);
+        let out = '';
+        cli.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /listening on (ws:\/\/\S+)/.exec(out);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+      });
+      for (const file of ['02-websocket-hub.js', '03-websocket-factory.js', '07-websocket-registry.js', '08-registry-over-endpoint.js']) {
+        const { code, stdout, stderr } = await run(join(SEEDS, file), [], { VNF_BROKER_URL: url });
+        expect({ file, code, stderr }).toEqual({ file, code: 0, stderr: '' });
+        expect(stdout.trim().split('\n')).toEqual(/registry/.test(file) ? ['The entry was created and read back.'] : HANDSHAKE);
+      }
+    } finally {
+      const exited = new Promise((resolve) => cli.once('exit', resolve));
+      cli.kill('SIGTERM');
+      await exited;
+    }
+  }, 180_000);
 });
