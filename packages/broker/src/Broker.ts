@@ -331,6 +331,32 @@ export class Broker {
     }
     target.outbound.push(kind, conn.evaBytes, payload);
     this.queued(target);
+    if (target.state === 'ready' && target.pendingBytes > this.options.relayHighWaterMark) this.holdBack(conn, target);
+  }
+
+  /** Stops reading from `sender` while `target` is over the high-water mark: TCP then slows the sender down. */
+  private holdBack(sender: ClientConnection, target: ClientConnection): void {
+    if (target.heldSenders.has(sender)) return;
+    target.heldSenders.add(sender);
+    sender.heldBy.add(target);
+    if (sender.heldBy.size === 1) sender.socket.pause();
+    target.slowTimer ??= setTimeout(() => {
+      target.slowTimer = null;
+      this.drop(target, CloseCode.SLOW_CONSUMER, 'slow consumer', false);
+    }, this.options.slowConsumerTimeoutMs);
+  }
+
+  /** Resumes the senders `target` held back, once it drained below half the high-water mark (or is gone). */
+  private releaseHeld(target: ClientConnection, force = false): void {
+    if (target.heldSenders.size === 0) return;
+    if (!force && target.pendingBytes > this.options.relayHighWaterMark / 2) return;
+    if (target.slowTimer) clearTimeout(target.slowTimer);
+    target.slowTimer = null;
+    for (const sender of target.heldSenders) {
+      sender.heldBy.delete(target);
+      if (sender.heldBy.size === 0 && sender.state !== 'closed') sender.socket.resume();
+    }
+    target.heldSenders.clear();
   }
 
   private async call(conn: ClientConnection, id: number, method: string, params: unknown): Promise<void> {
@@ -389,7 +415,9 @@ export class Broker {
 
   private flush(conn: ClientConnection): void {
     if (conn.outbound.isEmpty) return;
-    for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true });
+    // While senders are held back, each write reports when it reached the kernel: the moment to release them.
+    const written = conn.heldSenders.size > 0 ? () => this.releaseHeld(conn) : undefined;
+    for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true }, written);
   }
 
   // ---- closing ---------------------------------------------------------------------------------
@@ -421,6 +449,15 @@ export class Broker {
     const wasReady = conn.state === 'ready';
     conn.state = 'closed';
     conn.clearTimers();
+    this.releaseHeld(conn, true);
+    for (const target of conn.heldBy) {
+      target.heldSenders.delete(conn);
+      if (target.heldSenders.size === 0 && target.slowTimer) {
+        clearTimeout(target.slowTimer);
+        target.slowTimer = null;
+      }
+    }
+    conn.heldBy.clear();
     conn.outbound.clear();
     this.dirty.delete(conn);
     this.connections.delete(conn.id);
@@ -442,6 +479,8 @@ export class Broker {
     if (this.heartbeat || this.options.heartbeatIntervalMs === 0) return;
     this.heartbeat = setInterval(() => {
       for (const conn of [...this.connections.values()]) {
+        // A socket whose reading we paused cannot show us its pong: it is not dead, it is held back.
+        if (conn.heldBy.size > 0) continue;
         if (!conn.alive) {
           log('%s missed a heartbeat; terminating', conn.id);
           this.forget(conn);

@@ -21,6 +21,12 @@ export class ClientConnection {
   /** Cleared by each heartbeat, set by any pong or frame. */
   alive = true;
   helloTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Sockets whose reading is paused because they relay to this one while it is above the high-water mark. */
+  readonly heldSenders = new Set<ClientConnection>();
+  /** Targets holding this socket's reading paused; it reads again when none is left. */
+  readonly heldBy = new Set<ClientConnection>();
+  /** Closes this socket as a slow consumer if it keeps senders held back too long. */
+  slowTimer: ReturnType<typeof setTimeout> | null = null;
   terminateTimer: ReturnType<typeof setTimeout> | null = null;
   private windowStart = 0;
   private windowCount = 0;
@@ -54,6 +60,7 @@ export class ClientConnection {
   clearTimers(): void {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
-    this.helloTimer = this.terminateTimer = null;
+    if (this.slowTimer) clearTimeout(this.slowTimer);
+    this.helloTimer = this.terminateTimer = this.slowTimer = null;
   }
 }

@@ -27,6 +27,14 @@ export interface BrokerOptions {
   allowedOrigins?: string[];
   /** Bytes queued toward one socket (broker queue + ws buffer) before it is closed as a slow consumer (4005). Default 16 MiB. */
   sendBufferLimit?: number;
+  /**
+   * Bytes queued toward one socket above which the broker stops reading from the sockets relaying to it, until
+   * it drains below half of this: backpressure reaches fast senders through TCP. Must be below sendBufferLimit.
+   * Default 1 MiB.
+   */
+  relayHighWaterMark?: number;
+  /** How long a socket may stay above relayHighWaterMark, holding its senders back, before it is closed as a slow consumer (4005), ms. Default 15 000. */
+  slowConsumerTimeoutMs?: number;
   /** Messages one socket may send per second; more → error RATE_LIMITED and close 4006. Default 1 000 000 (batching lets one socket relay several hundred thousand per second). */
   maxMessagesPerSecond?: number;
   /** Ping interval, ms; a socket that did not answer the previous ping is terminated. 0 disables. Default 30 000. */
@@ -47,6 +55,8 @@ export interface ResolvedOptions {
   authenticate: BrokerOptions['authenticate'];
   allowedOrigins: Set<string> | null;
   sendBufferLimit: number;
+  relayHighWaterMark: number;
+  slowConsumerTimeoutMs: number;
   maxMessagesPerSecond: number;
   heartbeatIntervalMs: number;
   helloTimeoutMs: number;
@@ -61,6 +71,11 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
   const path = validPath(options.path ?? DEFAULT_PATH);
   const maxPayload = integer('maxPayload', options.maxPayload ?? DEFAULT_MAX_FRAME, 4096);
   const sendBufferLimit = integer('sendBufferLimit', options.sendBufferLimit ?? 16 * 1024 * 1024, maxPayload);
+  const relayHighWaterMark = integer('relayHighWaterMark', options.relayHighWaterMark ?? Math.min(1024 * 1024, sendBufferLimit / 2), 1);
+  if (relayHighWaterMark >= sendBufferLimit) {
+    throw invalid(`relayHighWaterMark (${relayHighWaterMark}) must be below sendBufferLimit (${sendBufferLimit}).`);
+  }
+  const slowConsumerTimeoutMs = integer('slowConsumerTimeoutMs', options.slowConsumerTimeoutMs ?? 15_000, 1);
   const maxMessagesPerSecond = integer('maxMessagesPerSecond', options.maxMessagesPerSecond ?? 1_000_000, 1);
   const heartbeatIntervalMs = integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 30_000, 0);
   const helloTimeoutMs = integer('helloTimeoutMs', options.helloTimeoutMs ?? 10_000, 1);
@@ -90,6 +105,8 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     authenticate: options.authenticate,
     allowedOrigins,
     sendBufferLimit,
+    relayHighWaterMark,
+    slowConsumerTimeoutMs,
     maxMessagesPerSecond,
     heartbeatIntervalMs,
     helloTimeoutMs,

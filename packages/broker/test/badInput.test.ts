@@ -86,7 +86,7 @@ describe('broker bad input', () => {
   });
 
   it('a client that stops reading is closed as a slow consumer (4005) while others keep working', async () => {
-    running = await startBroker({ maxPayload: 65536, sendBufferLimit: 256 * 1024 });
+    running = await startBroker({ maxPayload: 65536, sendBufferLimit: 256 * 1024, slowConsumerTimeoutMs: 500 });
     const [producer, consumer] = await pair('producer', 'consumer');
     consumer.ws.pause();
     const chunk = 'z'.repeat(60_000);
@@ -102,6 +102,32 @@ describe('broker bad input', () => {
     consumer.ws.resume();
     expect(await consumer.closedWithin()).toBe(CloseCode.SLOW_CONSUMER);
   });
+
+  it('a briefly slow client holds its sender back through TCP instead of being closed; nothing is lost', async () => {
+    running = await startBroker({ maxPayload: 65536, sendBufferLimit: 512 * 1024, relayHighWaterMark: 128 * 1024 });
+    const [producer, consumer] = await pair('producer', 'consumer');
+    consumer.ws.pause();
+    const chunk = 'q'.repeat(32_000);
+    const limit = 2000; // 64 MB: loopback's kernel buffers hold a few MB before TCP pushes back
+    let sent = 0;
+    const deadline = Date.now() + 30_000;
+    // Write until the producer's own socket buffer grows: the broker stopped reading it, so TCP pushed back.
+    // Without that, the broker would have queued past the consumer's 512 KiB limit and closed it (4005).
+    while (producer.ws.bufferedAmount < 1_000_000) {
+      if (Date.now() > deadline || sent >= limit) throw new Error(`no backpressure after ${sent} messages`);
+      producer.sendText('consumer', chunk);
+      sent++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(consumer.closeCode).toBeNull();
+    await stillWorks();
+    consumer.ws.resume();
+    await consumer.until(() => consumer.data.length >= sent || undefined, `${sent} messages at the consumer`, 30_000);
+    expect(consumer.data).toHaveLength(sent);
+    expect(consumer.data.every((m) => m.source === 'producer' && m.payload === chunk)).toBe(true);
+    expect(consumer.closeCode).toBeNull();
+    expect(producer.closeCode).toBeNull();
+  }, 60_000);
 
   it('fuzz: 10 000 random frames (strings, binary, near-valid records) never break the broker', async () => {
     running = await startBroker({ maxMessagesPerSecond: 1_000_000 });
