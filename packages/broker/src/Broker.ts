@@ -149,7 +149,7 @@ export class Broker {
     socket.on('close', (code) => this.socketClosed(conn, code));
     socket.on('pong', () => (conn.alive = true));
     socket.on('message', (data: Buffer, isBinary: boolean) => this.frame(conn, data, isBinary));
-    const origin = request.headers.origin;
+    const origin = conn.origin;
     if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.has(origin)) {
       this.drop(conn, CloseCode.UNAUTHORIZED, 'origin not allowed');
       return;
@@ -253,9 +253,11 @@ export class Broker {
     }
     conn.state = 'claiming';
     let allowed = true;
-    if (this.options.authenticate) {
+    const request = conn.request;
+    conn.request = null;
+    if (this.options.authenticate && request) {
       try {
-        allowed = (await this.options.authenticate(hello.eva, hello.auth, conn.request)) === true;
+        allowed = (await this.options.authenticate(hello.eva, hello.auth, request)) === true;
       } catch (err) {
         log('authenticate threw for %s: %s', hello.eva, String(err));
         allowed = false;
@@ -371,7 +373,7 @@ export class Broker {
       } else {
         const handler = this.options.methods.get(method);
         if (!handler) throw new VnfError('NOT_FOUND', `The broker has no RPC method "${method}". Check the name and the broker's version.`);
-        result = await handler(params, { eva: conn.eva, role: conn.role, request: conn.request });
+        result = await handler(params, { eva: conn.eva, role: conn.role, origin: conn.origin, remoteAddress: conn.remoteAddress });
       }
       reply = { t: 'result', id, result: result ?? null };
       JSON.stringify(reply);

@@ -31,11 +31,22 @@ export class ClientConnection {
   private windowStart = 0;
   private windowCount = 0;
 
+  /** The Origin header of the upgrade request (browsers send it). */
+  readonly origin: string | undefined;
+  /** The peer's IP address. */
+  readonly remoteAddress: string | undefined;
+  /** The HTTP upgrade request, kept only until the hello is authenticated: an idle socket must not hold its headers. */
+  request: IncomingMessage | null;
+
   constructor(
     readonly id: string,
     readonly socket: WebSocket,
-    readonly request: IncomingMessage,
-  ) {}
+    request: IncomingMessage,
+  ) {
+    this.request = request;
+    this.origin = request.headers.origin;
+    this.remoteAddress = request.socket.remoteAddress;
+  }
 
   /** True once the broker forgot this socket (checked after every await: state changes meanwhile). */
   get closed(): boolean {

@@ -10,8 +10,10 @@ export interface RpcContext {
   /** The eva the calling socket registered (the broker checked it; it cannot be spoofed). */
   eva: string;
   role: Role;
-  /** The HTTP upgrade request of the calling socket. */
-  request: IncomingMessage;
+  /** The Origin header of the calling socket's upgrade request, if any. */
+  origin: string | undefined;
+  /** The calling socket's IP address. (The whole request is released after authentication; decide on headers in `authenticate`.) */
+  remoteAddress: string | undefined;
 }
 
 export type RpcMethod = (params: unknown, context: RpcContext) => unknown | Promise<unknown>;
