@@ -1,0 +1,206 @@
+import SimplePeer from 'simple-peer';
+import { createLogger } from '@vnf/core';
+import type { WebRtcImplementation } from './webRtcImplementation';
+import type { SignalData } from './signalingFrames';
+
+const log = createLogger('rtc-hub:link');
+
+/** Why a data channel attempt ended; sent to the peer and used as the ConnectionEvent reason. */
+export type LinkFailure =
+  | 'ICE_TIMEOUT'
+  | 'ICE_FAILED'
+  | 'ICE_DISCONNECTED'
+  | 'NO_CANDIDATES'
+  | 'CHANNEL_CLOSED'
+  | 'WEBRTC_ERROR';
+
+export interface PeerLinkOptions {
+  id: string;
+  initiator: boolean;
+  wrtc: WebRtcImplementation;
+  iceServers: RTCIceServer[];
+  iceTransportPolicy: RTCIceTransportPolicy;
+  channelConfig: RTCDataChannelInit;
+  /** How long ICE may take to connect, and how long it may stay disconnected once connected. */
+  iceTimeoutMs: number;
+}
+
+export interface PeerLinkHandlers {
+  signal(data: SignalData): void;
+  open(): void;
+  data(frame: Uint8Array): void;
+  /** Once, unless `destroy()` was called first. */
+  closed(reason: LinkFailure): void;
+}
+
+/** simple-peer's private state this wrapper has to reach into; kept to one place. */
+interface SimplePeerInternals {
+  _iceCompleteTimer: ReturnType<typeof setTimeout> | null;
+  _pc: RTCPeerConnection | null;
+}
+
+/**
+ * One WebRTC peer connection with one data channel. The only file that knows simple-peer (unmaintained since
+ * 2022): it turns simple-peer's stream and error events into open/data/closed once each, adds an ICE timeout
+ * and detects attempts that cannot gather a single candidate.
+ */
+export class PeerLink {
+  readonly id: string;
+  private readonly peer: SimplePeer.Instance;
+  private readonly handlers: PeerLinkHandlers;
+  private readonly iceTimeoutMs: number;
+  private iceTimer: ReturnType<typeof setTimeout> | undefined;
+  private localCandidates = 0;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private opened = false;
+  private finished = false;
+
+  constructor(options: PeerLinkOptions, handlers: PeerLinkHandlers) {
+    this.id = options.id;
+    this.handlers = handlers;
+    this.iceTimeoutMs = options.iceTimeoutMs;
+    this.peer = new SimplePeer({
+      initiator: options.initiator,
+      wrtc: options.wrtc,
+      // Always set iceServers: simple-peer's default configuration points at public STUN servers.
+      config: { iceServers: options.iceServers, iceTransportPolicy: options.iceTransportPolicy },
+      channelConfig: options.channelConfig,
+      trickle: true,
+    });
+    this.startIceTimer('ICE_TIMEOUT');
+    this.peer.on('signal', (data: SignalData) => {
+      if (data.type === 'candidate') this.localCandidates++;
+      if (!this.finished) handlers.signal(data);
+    });
+    this.peer.on('connect', () => this.markOpen());
+    this.peer.on('data', (chunk: Uint8Array) => {
+      if (this.finished) return;
+      // simple-peer reports `connect` after a stats round trip; the peer's first frames may come sooner.
+      this.markOpen();
+      handlers.data(chunk);
+    });
+    this.peer.on('iceStateChange', (connection: RTCIceConnectionState) => this.onIceState(connection));
+    // simple-peer's end-of-candidates event: a side without a single candidate can never connect, so say so now
+    // instead of waiting for the ICE timeout. @roamhq/wrtc may report the end before the candidates themselves,
+    // so the local description (which lists every gathered candidate) decides too.
+    this.peer.on('_iceComplete', () => {
+      if (this.localCandidates === 0 && !this.opened && !this.describesCandidates()) this.fail('NO_CANDIDATES');
+    });
+    this.peer.on('error', (err: Error & { code?: string }) => {
+      log('link %s error %s: %s', this.id, err.code, err.message);
+      this.fail(err.code === 'ERR_ICE_CONNECTION_FAILURE' || err.code === 'ERR_CONNECTION_FAILURE' ? 'ICE_FAILED' : this.opened ? 'CHANNEL_CLOSED' : 'WEBRTC_ERROR');
+    });
+    this.peer.on('close', () => this.fail('CHANNEL_CLOSED'));
+  }
+
+  get isOpen(): boolean {
+    return this.opened && !this.finished;
+  }
+
+  /** Bytes the data channel holds that the network has not taken yet. */
+  get bufferedAmount(): number {
+    return this.finished ? 0 : this.peer.bufferSize;
+  }
+
+  /** Feeds the peer's offer, answer or candidate. */
+  signal(data: SignalData): void {
+    if (this.finished) return;
+    try {
+      this.peer.signal(data as unknown as SimplePeer.SignalData);
+    } catch (err) {
+      log('link %s rejected signal data: %s', this.id, String(err));
+      this.fail('WEBRTC_ERROR');
+    }
+  }
+
+  /** Sends one frame; a failure closes the link (reported through `closed`). */
+  send(frame: Uint8Array): void {
+    if (!this.isOpen) return;
+    try {
+      this.peer.send(frame);
+    } catch (err) {
+      log('link %s send failed: %s', this.id, String(err));
+      this.fail('CHANNEL_CLOSED');
+    }
+  }
+
+  /** Closes the connection without reporting `closed`. Idempotent. */
+  destroy(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.release();
+  }
+
+  /**
+   * Closes once the peer has read everything sent: closing the peer connection at once would drop frames
+   * still in flight. Waits until the peer closes its side, `peerDone` accepts a frame from the peer, or
+   * `graceMs` passed; reports nothing.
+   */
+  closeGracefully(graceMs: number, peerDone: (frame: Uint8Array) => boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.iceTimer);
+    this.iceTimer = undefined;
+    const release = (): void => {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+      this.release();
+    };
+    this.peer.removeAllListeners('data');
+    this.peer.removeAllListeners('close');
+    this.peer.on('data', (frame: Uint8Array) => {
+      if (peerDone(frame)) release();
+    });
+    this.peer.on('close', release);
+    this.lingerTimer = setTimeout(release, graceMs);
+  }
+
+  private markOpen(): void {
+    if (this.opened || this.finished) return;
+    this.opened = true;
+    clearTimeout(this.iceTimer);
+    this.iceTimer = undefined;
+    this.handlers.open();
+  }
+
+  private onIceState(connection: RTCIceConnectionState): void {
+    if (this.finished) return;
+    if (connection === 'disconnected' && this.opened && this.iceTimer === undefined) {
+      // Consent checks stopped being answered (peer gone, network changed); ICE may still recover.
+      this.startIceTimer('ICE_DISCONNECTED');
+    } else if ((connection === 'connected' || connection === 'completed') && this.opened) {
+      clearTimeout(this.iceTimer);
+      this.iceTimer = undefined;
+    }
+  }
+
+  private describesCandidates(): boolean {
+    const sdp = (this.peer as unknown as SimplePeerInternals)._pc?.localDescription?.sdp ?? '';
+    return sdp.includes('a=candidate');
+  }
+
+  private startIceTimer(reason: LinkFailure): void {
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = undefined;
+      this.fail(reason);
+    }, this.iceTimeoutMs);
+  }
+
+  private fail(reason: LinkFailure): void {
+    if (this.finished) return;
+    this.finished = true;
+    log('link %s closed: %s', this.id, reason);
+    this.release();
+    this.handlers.closed(reason);
+  }
+
+  private release(): void {
+    clearTimeout(this.iceTimer);
+    this.iceTimer = undefined;
+    this.peer.destroy();
+    // simple-peer leaves this 5 s timer running after destroy, which would keep Node (and jest) alive.
+    const internals = this.peer as unknown as SimplePeerInternals;
+    clearTimeout(internals._iceCompleteTimer ?? undefined);
+    internals._iceCompleteTimer = null;
+  }
+}

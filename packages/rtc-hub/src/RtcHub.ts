@@ -1,0 +1,42 @@
+import { AbstractHub, VnfError, openInnerEndpoint } from '@vnf/core';
+import type { Hub } from '@vnf/core';
+import { RtcEndpoint } from './RtcEndpoint';
+import { resolveOptions, type ResolvedRtcHubOptions, type RtcHubOptions } from './options';
+import { resolveWebRtc, type WebRtcImplementation } from './webRtcImplementation';
+
+/**
+ * A wire hub on WebRTC data channels. Offers, answers and ICE candidates travel over `signalingHub`
+ * (a WebSocketHub in production, an InBrowserHub in tests); each RtcHub endpoint uses the signaling
+ * endpoint of the same eva. The RtcHub owns the signaling hub: `close()` closes it too.
+ */
+export class RtcHub extends AbstractHub<RtcEndpoint> {
+  readonly maxPayloadSize: number;
+  readonly signalingHub: Hub;
+  private readonly options: ResolvedRtcHubOptions;
+  private readonly wrtc: WebRtcImplementation;
+
+  constructor(signalingHub: Hub, options: RtcHubOptions = {}) {
+    super();
+    if (!signalingHub || typeof signalingHub.openEndpoint !== 'function') {
+      throw new VnfError('INVALID_ARGUMENT', 'RtcHub needs a signaling hub, for example new RtcHub(new WebSocketHub(factory)).');
+    }
+    this.signalingHub = signalingHub;
+    this.options = resolveOptions(options, signalingHub.maxPayloadSize);
+    this.maxPayloadSize = this.options.maxPayloadSize;
+    this.wrtc = resolveWebRtc(this.options.wrtc);
+  }
+
+  protected createEndpoint(eva: string, release: () => void): RtcEndpoint {
+    const signaling = openInnerEndpoint(this.signalingHub, eva);
+    try {
+      return new RtcEndpoint(signaling, this.options, this.wrtc, { onDestroyed: release });
+    } catch (err) {
+      signaling.destroy();
+      throw err;
+    }
+  }
+
+  protected override closeHub(): Promise<void> {
+    return this.signalingHub.close();
+  }
+}
