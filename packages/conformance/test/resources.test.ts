@@ -1,0 +1,26 @@
+import { countActiveResources, describeResourceDiff, resourcesSettled } from '../src/resources';
+
+describe('the leak detector behind "leaves no timer or socket behind"', () => {
+  it('sees a timer that outlives the snapshot, and settles once it is cleared', () => {
+    const before = countActiveResources();
+    expect(resourcesSettled(before)).toBe(true);
+    const leaked = setInterval(() => undefined, 60_000);
+    try {
+      expect(resourcesSettled(before)).toBe(false);
+      expect(describeResourceDiff(before)).toMatch(/Timeout: \d+ before, \d+ now/);
+    } finally {
+      clearInterval(leaked);
+    }
+    expect(resourcesSettled(before)).toBe(true);
+  });
+
+  it('sees a listening server until it is closed', async () => {
+    const { createServer } = await import('node:net');
+    const before = countActiveResources();
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    expect(resourcesSettled(before)).toBe(false);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(resourcesSettled(before)).toBe(true);
+  });
+});
