@@ -9,6 +9,7 @@ import type { ResolvedOptions } from './options';
 export interface LinkHandlers {
   retransmit(link: Link): void;
   ack(link: Link): void;
+  repeatAck(link: Link): void;
   heartbeat(link: Link): void;
   restoreExpired(link: Link): void;
   reopen(link: Link): void;
@@ -34,12 +35,16 @@ export class Link {
   unacked = 0;
   /** An acknowledgement is scheduled for the end of this turn. */
   ackScheduled = false;
+  /** Acknowledgements repeated since a data frame last arrived, while a gap is held. */
+  ackRepeats = 0;
   /** The buffer rose above the low-water mark (or send threw BUFFER_FULL): `drain` is owed. */
   drainOwed = false;
   /** `sendAcknowledged` promises by sequence number, in order. */
   readonly waiters = new Map<number, Deferred<void>>();
   readonly retransmitTimer: Timer;
   readonly ackTimer: Timer;
+  /** Repeats the acknowledgement while a gap is held, in case it was lost. */
+  readonly repeatAckTimer: Timer;
   readonly heartbeatTimer: Timer;
   readonly restoreTimer: Timer;
   readonly reconnectTimer: Timer;
@@ -54,12 +59,13 @@ export class Link {
   ) {
     this.send = new SendBuffer(
       Math.min(options.sendWindow, peerWindow),
-      new RttEstimator(options.initialRtoMs, options.minRtoMs, options.maxRtoMs),
+      new RttEstimator(options.initialRtoMs, options.minRtoMs, options.maxRtoMs, options.ackDelayMs),
     );
     this.recv = new ReceiveBuffer(options.sendWindow);
     this.reconnectDelayMs = options.reconnectBaseMs;
     this.retransmitTimer = new Timer(() => handlers.retransmit(this));
     this.ackTimer = new Timer(() => handlers.ack(this));
+    this.repeatAckTimer = new Timer(() => handlers.repeatAck(this));
     this.heartbeatTimer = new Timer(() => handlers.heartbeat(this));
     this.restoreTimer = new Timer(() => handlers.restoreExpired(this));
     this.reconnectTimer = new Timer(() => handlers.reopen(this));
@@ -67,9 +73,8 @@ export class Link {
 
   /** Ends the link: timers stopped, buffers dropped, `sendAcknowledged` promises rejected with `error`. */
   close(error: Error): void {
-    for (const timer of [this.retransmitTimer, this.ackTimer, this.heartbeatTimer, this.restoreTimer, this.reconnectTimer]) {
-      timer.clear();
-    }
+    const timers = [this.retransmitTimer, this.ackTimer, this.repeatAckTimer, this.heartbeatTimer, this.restoreTimer, this.reconnectTimer];
+    for (const timer of timers) timer.clear();
     this.send.clear();
     this.recv.clear();
     const waiters = [...this.waiters.values()];

@@ -30,6 +30,11 @@ const log = createLogger('reliable-hub');
 
 /** Acknowledge at least every this many in-order messages, whatever `ackDelayMs` says. */
 const MAX_ACK_EVERY = 16;
+/**
+ * Times an acknowledgement is repeated, `ackDelayMs` apart, while the receiver holds a gap and no data arrives:
+ * if it was lost, the sender learns what is missing without waiting for its probe timeout.
+ */
+const ACK_REPEATS = 2;
 /** Copies of a CLOSE frame: it is sent once and never retransmitted, so it must survive a lossy inner hub. */
 const CLOSE_COPIES = 3;
 /** How soon to try again when the inner endpoint's buffer is full and it may not emit `drain`. */
@@ -83,6 +88,11 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     this.handlers = {
       retransmit: (link) => this.service(link),
       ack: (link) => this.sendAck(link),
+      repeatAck: (link) => {
+        if (!link.recv.hasGap) return;
+        link.ackRepeats++;
+        this.sendAck(link);
+      },
       heartbeat: (link) => this.heartbeat(link),
       restoreExpired: (link) =>
         this.lose(
@@ -357,6 +367,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   // ---- data path ------------------------------------------------------------------------------
 
   private onData(link: Link, seq: number, payload: Payload): void {
+    link.ackRepeats = 0;
     const hadGap = link.recv.hasGap;
     const arrival = link.recv.accept(seq, payload);
     if (arrival === 'outsideWindow') {
@@ -397,6 +408,8 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     link.ackTimer.clear();
     link.unacked = 0;
     this.sendControl(link.peer, encodeAck(link.tag, link.recv.cumulative, link.recv.ranges()));
+    if (link.recv.hasGap && link.ackRepeats < ACK_REPEATS) link.repeatAckTimer.set(this.options.ackDelayMs);
+    else link.repeatAckTimer.clear();
   }
 
   private onAck(link: Link, cum: number, ranges: Array<[number, number]>): void {
@@ -430,7 +443,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
       link.send.sent(entry, now);
       sent = true;
     }
-    if (sent && !link.retransmitTimer.armed) link.retransmitTimer.set(link.send.rtt.rto);
+    if (sent && !link.retransmitTimer.armed) link.retransmitTimer.set(link.send.rtt.probeTimeout);
   }
 
   /** Sends a data frame; false when it could not be handed over now (the caller stops and retries later). */

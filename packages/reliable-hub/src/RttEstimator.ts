@@ -1,3 +1,6 @@
+/** The shortest probe timeout: timers and event loops are not finer than a few milliseconds. */
+const PROBE_FLOOR_MS = 2;
+
 /**
  * Retransmission timeout from measured round trips (Jacobson/Karels, as in RFC 6298):
  * a fixed timer is either too slow on a fast path or causes spurious retransmissions on a slow one.
@@ -7,10 +10,15 @@ export class RttEstimator {
   private rttvar = 0;
   private current: number;
 
+  /**
+   * `ackDelayMs` is how long the peer may hold back an acknowledgement (it uses the same option as this
+   * side, so it is assumed equal): a probe sent before that would usually resend a message that arrived.
+   */
   constructor(
     initialRtoMs: number,
     private readonly minRtoMs: number,
     private readonly maxRtoMs: number,
+    private readonly ackDelayMs: number,
   ) {
     this.current = initialRtoMs;
   }
@@ -23,6 +31,18 @@ export class RttEstimator {
   /** How long a message sent before an acknowledged one may still be merely reordered, in ms. */
   get reorderWindow(): number {
     return this.srtt === null ? this.minRtoMs / 4 : this.srtt / 4;
+  }
+
+  /**
+   * How long acknowledgements may be silent, while data is unacknowledged, before a probe is sent, in ms
+   * (RACK-TLP's probe timeout, RFC 8985 section 7.2): two smoothed round trips, and at least one round trip
+   * plus the peer's acknowledgement delay, within [PROBE_FLOOR_MS, rto]. Until a round trip was measured it
+   * is the RTO.
+   */
+  get probeTimeout(): number {
+    if (this.srtt === null) return this.current;
+    const pto = Math.max(2 * this.srtt, this.srtt + this.ackDelayMs, PROBE_FLOOR_MS);
+    return Math.min(this.current, pto);
   }
 
   /** Feeds one round-trip sample (only of messages sent once: Karn's rule). */

@@ -12,7 +12,7 @@ export interface Outgoing {
   sentAt: number;
   /** Transmission order of its last transmission, for loss detection. */
   xmit: number;
-  /** Retransmissions caused by a timeout, for exponential backoff. */
+  /** Retransmissions caused by a retransmission timeout, for exponential backoff (probes and RACK do not count). */
   retries: number;
   /** Sent more than once: its acknowledgement says nothing about the round trip (Karn's rule). */
   retransmitted: boolean;
@@ -28,15 +28,30 @@ export interface AckResult {
 }
 
 /**
+ * Probes sent in a row while acknowledgements make no progress. After these the retransmission timeout (with
+ * backoff) takes over: a peer that answers none of them is more likely unreachable than unlucky.
+ */
+const MAX_PROBES = 2;
+
+/**
  * The sender's half of a connection: sequence numbers, the window, acknowledgements (cumulative
  * and selective) and loss detection. It only decides; the endpoint does the I/O and the timers.
  *
  * Loss detection is that of RACK (RFC 8985) in a simple form: a message counts as lost when one
  * transmitted after it was acknowledged and a reordering allowance has passed, or when its
- * retransmission timeout (with backoff) expired. As in TCP, the timeout counts from the later of its
- * transmission and the last acknowledgement that made progress: while acknowledgements flow, a message
- * not yet acknowledged is more likely queued behind others than lost, and a receiver busy with a large
- * batch would otherwise cause a burst of needless retransmissions.
+ * retransmission timeout (with backoff) expired. As in TCP, the timeout counts from the latest of its
+ * transmission, the last acknowledgement that made progress and the last probe: while acknowledgements
+ * flow, a message not yet acknowledged is more likely queued behind others than lost, and a receiver busy
+ * with a large batch would otherwise cause a burst of needless retransmissions.
+ *
+ * A loss that no later acknowledgement can reveal (the last messages sent, a retransmission lost again, the
+ * acknowledgement of a full window lost) is found by a probe, as in RACK-TLP: when data is unacknowledged and
+ * no acknowledgement made progress for a probe timeout (about two round trips, see `RttEstimator.probeTimeout`),
+ * the oldest unacknowledged message is sent again. Its acknowledgement (the peer acknowledges a duplicate or a
+ * gap-filling message at once) either releases everything that arrived or, through RACK, shows what was lost.
+ * A probe neither counts as a timeout nor backs the timeout off; it costs one message, and only when the
+ * connection was stalled. After `MAX_PROBES` unanswered probes, or after a genuine timeout, only the timeout
+ * (backed off on each consecutive expiry) resends, until an acknowledgement makes progress again.
  */
 export class SendBuffer {
   /** Sequence number the next accepted message gets. */
@@ -55,6 +70,12 @@ export class SendBuffer {
   private rackXmit = 0;
   /** When an acknowledgement last released something (ms). */
   private lastProgress = 0;
+  /** When a message was last handed to the inner endpoint (ms). */
+  private lastSent = 0;
+  /** Probes sent since an acknowledgement last made progress. */
+  private probes = 0;
+  /** When the last probe was sent (ms): as in RACK-TLP, the retransmission timeout restarts from it. */
+  private lastProbe = 0;
 
   constructor(
     private window: number,
@@ -113,6 +134,7 @@ export class SendBuffer {
     else entry.retransmitted = true;
     entry.sentAt = now;
     entry.xmit = ++this.xmitCounter;
+    this.lastSent = now;
   }
 
   /** Applies an acknowledgement. Values beyond what was sent are ignored (a confused or hostile peer). */
@@ -136,7 +158,10 @@ export class SendBuffer {
     for (const [from, to] of ranges) {
       for (let seq = Math.max(from, this.cumAcked + 1); seq <= Math.min(to, limit); seq++) release(seq);
     }
-    if (released > 0) this.lastProgress = now;
+    if (released > 0) {
+      this.lastProgress = now;
+      this.probes = 0;
+    }
     const latest = newest as Outgoing | null;
     if (latest) {
       if (!latest.retransmitted) this.rtt.sample(now - latest.sentAt);
@@ -146,11 +171,13 @@ export class SendBuffer {
   }
 
   /**
-   * Queues lost messages for retransmission; returns when the next one may be declared lost
-   * (ms timestamp), or null when nothing is in flight.
+   * Queues lost messages for retransmission, and a probe when the connection stalled; returns when
+   * this should be called again (ms timestamp), or null when nothing is in flight.
    */
   detectLosses(now: number): number | null {
     let next: number | null = null;
+    let oldest: Outgoing | null = null;
+    let lost = false;
     const reorderWindow = this.rtt.reorderWindow;
     for (const entry of this.entries.values()) {
       if (entry.seq >= this.nextNew) break;
@@ -158,19 +185,38 @@ export class SendBuffer {
       const overtaken = entry.xmit < this.rackXmit;
       const deadline = overtaken
         ? entry.sentAt + reorderWindow
-        : Math.max(entry.sentAt, this.lastProgress) + this.rtt.backedOff(entry.retries);
+        : Math.max(entry.sentAt, this.lastProgress, this.lastProbe) + this.rtt.backedOff(entry.retries);
       if (deadline <= now) {
-        if (!overtaken) entry.retries++;
+        if (!overtaken) {
+          entry.retries++;
+          // A genuine timeout: until an acknowledgement makes progress, the backed-off timeout governs, not probes.
+          this.probes = MAX_PROBES;
+        }
         this.enqueue(entry);
-      } else if (next === null || deadline < next) {
-        next = deadline;
+        lost = true;
+      } else {
+        oldest ??= entry;
+        if (next === null || deadline < next) next = deadline;
       }
     }
-    return next;
+    if (this.probes >= MAX_PROBES) return next;
+    const probeTimeout = this.rtt.probeTimeout;
+    // What was queued goes out now and elicits an acknowledgement just as a probe would: the next probe is due
+    // a probe timeout from now.
+    if (lost) return next === null ? now + probeTimeout : Math.min(next, now + probeTimeout);
+    if (oldest === null) return null;
+    const probeAt = Math.max(this.lastSent, this.lastProgress) + probeTimeout;
+    if (probeAt > now) return next === null ? probeAt : Math.min(next, probeAt);
+    this.probes++;
+    this.lastProbe = now;
+    this.enqueue(oldest);
+    // Every timeout now counts from the probe, so the next due is the next probe, or at the earliest the RTO.
+    return now + (this.probes < MAX_PROBES ? probeTimeout : this.rtt.rto);
   }
 
   /** After the inner connection came back: everything in flight may be lost, send it again. */
   resendAll(): void {
+    this.probes = 0;
     for (const entry of this.entries.values()) {
       if (entry.seq >= this.nextNew) break;
       if (!entry.queued) this.enqueue(entry);

@@ -26,7 +26,7 @@ export interface ReliableHubOptions {
   minRtoMs?: number;
   /** Upper bound of the retransmission timeout, backoff included. Default 2 000 ms. */
   maxRtoMs?: number;
-  /** Longest delay of an acknowledgement, so several messages share one. Default 5 ms. */
+  /** Longest delay of an acknowledgement, so several messages share one; the probe timeout allows for it. Default 5 ms. */
   ackDelayMs?: number;
   /** First delay between attempts to re-open a dropped inner connection; doubles each time. Default 100 ms. */
   reconnectBaseMs?: number;

@@ -3,7 +3,7 @@ import { RttEstimator } from '../src/RttEstimator';
 import { SendBuffer } from '../src/SendBuffer';
 
 function buffer(window = 4): SendBuffer {
-  const send = new SendBuffer(window, new RttEstimator(100, 10, 1000));
+  const send = new SendBuffer(window, new RttEstimator(100, 10, 1000, 5));
   for (let i = 0; i < 6; i++) send.push(10, (seq) => `f${seq}`);
   return send;
 }
@@ -46,6 +46,49 @@ describe('SendBuffer', () => {
     expect(transmit(send, 100)).toEqual([1]);
     // Backed off: the next timeout is twice the RTO away.
     expect(send.detectLosses(150)).toBe(300);
+  });
+
+  it('probes the oldest unacknowledged message when acknowledgements stall, without backing off, then falls back to the RTO', () => {
+    const send = buffer(4);
+    expect(transmit(send, 0)).toEqual([1, 2, 3, 4]);
+    // One round trip of 10 ms measured: RTO 30 (srtt + 4 rttvar), probe timeout 20 (2 srtt).
+    send.acknowledge(2, [], 10);
+    expect([send.rtt.rto, send.rtt.probeTimeout]).toEqual([30, 20]);
+    expect(transmit(send, 10)).toEqual([5, 6]);
+    // Nothing more is acknowledged: the first probe is due a probe timeout after the last transmission.
+    expect(send.detectLosses(10)).toBe(30);
+    expect(send.detectLosses(30)).toBe(50);
+    expect(transmit(send, 30)).toEqual([3]);
+    expect(send.detectLosses(50)).toBe(80);
+    expect(transmit(send, 50)).toEqual([3]);
+    // Two probes unanswered: the RTO (counted from the last probe) resends everything in flight, then backs off.
+    expect(send.detectLosses(80)).toBeNull();
+    expect(transmit(send, 80)).toEqual([3, 4, 5, 6]);
+    expect(send.detectLosses(81)).toBe(140);
+    // An acknowledgement that makes progress ends the timeout phase: probes are due again.
+    send.acknowledge(3, [], 100);
+    expect(send.detectLosses(100)).toBe(120);
+  });
+
+  it('declares a lost retransmission lost again once a message sent after it is acknowledged', () => {
+    const send = buffer(16);
+    send.push(10, (seq) => `f${seq}`);
+    send.push(10, (seq) => `f${seq}`);
+    expect(transmit(send, 0)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    send.acknowledge(0, [[2, 6]], 10);
+    // 1 was overtaken by 2..6: lost after the reordering allowance; 7 and 8 wait for their timeout.
+    send.detectLosses(10);
+    expect(transmit(send, 12)).toEqual([1]);
+    // 7 and 8 were sent before the retransmission: their acknowledgement says nothing about it.
+    send.acknowledge(0, [[7, 8]], 14);
+    expect(send.detectLosses(14)).toBeGreaterThan(14);
+    expect(transmit(send, 14)).toEqual([]);
+    // A message sent after the retransmission arrived and it did not: it is lost again, well before any timeout.
+    send.push(10, (seq) => `f${seq}`);
+    expect(transmit(send, 15)).toEqual([9]);
+    send.acknowledge(0, [[9, 9]], 20);
+    send.detectLosses(20);
+    expect(transmit(send, 20)).toEqual([1]);
   });
 
   it('ignores acknowledgements of messages never sent', () => {
