@@ -214,7 +214,9 @@ export class Broker {
 
   private control(conn: ClientConnection, message: ClientMessage): void {
     if (message.t === 'hello') {
-      if (conn.state === 'hello') void this.hello(conn, message);
+      if (conn.state === 'hello') {
+        this.hello(conn, message).catch((err: unknown) => this.failed(conn, 'registering', err));
+      }
       else this.sendError(conn, 'PROTOCOL', 'This socket already sent its hello; open another socket for another eva.');
       return;
     }
@@ -231,7 +233,13 @@ export class Broker {
         void this.call(conn, message.id, message.method, message.params);
         return;
       case 'open':
-        if (this.endpointOnly(conn, message.t)) void this.open(conn, message.to);
+        if (this.endpointOnly(conn, message.t)) {
+          const to = message.to;
+          this.open(conn, to).catch((err: unknown) => {
+            log('open %s -> %s failed: %s', conn.eva, to, String(err));
+            this.send(conn, { t: 'refused', to, code: 'INTERNAL', message: 'The broker could not look up the target; retry later.' });
+          });
+        }
         return;
       case 'close':
         if (this.endpointOnly(conn, message.t)) this.disconnect(conn, message.to);
@@ -384,6 +392,12 @@ export class Broker {
       if (!VnfError.is(err)) log('rpc %s from %s failed: %s', method, conn.eva, String(err));
     }
     if (conn.state === 'ready') this.send(conn, reply);
+  }
+
+  /** The router or store failed (a Redis outage, say): the socket is closed, never the broker. */
+  private failed(conn: ClientConnection, what: string, err: unknown): void {
+    log('%s failed while %s: %s', conn.id, what, String(err));
+    this.drop(conn, CloseCode.INTERNAL, 'broker error; retry later');
   }
 
   // ---- outbound --------------------------------------------------------------------------------

@@ -473,6 +473,32 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       expect(errors[0].code).toBe('LISTENER_ERROR');
     }, testTimeout);
 
+    it('a throwing connection or connectionLost listener is reported as an error event; other connections go on', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      const c = hub.openEndpoint(uniqueEva('c'));
+      const errors: VnfError[] = [];
+      b.on('error', (err) => errors.push(err));
+      b.on('connection', () => {
+        throw new Error('connection handler failed');
+      });
+      b.onConnectionLost(() => {
+        throw new Error('lost handler failed');
+      });
+      await connected(a, b);
+      await connected(c, b);
+      await roundTrip(c, b, 'before');
+      a.closeConnection(b.eva);
+      await until('the lost-event error', timeoutMs, () => errors.some((e) => e.message.includes('lost handler failed')));
+      const atB = inbox(b);
+      for (let i = 0; i < 5; i++) c.send(b.eva, `c${i}`);
+      await atB.waitForCount(5);
+      expect(atB.messages.map((e) => e.message)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+      expect(errors.every((e) => e.code === 'LISTENER_ERROR')).toBe(true);
+      expect(errors.filter((e) => e.message.includes('connection handler failed')).length).toBeGreaterThanOrEqual(2);
+    }, testTimeout);
+
     it('leaves no timer or socket behind once the hub is closed', async () => {
       const before = countActiveResources();
       const hub = await newHub();

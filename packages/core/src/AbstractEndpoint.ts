@@ -153,14 +153,14 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   protected acceptConnection(peerEva: string): void {
     if (this.isDestroyed || this.connected.has(peerEva)) return;
     this.connected.add(peerEva);
-    this.emit('connection', peerEva);
+    this.emitSafely('connection', peerEva);
   }
 
   /** The transport reports a connection gone. Emits `connectionLost` once, only if it was open. */
   protected connectionLost(peerEva: string): void {
     if (this.isDestroyed || !this.connected.delete(peerEva)) return;
     log('%s lost connection to %s', this.eva, peerEva);
-    this.emit('connectionLost', peerEva);
+    this.emitSafely('connectionLost', peerEva);
   }
 
   /** Hands a received message to the application; messages from evas not connected are dropped. */
@@ -172,7 +172,17 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     const event: MessageEvent = { sourceEva, message };
     const handler = this.onMessage;
     if (handler) this.callListener(() => handler(event));
-    if (this.listenerCount('message') > 0) this.callListener(() => this.emit('message', event));
+    this.emitSafely('message', event);
+  }
+
+  /**
+   * Emits an event to user listeners. A listener that throws becomes an `error` event (LISTENER_ERROR), so it
+   * cannot break the transport code that reported the event, nor other connections' deliveries.
+   */
+  protected emitSafely<E extends Exclude<keyof EndpointEvents, 'error'>>(event: E, ...args: Parameters<EndpointEvents[E]>): void {
+    if (this.listenerCount(event) === 0) return;
+    const emit = this.emit as (name: string, ...rest: unknown[]) => boolean;
+    this.callListener(() => emit.call(this, event, ...args));
   }
 
   /** Reports an asynchronous failure as an `error` event. */

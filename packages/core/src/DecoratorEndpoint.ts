@@ -15,8 +15,8 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     inner.on('message', (event) => this.receive(event.sourceEva, event.message));
     inner.on('connection', (peer) => this.innerConnected(peer));
     inner.on('connectionLost', (peer) => this.innerConnectionLost(peer));
-    inner.on('online', () => this.emit('online'));
-    inner.on('offline', () => this.emit('offline'));
+    inner.on('online', () => this.emitSafely('online'));
+    inner.on('offline', () => this.emitSafely('offline'));
     inner.on('drain', (peer) => this.innerDrain(peer));
     inner.on('error', (error) => this.reportError(error));
   }
@@ -53,7 +53,7 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
 
   /** The inner endpoint's send buffer toward `peerEva` drained. A layer with its own queue emits `drain` when that empties instead. */
   protected innerDrain(peerEva: string): void {
-    this.emit('drain', peerEva);
+    this.emitSafely('drain', peerEva);
   }
 
   /** The inner endpoint lost a connection. */

@@ -28,7 +28,16 @@ export function createMacrotaskQueue(): (task: Task) => void {
     scheduled = false;
     const tasks = queue;
     queue = [];
-    for (const task of tasks) task();
+    for (const task of tasks) {
+      try {
+        task();
+      } catch (err) {
+        // One failing task must not cancel the deliveries queued behind it; the error still surfaces.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
   };
   const schedule = macrotaskScheduler(flush);
   return (task: Task) => {

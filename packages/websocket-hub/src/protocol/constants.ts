@@ -37,6 +37,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** A frame exceeded the broker's maxPayload (sent by the ws library). */
   TOO_LARGE: 1009,
+  /** The broker failed while handling this socket (its router or store failed); reconnect later. */
+  INTERNAL: 1011,
   /** The client broke the handshake: no valid hello first, or a frame before the welcome. */
   PROTOCOL: 4000,
   /** The authenticate hook refused the hello, or the Origin is not on the allow-list. */
