@@ -12,12 +12,14 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
   constructor(inner: Inner, options: EndpointOptions = {}) {
     super(inner.eva, options);
     this.inner = inner;
-    inner.on('message', (event) => this.receive(event.sourceEva, event.message));
-    inner.on('connection', (peer) => this.innerConnected(peer));
-    inner.on('connectionLost', (peer) => this.innerConnectionLost(peer));
-    inner.on('online', () => this.emitSafely('online'));
-    inner.on('offline', () => this.emitSafely('offline'));
-    inner.on('drain', (peer) => this.innerDrain(peer));
+    // A destroyed decorator may keep its inner endpoint a little longer (to flush a goodbye): what the inner
+    // endpoint reports meanwhile must not start anything new up here.
+    inner.on('message', (event) => this.destroyed || this.receive(event.sourceEva, event.message));
+    inner.on('connection', (peer) => this.destroyed || this.innerConnected(peer));
+    inner.on('connectionLost', (peer) => this.destroyed || this.innerConnectionLost(peer));
+    inner.on('online', () => this.destroyed || this.emitSafely('online'));
+    inner.on('offline', () => this.destroyed || this.emitSafely('offline'));
+    inner.on('drain', (peer) => this.destroyed || this.innerDrain(peer));
     inner.on('error', (error) => this.reportError(error));
   }
 

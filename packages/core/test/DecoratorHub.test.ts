@@ -54,4 +54,34 @@ describe('DecoratorHub', () => {
     expect(() => hub.openEndpoint('x')).not.toThrow();
     await hub.close();
   });
+
+  it('once destroyed, ignores what a still-open inner endpoint reports (a decorator lingering to flush a goodbye)', async () => {
+    const inner = new InBrowserHub();
+    class LingeringEndpoint extends DecoratorEndpoint {
+      seen: unknown[] = [];
+      protected override teardown(): void {} // keeps the inner endpoint open, as ReliableHub does for up to 1 s
+      protected override receive(sourceEva: string, message: unknown): void {
+        this.seen.push(message);
+        super.receive(sourceEva, message);
+      }
+      protected override innerConnected(peerEva: string): void {
+        this.seen.push(`connection:${peerEva}`);
+        super.innerConnected(peerEva);
+      }
+    }
+    const innerA = inner.openEndpoint('a');
+    const lingering = new LingeringEndpoint(innerA);
+    const b = inner.openEndpoint('b');
+    await b.openConnection('a');
+    b.send('a', 'before');
+    await new Promise<void>((resolve) => innerA.once('message', () => setImmediate(resolve)));
+    expect(lingering.seen).toEqual(['connection:b', 'before']);
+    lingering.destroy();
+    const c = inner.openEndpoint('c');
+    await c.openConnection('a');
+    b.send('a', 'after destroy');
+    await new Promise<void>((resolve) => innerA.once('message', () => setImmediate(resolve)));
+    expect(lingering.seen).toEqual(['connection:b', 'before']);
+    await inner.close();
+  });
 });
