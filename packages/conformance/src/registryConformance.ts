@@ -5,6 +5,13 @@ import { Global, VnfError, type ErrorCode, type RegistryChange, type RegistryCli
 export interface RegistryFixture {
   /** A client owned by `eva` on this registry. */
   connect(eva: string): RegistryClient | Promise<RegistryClient>;
+  /**
+   * Another client of `eva` while one from `connect(eva)` is open: several clients may speak for one owner
+   * (`InBrowserRegistry.connect` twice; over the broker, several `endpoint.getWebSocketRpc()` of one endpoint,
+   * which share one broker session). Fixtures that cannot have two clients of one eva leave it out, and the
+   * shared-owner test then checks nothing.
+   */
+  connectAgain?(eva: string): RegistryClient | Promise<RegistryClient>;
   /** Releases the fixture (servers, sockets). Clients not closed by the test are closed here. */
   close(): Promise<void>;
 }
@@ -36,6 +43,11 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
 
     const connect = async (eva: string): Promise<RegistryClient> => {
       const client = await fixture.connect(eva);
+      clients.push(client);
+      return client;
+    };
+    const connectAgain = async (eva: string): Promise<RegistryClient> => {
+      const client = await fixture.connectAgain!(eva);
       clients.push(client);
       return client;
     };
@@ -210,6 +222,46 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
       // The eva's entries are free for whoever comes next.
       const c = await connect('owner-c');
       expect(await c.createEntry({ collection: C1, name: 'a1' }, 'reused')).toBe(Global.OK);
+    });
+
+    it('lets several clients share an owner: each watch hears its own changes once, any may write, close removes what that client wrote', async () => {
+      if (!fixture.connectAgain) return;
+      const first = await connect('owner-shared');
+      const second = await connectAgain('owner-shared');
+      const other = await connect('owner-other');
+      const firstSeen = record();
+      const secondSeen = record();
+      const otherSeen = record();
+      await first.watch(C1, firstSeen.watcher);
+      await second.watch(C1, secondSeen.watcher);
+      await other.watch(C1, otherSeen.watcher);
+      const k1 = { collection: C1, name: 'by-first' };
+      const k2 = { collection: C1, name: 'by-second' };
+      expect(await first.createEntry(k1, 1)).toBe(Global.OK);
+      expect(await second.createEntry(k2, 2)).toBe(Global.OK);
+      // The entries belong to the eva, not to the client that created them.
+      expect(await second.updateEntry(k1, 'one')).toBe(Global.OK);
+      expect((await other.listEntries(C1)).map((e) => [e.name, e.owner])).toEqual([
+        ['by-first', 'owner-shared'],
+        ['by-second', 'owner-shared'],
+      ]);
+      const expected = ['added:by-first', 'added:by-second', 'updated:by-first'];
+      expect((await firstSeen.until(3)).map(describeChange)).toEqual(expected);
+      await first.close();
+      // Closing one client removes what it wrote; the owner's other client keeps working and keeps its entries.
+      expect((await secondSeen.until(4)).map(describeChange)).toEqual([...expected, 'removed:by-first']);
+      expect((await otherSeen.until(4)).map(describeChange)).toEqual([...expected, 'removed:by-first']);
+      expect((await second.listEntries(C1)).map((e) => e.name)).toEqual(['by-second']);
+      expect(await second.updateEntry(k2, 'two')).toBe(Global.OK);
+      expect((await otherSeen.until(5)).map(describeChange)[4]).toBe('updated:by-second');
+      expect((await secondSeen.until(5)).map(describeChange)[4]).toBe('updated:by-second');
+      await second.close();
+      expect((await otherSeen.until(6)).map(describeChange)[5]).toBe('removed:by-second');
+      expect(await other.listEntries(C1)).toEqual([]);
+      // Each change was told once to each watch, and the closed client's watch heard nothing after its close.
+      expect(firstSeen.changes.map(describeChange)).toEqual(expected);
+      expect(secondSeen.changes.map(describeChange)).toEqual([...expected, 'removed:by-first', 'updated:by-second']);
+      expect(otherSeen.changes).toHaveLength(6);
     });
 
     it('works with every method called unbound', async () => {
@@ -415,6 +467,10 @@ class Recorder {
     clearTimeout(this.timer);
     this.waiting = null;
   }
+}
+
+function describeChange(change: RegistryChange): string {
+  return `${change.type}:${change.entry.name}`;
 }
 
 function describeChanges(changes: RegistryChange[]): string {

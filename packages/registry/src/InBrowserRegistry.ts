@@ -17,7 +17,8 @@ export interface InBrowserRegistryOptions extends MemoryRegistryStoreOptions {
  */
 export class InBrowserRegistry {
   readonly store: RegistryStore;
-  private readonly clients = new Map<string, InBrowserRegistryClient>();
+  /** The open clients of each eva: the eva's entries go when its last client closes. */
+  private readonly clients = new Map<string, Set<InBrowserRegistryClient>>();
 
   constructor(options: InBrowserRegistryOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -36,20 +37,22 @@ export class InBrowserRegistry {
   }
 
   /**
-   * A client whose entries are owned by `eva`. Throws EVA_IN_USE while another open client of this
-   * registry speaks for the same eva (the broker allows one live channel per eva too).
+   * A client whose entries are owned by `eva`. Several clients may speak for one eva, as several channels may
+   * over the broker (RegistryService shares an owner across sessions): the entries belong to the eva, any of
+   * its clients may update or delete them, a closing client removes the entries it wrote, and the eva's
+   * remaining entries go when its last client closes.
    */
   connect(eva: string): RegistryClient {
     validateEva(eva);
-    if (this.clients.has(eva)) {
-      throw new VnfError('EVA_IN_USE', `A registry client for "${eva}" is already open on this registry. Close it first or use another eva.`, {
-        details: { eva },
-      });
-    }
+    const peers = this.clients.get(eva) ?? new Set<InBrowserRegistryClient>();
+    this.clients.set(eva, peers);
     const client = new InBrowserRegistryClient(this.store, eva, () => {
-      if (this.clients.get(eva) === client) this.clients.delete(eva);
+      peers.delete(client);
+      if (peers.size > 0) return false;
+      if (this.clients.get(eva) === peers) this.clients.delete(eva);
+      return true;
     });
-    this.clients.set(eva, client);
+    peers.add(client);
     return client;
   }
 }

@@ -29,6 +29,10 @@ import {
 
 const log = createLogger('registry:websocket');
 
+/** Numbers the clients of this module copy; with a random tag, it makes each client's watch ids its own. */
+let clientCount = 0;
+const moduleTag = Math.random().toString(36).slice(2, 10);
+
 /** An entry this client created, as last written: what it restores after a reconnection. */
 interface OwnEntry {
   key: KeyParams;
@@ -56,6 +60,11 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
   private readonly entries = new Map<string, OwnEntry>();
   private readonly watches = new Map<string, Watch>();
   private readonly detach: Array<() => void>;
+  /**
+   * Watch ids must be unique on the channel, not only in this client: several clients may share one channel
+   * (`endpoint.getWebSocketRpc()`), hence one broker session, and every client hears every notification.
+   */
+  private readonly watchIdPrefix = `${moduleTag}.${(clientCount++).toString(36)}.`;
   private nextWatchId = 1;
   private wasDown = false;
   private resyncRun = 0;
@@ -137,7 +146,7 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     this.assertOpen('watch');
     validateKeyPart(collection, 'collection', Infinity);
     assertWatcher(watcher);
-    const watchId = `w${this.nextWatchId++}`;
+    const watchId = `${this.watchIdPrefix}${this.nextWatchId++}`;
     // Registered before the call: a change may be pushed before the call's answer arrives.
     this.watches.set(watchId, { collection, watcher });
     try {
@@ -199,6 +208,7 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
       log('%s dropped a malformed %s notification', this.owner, method);
       return;
     }
+    // Another client sharing the channel owns any other watch id.
     const watch = this.watches.get(change.watchId);
     if (watch) callWatcher(this, watch.watcher, { type: change.type, entry: change.entry });
   }

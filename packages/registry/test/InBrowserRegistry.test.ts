@@ -21,14 +21,22 @@ describe('InBrowserRegistry', () => {
     .then(done);
   });
 
-  it('allows one open client per eva (EVA_IN_USE), and another once it closed', async () => {
+  it("allows several clients of one eva, like the broker's shared owner: the eva's entries go when its last client closes", async () => {
     const reg = new InBrowserRegistry();
     const first = reg.connect('a');
-    expect(() => reg.connect('a')).toThrow(expect.objectContaining({ code: 'EVA_IN_USE' }));
-    await first.close();
     const second = reg.connect('a');
-    expect(await second.createEntry({ collection: 'c', name: 'n' }, 1)).toBe(Global.OK);
+    const other = reg.connect('b');
+    expect(await first.createEntry({ collection: 'c', name: 'first' }, 1)).toBe(Global.OK);
+    // Written under the eva, not by this client: only the owner's last close removes it.
+    await reg.store.create('a', { collection: 'c', name: 'store' }, 0);
+    await first.close();
+    expect((await other.listEntries('c')).map((e) => e.name)).toEqual(['store']);
+    const third = reg.connect('a');
+    await third.close();
+    expect((await other.listEntries('c')).map((e) => e.name)).toEqual(['store']);
     await second.close();
+    expect(await other.listEntries('c')).toEqual([]);
+    await other.close();
   });
 
   it('throws INVALID_ARGUMENT for a bad eva', () => {

@@ -183,9 +183,13 @@ describe('WebSocketRegistryClient', () => {
 
   it('ignores other services\u2019 notifications and malformed changes', async () => {
     const listeners: Array<(method: string, params: unknown) => void> = [];
+    let w1 = '';
     const rpc: Rpc = {
       eva: 'a',
-      call: async () => ({ status: Global.OK }),
+      call: async (method, params) => {
+        if (method === RegistryMethod.WATCH) w1 = (params as { watchId: string }).watchId;
+        return { status: Global.OK };
+      },
       onNotification: (listener) => {
         listeners.push(listener);
         return () => undefined;
@@ -198,12 +202,12 @@ describe('WebSocketRegistryClient', () => {
     await client.watch('c', (change) => seen.push(change));
     const entry = { collection: 'c', name: 'n', value: 1, owner: 'b', version: 1 };
     for (const listener of listeners) {
-      listener('other.service', { watchId: 'w1', type: 'added', entry });
+      listener('other.service', { watchId: w1, type: 'added', entry });
       listener('registry.change', null);
-      listener('registry.change', { watchId: 'w1', type: 'exploded', entry });
-      listener('registry.change', { watchId: 'w1', type: 'added', entry: { name: 'n' } });
+      listener('registry.change', { watchId: w1, type: 'exploded', entry });
+      listener('registry.change', { watchId: w1, type: 'added', entry: { name: 'n' } });
       listener('registry.change', { watchId: 'unknown', type: 'added', entry });
-      listener('registry.change', { watchId: 'w1', type: 'added', entry });
+      listener('registry.change', { watchId: w1, type: 'added', entry });
     }
     expect(seen).toEqual([{ type: 'added', entry }]);
     await client.close();

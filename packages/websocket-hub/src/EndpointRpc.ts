@@ -1,14 +1,17 @@
 import type { Rpc } from '@vnf/core';
 import type { RpcCalls } from './rpcCalls';
 
-/** The Rpc of `endpoint.getWebSocketRpc()`: shares the endpoint's socket; `close()` detaches only. */
+/**
+ * An Rpc of `endpoint.getWebSocketRpc()`: shares the endpoint's socket with the endpoint and its other Rpcs, but
+ * has its own pending calls and listeners; `close()` detaches only this one.
+ */
 export class EndpointRpc implements Rpc {
   readonly eva: string;
 
   constructor(
     eva: string,
     private readonly calls: RpcCalls,
-    private readonly detach: (rpc: EndpointRpc) => void,
+    private readonly detach: () => void,
   ) {
     this.eva = eva;
     this.call = this.call.bind(this);
@@ -29,10 +32,10 @@ export class EndpointRpc implements Rpc {
     return this.calls.onStateChange(listener);
   }
 
-  /** Rejects this Rpc's pending calls with DESTROYED and detaches it; the endpoint's socket stays open. */
+  /** Rejects this Rpc's pending calls with DESTROYED and detaches it; the socket and the endpoint's other Rpcs stay. */
   close(): Promise<void> {
     this.calls.destroy();
-    this.detach(this);
+    this.detach();
     return Promise.resolve();
   }
 }

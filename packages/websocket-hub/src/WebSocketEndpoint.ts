@@ -38,8 +38,8 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private readonly hubRegistered: () => Promise<void>;
   private wasOnline = false;
   private online = false;
-  private rpcCalls: RpcCalls | null = null;
-  private rpc: EndpointRpc | null = null;
+  /** The calls of every `getWebSocketRpc()` Rpc still attached: each has its own pending calls and listeners. */
+  private readonly rpcs = new Set<RpcCalls>();
 
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketEndpointOptions) {
     super(eva, options);
@@ -72,20 +72,15 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     return this.online;
   }
 
-  /** An Rpc sharing this endpoint's socket; the broker sees this endpoint's eva as its owner. */
+  /**
+   * A new Rpc sharing this endpoint's socket; the broker sees this endpoint's eva as its owner. Each call
+   * returns its own Rpc (own pending calls and listeners), so closing one leaves the others working.
+   */
   getWebSocketRpc(): Rpc {
     this.assertAlive('getWebSocketRpc');
-    if (!this.rpc) {
-      const calls = new RpcCalls(this.channel, this.eva, this.callTimeoutMs);
-      this.rpcCalls = calls;
-      this.rpc = new EndpointRpc(this.eva, calls, (rpc) => {
-        if (this.rpc === rpc) {
-          this.rpc = null;
-          this.rpcCalls = null;
-        }
-      });
-    }
-    return this.rpc;
+    const calls = new RpcCalls(this.channel, this.eva, this.callTimeoutMs);
+    this.rpcs.add(calls);
+    return new EndpointRpc(this.eva, calls, () => this.rpcs.delete(calls));
   }
 
   override bufferedAmount(targetEva: string): number {
@@ -129,9 +124,8 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   protected teardown(): void {
     this.settleOpens('DESTROYED');
     this.wakeUpWaiters();
-    this.rpcCalls?.destroy();
-    this.rpc = null;
-    this.rpcCalls = null;
+    for (const calls of this.rpcs) calls.destroy();
+    this.rpcs.clear();
     void this.channel.close();
   }
 
@@ -161,7 +155,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private channelUp(): void {
     this.online = true;
     this.wakeUpWaiters();
-    this.rpcCalls?.up();
+    for (const calls of [...this.rpcs]) calls.up();
     if (this.wasOnline) this.emit('online');
     this.wasOnline = true;
   }
@@ -170,7 +164,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     const wasOnline = this.online;
     this.online = false;
     this.settleOpens('UNAVAILABLE');
-    this.rpcCalls?.down();
+    for (const calls of [...this.rpcs]) calls.down();
     if (!wasOnline) return;
     this.emit('offline');
     for (const peer of this.connections()) this.connectionLost(peer);
@@ -179,7 +173,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private channelFailed(error: VnfError): void {
     this.settleOpens(error.code);
     this.wakeUpWaiters();
-    this.rpcCalls?.fatal(error);
+    for (const calls of [...this.rpcs]) calls.fatal(error);
     this.reportError(error);
   }
 
@@ -187,7 +181,12 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     switch (message.t) {
       case 'opened': {
         const settle = this.opens.get(message.to);
-        if (settle) settle({ status: ConnectionStatus.CONNECTED, targetEva: message.to });
+        if (settle) {
+          // Connected now, not when the connect promise settles a few microtasks later: the target's first
+          // message may arrive in the same read as `opened`, and deliver() drops messages of unconnected peers.
+          this.acceptConnection(message.to);
+          settle({ status: ConnectionStatus.CONNECTED, targetEva: message.to });
+        }
         // We gave up waiting (timeout) before the broker answered: undo the connection it made.
         else if (!this.isConnected(message.to)) this.channel.sendControl({ t: 'close', to: message.to });
         return;
@@ -205,7 +204,8 @@ export class WebSocketEndpoint extends AbstractEndpoint {
         this.reportError(new VnfError(message.code as VnfError['code'], `The broker reported: ${message.message}`));
         return;
       default:
-        this.rpcCalls?.handleControl(message);
+        // Call ids are unique on the socket, so only the Rpc that made a call settles it; notifications go to every Rpc.
+        for (const calls of [...this.rpcs]) calls.handleControl(message);
     }
   }
 

@@ -53,6 +53,9 @@ export class Channel {
   private settleFirstAttempt!: () => void;
   private closedResolve: (() => void) | null = null;
   private closedPromise: Promise<void> | null = null;
+  /** The source eva of the last message record, as bytes and decoded: a batch is mostly from one sender. */
+  private lastEvaBytes: Uint8Array | null = null;
+  private lastEva = '';
 
   constructor(
     private readonly factory: WebSocketFactory,
@@ -242,7 +245,7 @@ export class Channel {
         if (kind === RecordKind.CONTROL) {
           this.control(parseBrokerMessage(decoder.decode(bytes.subarray(payloadStart, payloadEnd))));
         } else if (this.state === 'up') {
-          const source = decoder.decode(bytes.subarray(evaStart, evaEnd));
+          const source = this.sourceEva(bytes, evaStart, evaEnd);
           // Binary is copied out of the batch so the application never holds a view of other messages.
           const payload = kind === RecordKind.TEXT ? decoder.decode(bytes.subarray(payloadStart, payloadEnd)) : bytes.slice(payloadStart, payloadEnd);
           this.handler.onData(source, payload);
@@ -253,6 +256,25 @@ export class Channel {
         VnfError.is(err) ? err : new VnfError('PROTOCOL', `Could not read a frame from the broker: ${String(err)}. Check that client and broker versions match.`, { cause: err }),
       );
     }
+  }
+
+  /** Decodes a record's source eva, reusing the previous record's string when the bytes are the same. */
+  private sourceEva(frame: Uint8Array, start: number, end: number): string {
+    const last = this.lastEvaBytes;
+    if (last && last.byteLength === end - start) {
+      let same = true;
+      for (let i = 0; i < last.byteLength; i++) {
+        if (last[i] !== frame[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastEva;
+    }
+    // A copy: a view would keep the whole frame alive.
+    this.lastEvaBytes = frame.slice(start, end);
+    this.lastEva = decoder.decode(this.lastEvaBytes);
+    return this.lastEva;
   }
 
   private control(message: BrokerMessage): void {

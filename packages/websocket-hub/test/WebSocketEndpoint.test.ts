@@ -1,5 +1,5 @@
-import { WebSocketFactory, WebSocketHub } from '../src';
-import { nextEvent, startBroker, type RunningBroker } from './brokerFixture';
+import { WebSocketFactory, WebSocketHub, type VnfSocket } from '../src';
+import { FAST_RECONNECT, nextEvent, startBroker, until, type RunningBroker } from './brokerFixture';
 
 let running: RunningBroker;
 let hub: WebSocketHub;
@@ -55,5 +55,88 @@ describe('WebSocketEndpoint', () => {
     expect(got[1]).toBeInstanceOf(Uint8Array);
     expect([...(got[1] as Uint8Array)]).toEqual([1, 2, 3]);
     expect(got[2]).toBe('');
+  });
+});
+
+/**
+ * Sockets that hold a received `opened` back and hand it over together with the next message, in one tick:
+ * what `ws` does when both frames come in one TCP read.
+ */
+class CoalescingFactory extends WebSocketFactory {
+  override create(): VnfSocket {
+    const socket = super.create();
+    const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(socket), 'onmessage')!.set!;
+    let handler: VnfSocket['onmessage'] = null;
+    let held: { data: unknown } | null = null;
+    Object.defineProperty(socket, 'onmessage', {
+      configurable: true,
+      get: () => handler,
+      set: (fn: VnfSocket['onmessage']) => {
+        handler = fn;
+        setter.call(
+          socket,
+          fn &&
+            ((event: { data: unknown }) => {
+              if (held) {
+                const first = held;
+                held = null;
+                fn(first);
+                fn(event);
+              } else if (event.data instanceof ArrayBuffer && new TextDecoder().decode(event.data).includes('"t":"opened"')) {
+                held = event;
+              } else {
+                fn(event);
+              }
+            }),
+        );
+      },
+    });
+    return socket;
+  }
+}
+
+describe('WebSocketEndpoint receiving', () => {
+  it("delivers a reply that arrives in the same read as the broker's opened", async () => {
+    const targetHub = new WebSocketHub(running.factory());
+    const target = targetHub.openEndpoint('target');
+    target.on('connection', (peer) => target.send(peer, 'hello at once'));
+    await target.firstAttempt;
+    hub = new WebSocketHub(new CoalescingFactory(running.url, { reconnect: FAST_RECONNECT }));
+    const opener = hub.openEndpoint('opener');
+    const received = nextEvent<{ sourceEva: string; message: unknown }>(opener, 'message', 5000);
+    try {
+      expect((await opener.openConnection('target')).status).toBe('CONNECTED');
+      expect(await received).toEqual({ sourceEva: 'target', message: 'hello at once' });
+    } finally {
+      await targetHub.close();
+    }
+  });
+
+  it('decodes the source eva of a batch from one sender once, and keeps senders of equal-length evas apart', async () => {
+    hub = new WebSocketHub(running.factory());
+    const p1 = hub.openEndpoint('p1');
+    const p2 = hub.openEndpoint('p2');
+    const sink = hub.openEndpoint('sink');
+    await p1.openConnection('sink');
+    await p2.openConnection('sink');
+    const got: { sourceEva: string; message: unknown }[] = [];
+    sink.onMessage = (e) => got.push(e);
+    const decode = jest.spyOn(TextDecoder.prototype, 'decode');
+    try {
+      for (let i = 0; i < 20; i++) p1.send('sink', new Uint8Array([i]));
+      await until(() => got.length === 20, '20 messages');
+      // One decode at most for the eva of the 20 records (none if it was cached from an earlier frame).
+      expect(decode.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      decode.mockRestore();
+    }
+    got.length = 0;
+    for (let i = 0; i < 10; i++) {
+      p1.send('sink', 'p1');
+      p2.send('sink', 'p2');
+    }
+    await until(() => got.length === 20, '20 more messages');
+    expect(got.every((e) => e.sourceEva === e.message)).toBe(true);
+    expect(got.filter((e) => e.sourceEva === 'p2')).toHaveLength(10);
   });
 });

@@ -21,7 +21,6 @@ export class FrameWriter {
   private buffer: Uint8Array;
   private view: DataView;
   private position = 0;
-  private records = 0;
 
   constructor(initialCapacity = 1024) {
     this.buffer = new Uint8Array(initialCapacity);
@@ -31,10 +30,6 @@ export class FrameWriter {
   /** Bytes written so far. */
   get length(): number {
     return this.position;
-  }
-
-  get count(): number {
-    return this.records;
   }
 
   /** Appends a record. `capacity` is `recordCapacity(eva, payload)` when the caller already computed it. */
@@ -60,7 +55,6 @@ export class FrameWriter {
     }
     this.view.setUint32(at, payloadLength);
     this.position = payloadAt + payloadLength;
-    this.records++;
   }
 
   /** The frame written so far (a view; the writer must not be used afterwards). */
