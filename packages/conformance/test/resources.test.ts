@@ -26,3 +26,18 @@ describe('the leak detector behind "leaves no timer or socket behind"', () => {
     await until('the server handle to be released', 2000, () => resourcesSettled(before), () => describeResourceDiff(before));
   });
 });
+
+describe('until, used to wait for resources to be released', () => {
+  it('does not count its own poll timer as a live resource', async () => {
+    const before = countActiveResources();
+    let polls = 0;
+    const held = setTimeout(() => undefined, 60_000);
+    // Released after a few polls, so the check that passes runs from a later poll, not the first call.
+    setTimeout(() => clearTimeout(held), 50);
+    await until('the held timer to be cleared', 2000, () => {
+      polls++;
+      return resourcesSettled(before);
+    }, () => describeResourceDiff(before));
+    expect(polls).toBeGreaterThan(1);
+  });
+});

@@ -2,7 +2,7 @@ import { copyBinary, payloadByteLength, toUint8Array, utf8Length, validateWirePa
 
 describe('payload rules', () => {
   it('counts UTF-8 bytes as TextEncoder does', () => {
-    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b€é', '\ud800', 'x\udc00y']) {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b€é', '\ud800', 'x\udc00y', '\ud800é', '\ud800\ud800', '\udbffa']) {
       expect(utf8Length(s)).toBe(new TextEncoder().encode(s).byteLength);
     }
   });

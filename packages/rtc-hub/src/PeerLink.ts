@@ -51,7 +51,8 @@ export class PeerLink {
   private readonly iceTimeoutMs: number;
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
   private localCandidates = 0;
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set while closing gracefully: ends the wait and releases the connection. */
+  private endLinger: (() => void) | undefined;
   private opened = false;
   private finished = false;
 
@@ -124,8 +125,9 @@ export class PeerLink {
     }
   }
 
-  /** Closes the connection without reporting `closed`. Idempotent. */
+  /** Closes the connection without reporting `closed`, at once (also while closing gracefully). Idempotent. */
   destroy(): void {
+    if (this.endLinger) return this.endLinger();
     if (this.finished) return;
     this.finished = true;
     this.release();
@@ -134,25 +136,28 @@ export class PeerLink {
   /**
    * Closes once the peer has read everything sent: closing the peer connection at once would drop frames
    * still in flight. Waits until the peer closes its side, `peerDone` accepts a frame from the peer, or
-   * `graceMs` passed; reports nothing.
+   * `graceMs` passed, or `destroy()` is called; reports nothing. Resolves once the connection is released.
    */
-  closeGracefully(graceMs: number, peerDone: (frame: Uint8Array) => boolean): void {
-    if (this.finished) return;
+  closeGracefully(graceMs: number, peerDone: (frame: Uint8Array) => boolean): Promise<void> {
+    if (this.finished) return Promise.resolve();
     this.finished = true;
     clearTimeout(this.iceTimer);
     this.iceTimer = undefined;
-    const release = (): void => {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
-      this.release();
-    };
-    this.peer.removeAllListeners('data');
-    this.peer.removeAllListeners('close');
-    this.peer.on('data', (frame: Uint8Array) => {
-      if (peerDone(frame)) release();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endLinger?.(), graceMs);
+      this.endLinger = () => {
+        this.endLinger = undefined;
+        clearTimeout(timer);
+        this.release();
+        resolve();
+      };
+      this.peer.removeAllListeners('data');
+      this.peer.removeAllListeners('close');
+      this.peer.on('data', (frame: Uint8Array) => {
+        if (peerDone(frame)) this.endLinger?.();
+      });
+      this.peer.on('close', () => this.endLinger?.());
     });
-    this.peer.on('close', release);
-    this.lingerTimer = setTimeout(release, graceMs);
   }
 
   private markOpen(): void {

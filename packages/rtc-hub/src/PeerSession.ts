@@ -1,6 +1,7 @@
 import { VnfError, createLogger } from '@vnf/core';
-import { ChannelControl, controlRecord, decodeFrame, encodeFrame, recordSize, toRecord, type Decoded, type FrameRecord } from './frameCodec';
+import { ChannelControl, controlRecord, decodeFrame, encodeFrame, toRecord, type Decoded } from './frameCodec';
 import { PeerLink } from './PeerLink';
+import { SendQueue } from './sendQueue';
 import type { ControlFrame, SignalData } from './signalingFrames';
 import type { ResolvedRtcHubOptions } from './options';
 import type { WebRtcImplementation } from './webRtcImplementation';
@@ -38,6 +39,8 @@ export interface SessionHost {
   /** The attempt failed before the connection was up. */
   failed(session: PeerSession, reason: string): void;
   lost(session: PeerSession): void;
+  /** A channel closed on purpose waits for the peer to read what was sent; `released` settles when it is gone. */
+  linger(link: PeerLink, released: Promise<void>): void;
   deliver(peer: string, message: string | Uint8Array): void;
   drain(peer: string): void;
   error(error: VnfError): void;
@@ -66,8 +69,7 @@ export class PeerSession {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private flushScheduled = false;
-  private queue: FrameRecord[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new SendQueue();
   private aboveHighWater = false;
   private transportBuffered = 0;
   /** The data channel the peer announced it sends on; frames from another channel wait until it does. */
@@ -98,9 +100,9 @@ export class PeerSession {
   }
 
   bufferedAmount(): number {
-    if (this.path === 'direct' && this.link) return this.queuedBytes + this.link.bufferedAmount;
-    if (this.path === 'relay') return this.queuedBytes + this.host.signalingBuffered(this.peer);
-    return this.queuedBytes;
+    if (this.path === 'direct' && this.link) return this.queue.bytes + this.link.bufferedAmount;
+    if (this.path === 'relay') return this.queue.bytes + this.host.signalingBuffered(this.peer);
+    return this.queue.bytes;
   }
 
   /** Starts an attempt unless one is running or the connection is up (both sides may call it: glare). */
@@ -110,11 +112,9 @@ export class PeerSession {
   }
 
   send(message: string | Uint8Array | ArrayBuffer): void {
-    const record = toRecord(message);
-    this.queue.push(record);
-    this.queuedBytes += recordSize(record);
+    this.queue.push(toRecord(message));
     // The channel's own count as of the last flush: reading it is a native call, too slow for every message.
-    if (this.queuedBytes + this.transportBuffered > this.host.options.highWaterMark) this.aboveHighWater = true;
+    if (this.queue.bytes + this.transportBuffered > this.host.options.highWaterMark) this.aboveHighWater = true;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Everything sent in this tick goes out together, in frames of up to FRAME_BUDGET bytes.
@@ -133,13 +133,13 @@ export class PeerSession {
     if (this.finished) return;
     const link = this.link;
     if (this.path === 'direct' && link?.isOpen) {
-      while (this.queue.length > 0) link.send(this.takeBatch(FRAME_BUDGET));
+      while (this.queue.length > 0) link.send(this.queue.takeFrame(FRAME_BUDGET));
       link.send(encodeFrame([controlRecord(ChannelControl.BYE)]));
       this.link = null;
-      link.closeGracefully(this.host.options.iceTimeoutMs, isBye);
+      this.host.linger(link, link.closeGracefully(this.host.options.iceTimeoutMs, isBye));
     } else {
       if (this.path === 'relay') {
-        while (this.queue.length > 0 && this.host.sendRelay(this.peer, this.takeBatch(FRAME_BUDGET)));
+        while (this.queue.length > 0 && this.host.sendRelay(this.peer, this.queue.takeFrame(FRAME_BUDGET)));
       }
       this.host.sendControl(this.peer, { t: 'bye' });
     }
@@ -156,8 +156,7 @@ export class PeerSession {
     clearTimeout(this.retryTimer);
     clearTimeout(this.pollTimer);
     this.answerTimer = this.retryTimer = this.pollTimer = undefined;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
     this.held = [];
   }
 
@@ -474,17 +473,17 @@ export class PeerSession {
     const { highWaterMark, lowWaterMark } = this.host.options;
     if (this.path === 'direct' && this.link?.isOpen) {
       const link = this.link;
-      while (this.queue.length > 0 && link.bufferedAmount < highWaterMark && this.link === link) link.send(this.takeBatch(FRAME_BUDGET));
+      while (this.queue.length > 0 && link.bufferedAmount < highWaterMark && this.link === link) link.send(this.queue.takeFrame(FRAME_BUDGET));
     } else if (this.path === 'relay') {
       while (this.queue.length > 0 && this.host.signalingBuffered(this.peer) < highWaterMark) {
-        if (!this.host.sendRelay(this.peer, this.takeBatch(FRAME_BUDGET))) {
+        if (!this.host.sendRelay(this.peer, this.queue.takeFrame(FRAME_BUDGET))) {
           this.onSignalingLost();
           return;
         }
       }
     }
     const buffered = this.bufferedAmount();
-    this.transportBuffered = buffered - this.queuedBytes;
+    this.transportBuffered = buffered - this.queue.bytes;
     if (this.aboveHighWater && buffered < lowWaterMark) {
       this.aboveHighWater = false;
       this.host.drain(this.peer);
@@ -496,20 +495,6 @@ export class PeerSession {
         this.flush();
       }, POLL_MS);
     }
-  }
-
-  private takeBatch(budget: number): Uint8Array {
-    let size = 0;
-    let count = 0;
-    while (count < this.queue.length) {
-      const next = recordSize(this.queue[count]);
-      if (count > 0 && size + next > budget) break;
-      size += next;
-      count++;
-    }
-    const batch = this.queue.splice(0, count);
-    this.queuedBytes -= size;
-    return encodeFrame(batch);
   }
 }
 

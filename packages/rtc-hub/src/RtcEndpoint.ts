@@ -1,5 +1,6 @@
 import { AbstractEndpoint, ConnectionStatus, VnfError, createLogger, isBinary } from '@vnf/core';
 import type { ConnectionEvent, Endpoint, EndpointOptions, MessageEvent } from '@vnf/core';
+import type { LingeringLinks } from './lingeringLinks';
 import { PeerSession, type Path, type SessionHost } from './PeerSession';
 import { decodeControl, encodeControl, type ControlFrame } from './signalingFrames';
 import type { ResolvedRtcHubOptions } from './options';
@@ -18,11 +19,11 @@ export class RtcEndpoint extends AbstractEndpoint {
   private readonly waiters = new Map<string, Set<(event: ConnectionEvent) => void>>();
   private readonly host: SessionHost;
 
-  constructor(signaling: Endpoint, options: ResolvedRtcHubOptions, wrtc: WebRtcImplementation, endpointOptions: EndpointOptions) {
+  constructor(signaling: Endpoint, options: ResolvedRtcHubOptions, wrtc: WebRtcImplementation, endpointOptions: EndpointOptions, lingering: LingeringLinks) {
     super(signaling.eva, { ...endpointOptions, connectTimeoutMs: options.connectTimeoutMs, maxPayloadSize: options.maxPayloadSize });
     this.signaling = signaling;
     this.path = this.path.bind(this);
-    this.host = this.createHost(options, wrtc);
+    this.host = this.createHost(options, wrtc, lingering);
     signaling.on('message', this.onSignalingMessage, this);
     signaling.on('connection', this.onSignalingConnection, this);
     signaling.on('connectionLost', this.onSignalingLost, this);
@@ -141,7 +142,7 @@ export class RtcEndpoint extends AbstractEndpoint {
     for (const waiter of set ?? []) waiter(event);
   }
 
-  private createHost(options: ResolvedRtcHubOptions, wrtc: WebRtcImplementation): SessionHost {
+  private createHost(options: ResolvedRtcHubOptions, wrtc: WebRtcImplementation, lingering: LingeringLinks): SessionHost {
     const current = (session: PeerSession): boolean => this.sessions.get(session.peer) === session;
     const signaling = this.signaling;
     const trySend = (peer: string, payload: string | Uint8Array): boolean => {
@@ -183,6 +184,7 @@ export class RtcEndpoint extends AbstractEndpoint {
         this.sessions.delete(session.peer);
         this.connectionLost(session.peer);
       },
+      linger: (link, released) => lingering.add(link, released),
       deliver: (peer, message) => this.deliver(peer, message),
       drain: (peer) => {
         if (!this.destroyed) this.emit('drain', peer);

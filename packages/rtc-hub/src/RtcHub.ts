@@ -1,8 +1,12 @@
 import { AbstractHub, VnfError, openInnerEndpoint } from '@vnf/core';
 import type { Hub } from '@vnf/core';
+import { LingeringLinks } from './lingeringLinks';
 import { RtcEndpoint } from './RtcEndpoint';
 import { resolveOptions, type ResolvedRtcHubOptions, type RtcHubOptions } from './options';
 import { resolveWebRtc, type WebRtcImplementation } from './webRtcImplementation';
+
+/** Longest `close()` waits for peers to read what closed channels still carry; then they are closed at once. */
+const CLOSE_LINGER_CAP_MS = 2000;
 
 /**
  * A wire hub on WebRTC data channels. Offers, answers and ICE candidates travel over `signalingHub`
@@ -14,6 +18,7 @@ export class RtcHub extends AbstractHub<RtcEndpoint> {
   readonly signalingHub: Hub;
   private readonly options: ResolvedRtcHubOptions;
   private readonly wrtc: WebRtcImplementation;
+  private readonly lingering = new LingeringLinks();
 
   constructor(signalingHub: Hub, options: RtcHubOptions = {}) {
     super();
@@ -29,14 +34,14 @@ export class RtcHub extends AbstractHub<RtcEndpoint> {
   protected createEndpoint(eva: string, release: () => void): RtcEndpoint {
     const signaling = openInnerEndpoint(this.signalingHub, eva);
     try {
-      return new RtcEndpoint(signaling, this.options, this.wrtc, { onDestroyed: release });
+      return new RtcEndpoint(signaling, this.options, this.wrtc, { onDestroyed: release }, this.lingering);
     } catch (err) {
       signaling.destroy();
       throw err;
     }
   }
 
-  protected override closeHub(): Promise<void> {
-    return this.signalingHub.close();
+  protected override async closeHub(): Promise<void> {
+    await Promise.all([this.lingering.settle(Math.min(this.options.iceTimeoutMs, CLOSE_LINGER_CAP_MS)), this.signalingHub.close()]);
   }
 }

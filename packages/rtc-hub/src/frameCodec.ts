@@ -1,4 +1,4 @@
-import { VnfError, copyBinary } from '@vnf/core';
+import { VnfError, copyBinary, utf8Length } from '@vnf/core';
 
 /*
  * Data frames: several messages in one data channel (or relayed) message, because each native send costs far
@@ -30,33 +30,65 @@ export type Decoded = string | Uint8Array | { control: number };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
-/** One message, encoded when it was sent, so a sender changing its buffer afterwards changes nothing. */
-export interface FrameRecord {
-  kind: number;
-  bytes: Uint8Array;
-}
+/**
+ * One message, taken when it was sent, so a sender changing its buffer afterwards changes nothing. Strings are
+ * immutable: they stay strings until `encodeFrame` writes them straight into the frame (no intermediate copy).
+ */
+export type FrameRecord =
+  | { kind: typeof KIND_STRING; text: string; length: number }
+  | { kind: typeof KIND_BINARY | typeof KIND_CONTROL; bytes: Uint8Array; length: number };
 
 export function toRecord(message: string | Uint8Array | ArrayBuffer): FrameRecord {
-  if (typeof message === 'string') return { kind: KIND_STRING, bytes: encoder.encode(message) };
-  return { kind: KIND_BINARY, bytes: copyBinary(message) };
+  if (typeof message === 'string') return { kind: KIND_STRING, text: message, length: utf8Length(message) };
+  const bytes = copyBinary(message);
+  return { kind: KIND_BINARY, bytes, length: bytes.byteLength };
 }
 
 export function controlRecord(code: ChannelControl): FrameRecord {
-  return { kind: KIND_CONTROL, bytes: Uint8Array.of(code) };
+  return { kind: KIND_CONTROL, bytes: Uint8Array.of(code), length: 1 };
 }
 
 /** Size of a record inside a frame. */
 export function recordSize(record: FrameRecord): number {
-  return record.bytes.byteLength + RECORD_OVERHEAD;
+  return record.length + RECORD_OVERHEAD;
 }
 
-export function encodeFrame(records: readonly FrameRecord[]): Uint8Array {
+/** Encodes `records[start..end)` into one frame. */
+export function encodeFrame(records: readonly FrameRecord[], start = 0, end = records.length): Uint8Array {
   let total = 0;
-  for (const record of records) total += recordSize(record);
+  for (let i = start; i < end; i++) total += recordSize(records[i]);
   const frame = new Uint8Array(total);
   const view = new DataView(frame.buffer);
   let offset = 0;
-  for (const { kind, bytes } of records) {
+  for (let i = start; i < end; i++) {
+    const record = records[i];
+    frame[offset] = record.kind;
+    view.setUint32(offset + 1, record.length);
+    const at = offset + RECORD_OVERHEAD;
+    if (record.kind !== KIND_STRING) frame.set(record.bytes, at);
+    else if (record.length > 0) {
+      const { read, written } = encoder.encodeInto(record.text, frame.subarray(at, at + record.length));
+      // utf8Length undercounts a lone surrogate before some characters; such rare strings take the exact path.
+      if (read !== record.text.length || written !== record.length) return encodeExactly(records, start, end);
+    }
+    offset = at + record.length;
+  }
+  return frame;
+}
+
+function encodeExactly(records: readonly FrameRecord[], start: number, end: number): Uint8Array {
+  const parts: Array<{ kind: number; bytes: Uint8Array }> = [];
+  let total = 0;
+  for (let i = start; i < end; i++) {
+    const record = records[i];
+    const bytes = record.kind === KIND_STRING ? encoder.encode(record.text) : record.bytes;
+    parts.push({ kind: record.kind, bytes });
+    total += bytes.byteLength + RECORD_OVERHEAD;
+  }
+  const frame = new Uint8Array(total);
+  const view = new DataView(frame.buffer);
+  let offset = 0;
+  for (const { kind, bytes } of parts) {
     frame[offset] = kind;
     view.setUint32(offset + 1, bytes.byteLength);
     frame.set(bytes, offset + RECORD_OVERHEAD);

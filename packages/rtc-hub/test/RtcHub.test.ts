@@ -18,6 +18,10 @@ afterEach(async () => {
   await Promise.all(hubs.splice(0).map((hub) => hub.close()));
 });
 
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+}
+
 function code(fn: () => unknown): string | undefined {
   try {
     fn();
@@ -191,6 +195,31 @@ describe('RtcHub connections', () => {
     await until('the loss', WAIT, () => events.includes('lost a'));
     expect(events).toEqual([...Array.from({ length: 50 }, (_, i) => `m${i}`), 'lost a']);
   });
+
+  it('close() with a hung peer that never reads the BYE resolves and leaves no peer connection or timer behind', async () => {
+    const signaling = new InBrowserHub();
+    const mine = controlledWrtc();
+    const theirs = controlledWrtc();
+    // The default iceTimeoutMs (8 s) is how long a closed channel may wait for the peer to read.
+    const hub = new RtcHub(signaling, { wrtc: mine.impl });
+    const peerHub = new RtcHub(signaling, { wrtc: theirs.impl });
+    hubs.push(hub, peerHub);
+    const a = hub.openEndpoint('a');
+    const b = peerHub.openEndpoint('b');
+    expect((await a.openConnection('b')).status).toBe('CONNECTED');
+    const got: unknown[] = [];
+    b.onMessage = (e) => got.push(e.message);
+    a.send('b', 'read');
+    await until('the first message', WAIT, () => got.length === 1);
+    theirs.frozen = true; // b's process hangs: it neither reads the BYE nor closes its side
+    a.send('b', 'never read');
+    expect(mine.live).toBe(1);
+    const timersBefore = activeTimers();
+    await hub.close();
+    expect(mine.live).toBe(0);
+    expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
+    expect(got).toEqual(['read']);
+  }, 30_000);
 
   it('a non-RTC peer on the signaling hub: the attempt fails, the endpoint reports a PROTOCOL error on garbage', async () => {
     const signaling = new InBrowserHub();

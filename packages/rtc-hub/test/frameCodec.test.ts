@@ -1,4 +1,4 @@
-import { expect, it } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import { VnfError } from '@vnf/core';
 import { ChannelControl, RECORD_OVERHEAD, controlRecord, decodeFrame, encodeFrame, recordSize, toRecord } from '../src/frameCodec';
 
@@ -37,4 +37,21 @@ it('throws PROTOCOL for malformed frames', () => {
     }
     expect(VnfError.is(thrown, 'PROTOCOL')).toBe(true);
   }
+});
+
+it('encodes strings straight into the frame, without an intermediate copy', () => {
+  const encode = jest.spyOn(TextEncoder.prototype, 'encode');
+  const frame = encodeFrame([toRecord('héllo 😀'), toRecord('plain'), toRecord('')]);
+  expect(encode).not.toHaveBeenCalled();
+  encode.mockRestore();
+  expect(decodeFrame(frame)).toEqual(['héllo 😀', 'plain', '']);
+});
+
+it('sizes records by their UTF-8 length, lone surrogates included', () => {
+  // A lone surrogate becomes U+FFFD (3 bytes), whatever follows it.
+  const strings = ['\uD800é', '\uD800\u4e2d', 'a\uDC00b', '\uD83D', '\uD83D\uDE00\uD800', 'ok'];
+  const records = strings.map((s) => toRecord(s));
+  const frame = encodeFrame(records);
+  expect(frame.byteLength).toBe(strings.reduce((n, s) => n + new TextEncoder().encode(s).byteLength + RECORD_OVERHEAD, 0));
+  expect(decodeFrame(frame)).toEqual(strings.map((s) => new TextDecoder().decode(new TextEncoder().encode(s))));
 });
