@@ -187,7 +187,7 @@ export class RtcEndpoint extends AbstractEndpoint {
       linger: (link, released) => lingering.add(link, released),
       deliver: (peer, message) => this.deliver(peer, message),
       drain: (peer) => {
-        if (!this.destroyed) this.emit('drain', peer);
+        if (!this.destroyed) this.emitSafely('drain', peer);
       },
       error: (error) => this.reportError(error),
     };

@@ -54,7 +54,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
       onControl: (message) => this.control(message),
       onData: (source, payload) => this.deliver(source, payload),
       onDrain: () => {
-        for (const peer of this.connections()) this.emit('drain', peer);
+        for (const peer of this.connections()) this.emitSafely('drain', peer);
       },
       onError: (error) => this.reportError(error),
     };
@@ -156,7 +156,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     this.online = true;
     this.wakeUpWaiters();
     for (const calls of [...this.rpcs]) calls.up();
-    if (this.wasOnline) this.emit('online');
+    if (this.wasOnline) this.emitSafely('online');
     this.wasOnline = true;
   }
 
@@ -166,7 +166,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     this.settleOpens('UNAVAILABLE');
     for (const calls of [...this.rpcs]) calls.down();
     if (!wasOnline) return;
-    this.emit('offline');
+    this.emitSafely('offline');
     for (const peer of this.connections()) this.connectionLost(peer);
   }
 
