@@ -26,12 +26,12 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     return super.bufferedAmount(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
   }
 
-  /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
   /** Our own queue decides when the application may resume: its Sender emits `drain` when that empties. */
   protected override innerDrain(peerEva: string): void {
     if ((this.senders.get(peerEva)?.queuedBytes ?? 0) === 0) this.emit('drain', peerEva);
   }
 
+  /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
   protected override validatePayload(): void {}
 
   protected override transmit(targetEva: string, message: unknown): void {

@@ -12,8 +12,9 @@ const log = createLogger('marshaller-hub');
  */
 export const BURST_BYTES = 256 * 1024;
 /**
- * While paused on backpressure, bufferedAmount is re-checked this often even without a `drain`: the inner
- * layer emits `drain` only below its own low-water mark, which may lie under our highWaterMark.
+ * While paused on backpressure, bufferedAmount is re-checked (and a frame refused with BUFFER_FULL offered again)
+ * this often even without a `drain`: the inner layer emits `drain` only below its own low-water mark, which may
+ * lie under our highWaterMark.
  */
 export const DRAIN_POLL_MS = 50;
 
@@ -30,10 +31,18 @@ export interface SenderHost {
   onDrain(): void;
 }
 
+/** A frame cut from `message`, carrying `dataLength` body bytes. */
+interface CutFrame {
+  readonly message: OutgoingMessage;
+  readonly frame: Uint8Array;
+  readonly dataLength: number;
+}
+
 /**
  * The outgoing side of one connection. Messages start in send order and advance one frame each, round-robin,
  * so a small message never waits for a large one to finish. Pauses while the inner endpoint's bufferedAmount
- * is at or above highWaterMark, and yields to the event loop after every BURST_BYTES.
+ * is at or above highWaterMark or refuses a frame with BUFFER_FULL, and yields to the event loop after every
+ * BURST_BYTES.
  */
 export class Sender {
   private readonly queue: OutgoingMessage[] = [];
@@ -44,6 +53,8 @@ export class Sender {
   private aboveMark = false;
   private closed = false;
   private stopWaiting: (() => void) | null = null;
+  /** A frame the inner endpoint refused with BUFFER_FULL: it goes out before any other. */
+  private blocked: CutFrame | null = null;
 
   constructor(private readonly host: SenderHost) {}
 
@@ -74,8 +85,10 @@ export class Sender {
   close(): number {
     this.closed = true;
     this.stopWaiting?.();
-    const unsent = this.queue.length;
+    // A blocked last frame's message has left the queue but was not fully sent either.
+    const unsent = this.queue.length + (this.blocked?.message.done ? 1 : 0);
     this.queue.length = 0;
+    this.blocked = null;
     this.queued = 0;
     return unsent;
   }
@@ -97,23 +110,36 @@ export class Sender {
   private sendFrames(): void {
     const { inner, peer, config } = this.host;
     this.state = 'pumping';
-    while (this.queue.length > 0) {
+    while (this.blocked !== null || this.queue.length > 0) {
       if (this.innerBuffered() >= config.highWaterMark) return this.waitForDrain();
       if (this.burst >= BURST_BYTES) return this.yieldTurn();
-      const message = this.queue.shift() as OutgoingMessage;
-      const { frame, dataLength } = message.nextFrame(config.chunkSize);
-      if (!message.done) this.queue.push(message);
-      this.queued -= dataLength;
-      this.burst += frame.byteLength;
+      const cut = this.blocked ?? this.cutFrame();
+      this.blocked = null;
       try {
-        inner.send(peer, frame);
+        inner.send(peer, cut.frame);
       } catch (cause) {
-        return this.fail(cause, message.done ? 1 : 0);
+        if (VnfError.is(cause, 'BUFFER_FULL')) {
+          // Backpressure the inner layer does not show in bufferedAmount (ReliableHub's limit on messages in
+          // flight): keep the frame and send it first when the inner layer drains, so no frame goes missing.
+          this.blocked = cut;
+          return this.waitForDrain();
+        }
+        return this.fail(cause, cut.message.done ? 1 : 0);
       }
+      this.queued -= cut.dataLength;
+      this.burst += cut.frame.byteLength;
       // inner.send may report the connection lost synchronously, which closes this sender.
       if (this.closed) return;
     }
     this.state = 'idle';
+  }
+
+  /** Cuts the next frame, round-robin; its bytes stay counted in `queued` until the inner endpoint took it. */
+  private cutFrame(): CutFrame {
+    const message = this.queue.shift() as OutgoingMessage;
+    const { frame, dataLength } = message.nextFrame(this.host.config.chunkSize);
+    if (!message.done) this.queue.push(message);
+    return { message, frame, dataLength };
   }
 
   private yieldTurn(): void {

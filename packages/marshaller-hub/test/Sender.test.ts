@@ -8,8 +8,8 @@ afterEach(closeAll);
 const CHUNK = 4096;
 const HIGH_WATER = 64 * 1024;
 
-async function gatedPair(emitsDrain: boolean) {
-  const gated = new GatedHub(new InBrowserHub(), emitsDrain);
+async function gatedPair(emitsDrain: boolean, maxHeldFrames = Infinity) {
+  const gated = new GatedHub(new InBrowserHub(), emitsDrain, maxHeldFrames);
   const hub = track(new MarshallerHub(gated, { chunkSize: CHUNK, highWaterMark: HIGH_WATER }));
   const a = hub.openEndpoint('a');
   const b = hub.openEndpoint('b');
@@ -64,5 +64,58 @@ describe('backpressure', () => {
     expect(gate.peakBuffered).toBeLessThan(HIGH_WATER + CHUNK);
     expect(drains.length).toBeGreaterThan(0);
     for (const buffered of drains) expect(buffered).toBeLessThan(HIGH_WATER);
+  }, 60_000);
+});
+
+describe('BUFFER_FULL from the inner endpoint', () => {
+  // The gate refuses a frame with BUFFER_FULL while it holds MAX_HELD, far below highWaterMark in bytes: the
+  // sender must keep the frame it cut, send it first once the gate drains, and drop nothing.
+  const MAX_HELD = 3;
+
+  async function sendThroughFullGate(emitsDrain: boolean): Promise<void> {
+    const { a, b, gate, atA, atB } = await gatedPair(emitsDrain, MAX_HELD);
+    const big = pattern(10 * CHUNK + 123, 3);
+    const expected: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      a.send(b.eva, `small ${i}`);
+      expected.push(`small ${i}`);
+      if (i === 5) {
+        a.send(b.eva, big);
+        expected.push(big);
+      }
+    }
+    a.send(b.eva, 'after');
+    expected.push('after');
+    expect(gate.refused).toBeGreaterThan(0);
+    expect(gate.held.length).toBe(MAX_HELD);
+    // Nothing was dropped: the sender still counts what it could not hand over.
+    expect(a.bufferedAmount(b.eva)).toBeGreaterThan(gate.bufferedAmount(b.eva));
+    while (a.bufferedAmount(b.eva) > gate.bufferedAmount(b.eva)) {
+      const next = gate.nextFrame();
+      gate.release();
+      await waitFor<void>('the sender to offer the refused frame again', (done) => {
+        void next.then(() => done());
+        return () => {};
+      });
+      expect(gate.held.length).toBeLessThanOrEqual(MAX_HELD);
+    }
+    gate.release();
+    await atB.messageCount(expected.length);
+    expect(atA.errors).toEqual([]);
+    expect(atB.errors).toEqual([]);
+    // The large message interleaves with the small ones, which keep their order; nothing is missing or doubled.
+    const received = atB.messages;
+    expect(received.filter((m) => typeof m === 'string')).toEqual(expected.filter((m) => typeof m === 'string'));
+    const binaries = received.filter((m) => m instanceof Uint8Array);
+    expect(binaries).toHaveLength(1);
+    expect(sameBytes(binaries[0], big)).toBe(true);
+  }
+
+  it('is backpressure: the refused frame is kept and sent first on the inner drain, nothing is dropped', async () => {
+    await sendThroughFullGate(true);
+  }, 60_000);
+
+  it('is retried without a drain event too', async () => {
+    await sendThroughFullGate(false);
   }, 60_000);
 });

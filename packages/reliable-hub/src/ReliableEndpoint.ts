@@ -11,6 +11,7 @@ import {
   type Payload,
 } from '@vnf/core';
 import {
+  FRAME_OVERHEAD,
   decodeFrame,
   encodeAck,
   encodeData,
@@ -257,7 +258,8 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
 
   private handshake(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
     return new Promise<ConnectionEvent>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | null = null;
+      // Handshake frames may be lost like any other: repeat with backoff until answered or timed out.
+      const retryTimer = new Timer(() => pending.resend());
       const onAbort = (): void => {
         // The peer may have accepted already: tell it, or it would keep a connection we gave up on.
         this.sendControl(targetEva, encodeSignal('close', pending.tag));
@@ -269,8 +271,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
         retryMs: this.options.initialRtoMs,
         reopening: false,
         finish: (event) => {
-          if (timer !== null) clearTimeout(timer);
-          timer = null;
+          retryTimer.clear();
           signal.removeEventListener('abort', onAbort);
           if (this.pendingOpens.get(targetEva) === pending) this.pendingOpens.delete(targetEva);
           resolve({ ...event, targetEva });
@@ -288,8 +289,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
               else if (event.reason === 'NOT_FOUND') pending.finish(event);
             });
           }
-          // Handshake frames may be lost like any other: repeat with backoff until answered or timed out.
-          timer = setTimeout(pending.resend, pending.retryMs);
+          retryTimer.set(pending.retryMs);
           pending.retryMs = Math.min(this.options.maxRtoMs, pending.retryMs * 2);
         },
       };
@@ -434,13 +434,18 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     if (!link.innerUp) return;
     const now = performance.now();
     let sent = false;
+    // Read once: over RtcHub, bufferedAmount is a native call, too slow for every frame. The frames handed over
+    // in this loop are counted as they go (their payload and at most a header each).
+    let innerBuffered = -1;
     for (let entry = link.send.peek(); entry !== null; entry = link.send.peek()) {
-      if (this.inner.bufferedAmount(link.peer) >= this.options.innerHighWaterMarkBytes) {
+      if (innerBuffered < 0) innerBuffered = this.inner.bufferedAmount(link.peer);
+      if (innerBuffered >= this.options.innerHighWaterMarkBytes) {
         if (!link.retransmitTimer.armed) link.retransmitTimer.set(PACE_RETRY_MS);
         break;
       }
       if (!this.innerSend(link, entry.frame)) break;
       link.send.sent(entry, now);
+      innerBuffered += entry.size + FRAME_OVERHEAD;
       sent = true;
     }
     if (sent && !link.retransmitTimer.armed) link.retransmitTimer.set(link.send.rtt.probeTimeout);

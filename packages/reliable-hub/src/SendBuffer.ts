@@ -76,9 +76,21 @@ export class SendBuffer {
   private probes = 0;
   /** When the last probe was sent (ms): as in RACK-TLP, the retransmission timeout restarts from it. */
   private lastProbe = 0;
+  /**
+   * Every transmission, in transmission order (`xmit` strictly increasing from `flightHead`), so loss detection
+   * visits only the entries that may be lost or decide the next deadline. A slot goes stale when its message is
+   * acknowledged, queued again or transmitted again; stale slots are skipped and dropped from the front.
+   */
+  private flight: FlightSlot[] = [];
+  private flightHead = 0;
+  /** Messages in flight: transmitted, not acknowledged, not queued for retransmission. */
+  private inFlight = 0;
+  /** Of those, how many were retransmitted by a timeout (`retries > 0`): their deadlines are backed off. */
+  private backedOffInFlight = 0;
 
   constructor(
-    private window: number,
+    /** The window agreed in the handshake: the smaller of both sides' windows. */
+    private readonly window: number,
     rtt: RttEstimator,
   ) {
     this.rtt = rtt;
@@ -87,11 +99,6 @@ export class SendBuffer {
   /** Messages held. */
   get size(): number {
     return this.entries.size;
-  }
-
-  /** The window agreed in the handshake: the smaller of both sides' windows. */
-  limitWindow(peerWindow: number): void {
-    this.window = Math.min(this.window, peerWindow);
   }
 
   /** Accepts a message of `size` bytes whose frame `encode` makes; returns its sequence number. */
@@ -124,7 +131,10 @@ export class SendBuffer {
     return null;
   }
 
-  /** Records that `entry` (from `peek`) was handed to the inner endpoint. */
+  /**
+   * Records that `entry` (from `peek`) was handed to the inner endpoint. `now` never decreases from one call to the
+   * next (the endpoint reads `performance.now()`): loss detection relies on send times growing with `xmit`.
+   */
   sent(entry: Outgoing, now: number): void {
     if (entry.queued) {
       entry.queued = false;
@@ -135,20 +145,34 @@ export class SendBuffer {
     entry.sentAt = now;
     entry.xmit = ++this.xmitCounter;
     this.lastSent = now;
+    this.flight.push({ entry, xmit: entry.xmit });
+    this.inFlight++;
+    if (entry.retries > 0) this.backedOffInFlight++;
   }
 
   /** Applies an acknowledgement. Values beyond what was sent are ignored (a confused or hostile peer). */
   acknowledge(cum: number, ranges: ReadonlyArray<readonly [number, number]>, now: number): AckResult {
     const limit = this.nextNew - 1;
     let released = 0;
-    let newest: Outgoing | null = null;
+    // The latest transmission acknowledged: its transmission order, when it was sent, and whether it was a retransmission.
+    let newestXmit = 0;
+    let newestSentAt = 0;
+    let newestRetransmitted = false;
     const release = (seq: number): void => {
       const entry = this.entries.get(seq);
       if (!entry) return;
       this.entries.delete(seq);
       this.bytes -= entry.size;
       released++;
-      if (entry.sentAt >= 0 && (newest === null || entry.xmit > newest.xmit)) newest = entry;
+      if (entry.sentAt < 0) return;
+      if (entry.xmit > newestXmit) {
+        newestXmit = entry.xmit;
+        newestSentAt = entry.sentAt;
+        newestRetransmitted = entry.retransmitted;
+      }
+      this.leaveFlight(entry);
+      // Marks its flight slot stale.
+      entry.sentAt = -1;
     };
     const advanced = cum > this.cumAcked && cum <= limit;
     if (advanced) {
@@ -162,10 +186,9 @@ export class SendBuffer {
       this.lastProgress = now;
       this.probes = 0;
     }
-    const latest = newest as Outgoing | null;
-    if (latest) {
-      if (!latest.retransmitted) this.rtt.sample(now - latest.sentAt);
-      this.rackXmit = Math.max(this.rackXmit, latest.xmit);
+    if (newestXmit > 0) {
+      if (!newestRetransmitted) this.rtt.sample(now - newestSentAt);
+      this.rackXmit = Math.max(this.rackXmit, newestXmit);
     }
     return { advanced, released };
   }
@@ -175,41 +198,72 @@ export class SendBuffer {
    * this should be called again (ms timestamp), or null when nothing is in flight.
    */
   detectLosses(now: number): number | null {
+    const { flight } = this;
+    const overtaken: Outgoing[] = [];
+    const timedOut: Outgoing[] = [];
     let next: number | null = null;
-    let oldest: Outgoing | null = null;
-    let lost = false;
+    // Overtaken (transmitted before the latest transmission acknowledged): lost a reordering allowance after it
+    // was sent. They are the front of `flight` and their deadlines grow along it: stop at the first in the future.
     const reorderWindow = this.rtt.reorderWindow;
-    for (const entry of this.entries.values()) {
-      if (entry.seq >= this.nextNew) break;
-      if (entry.queued || entry.sentAt < 0) continue;
-      const overtaken = entry.xmit < this.rackXmit;
-      const deadline = overtaken
-        ? entry.sentAt + reorderWindow
-        : Math.max(entry.sentAt, this.lastProgress, this.lastProbe) + this.rtt.backedOff(entry.retries);
-      if (deadline <= now) {
-        if (!overtaken) {
-          entry.retries++;
-          // A genuine timeout: until an acknowledgement makes progress, the backed-off timeout governs, not probes.
-          this.probes = MAX_PROBES;
-        }
-        this.enqueue(entry);
-        lost = true;
-      } else {
-        oldest ??= entry;
-        if (next === null || deadline < next) next = deadline;
+    const firstNotOvertaken = this.firstSlotAfter(this.rackXmit);
+    let front = this.flightHead;
+    for (; front < firstNotOvertaken; front++) {
+      const { entry, xmit } = flight[front]!;
+      if (!isLive(entry, xmit)) continue;
+      const deadline = entry.sentAt + reorderWindow;
+      if (deadline > now) {
+        next = deadline;
+        break;
       }
+      overtaken.push(entry);
+    }
+    // Every slot before `front` is stale or lost now: no later call needs to look at it again.
+    let atFront = front === firstNotOvertaken;
+    // Not overtaken: lost when their retransmission timeout (backed off) expired, counted from the latest of their
+    // transmission, the last progress and the last probe. With no backed-off entry in flight every timeout is the
+    // same, so these deadlines too grow along `flight`; otherwise each entry is looked at.
+    const since = Math.max(this.lastProgress, this.lastProbe);
+    const ordered = this.backedOffInFlight === 0;
+    for (let i = firstNotOvertaken; i < flight.length; i++) {
+      const { entry, xmit } = flight[i]!;
+      if (isLive(entry, xmit)) {
+        const deadline = Math.max(entry.sentAt, since) + this.rtt.backedOff(entry.retries);
+        if (deadline > now) {
+          atFront = false;
+          if (next === null || deadline < next) next = deadline;
+          if (ordered) break;
+          continue;
+        }
+        timedOut.push(entry);
+      }
+      if (atFront) front = i + 1;
+    }
+    this.dropSlotsBefore(front);
+    for (const entry of overtaken) this.leaveFlight(entry);
+    for (const entry of timedOut) {
+      this.leaveFlight(entry);
+      entry.retries++;
+    }
+    // A genuine timeout: until an acknowledgement makes progress, the backed-off timeout governs, not probes.
+    if (timedOut.length > 0) this.probes = MAX_PROBES;
+    const lost = overtaken.length > 0 || timedOut.length > 0;
+    if (lost) {
+      // Retransmissions leave in sequence order, as they always did.
+      const queue = overtaken.length === 0 ? timedOut : timedOut.length === 0 ? overtaken : overtaken.concat(timedOut);
+      if (queue.length > 1) queue.sort((x, y) => x.seq - y.seq);
+      for (const entry of queue) this.markQueued(entry);
     }
     if (this.probes >= MAX_PROBES) return next;
     const probeTimeout = this.rtt.probeTimeout;
     // What was queued goes out now and elicits an acknowledgement just as a probe would: the next probe is due
     // a probe timeout from now.
     if (lost) return next === null ? now + probeTimeout : Math.min(next, now + probeTimeout);
-    if (oldest === null) return null;
+    if (this.inFlight === 0) return null;
     const probeAt = Math.max(this.lastSent, this.lastProgress) + probeTimeout;
     if (probeAt > now) return next === null ? probeAt : Math.min(next, probeAt);
     this.probes++;
     this.lastProbe = now;
-    this.enqueue(oldest);
+    this.enqueue(this.oldestInFlight()!);
     // Every timeout now counts from the probe, so the next due is the next probe, or at the earliest the RTO.
     return now + (this.probes < MAX_PROBES ? probeTimeout : this.rtt.rto);
   }
@@ -221,6 +275,9 @@ export class SendBuffer {
       if (entry.seq >= this.nextNew) break;
       if (!entry.queued) this.enqueue(entry);
     }
+    // Every slot is stale now.
+    this.flight = [];
+    this.flightHead = 0;
   }
 
   /** Drops every message (the connection ended). */
@@ -228,11 +285,75 @@ export class SendBuffer {
     this.entries.clear();
     this.retransmitQueue.length = 0;
     this.bytes = 0;
+    this.flight = [];
+    this.flightHead = 0;
+    this.inFlight = 0;
+    this.backedOffInFlight = 0;
   }
 
+  /** Queues an entry in flight for retransmission. */
   private enqueue(entry: Outgoing): void {
+    this.leaveFlight(entry);
+    this.markQueued(entry);
+  }
+
+  /** Counts an entry in flight out (acknowledged or to be sent again), with the retries it was sent with. */
+  private leaveFlight(entry: Outgoing): void {
+    this.inFlight--;
+    if (entry.retries > 0) this.backedOffInFlight--;
+  }
+
+  private markQueued(entry: Outgoing): void {
     entry.queued = true;
+    // Also marks its flight slot stale.
     entry.sentAt = -1;
     this.retransmitQueue.push(entry.seq);
   }
+
+  /** The in-flight message of lowest sequence number, or null. */
+  private oldestInFlight(): Outgoing | null {
+    for (const entry of this.entries.values()) {
+      if (entry.seq >= this.nextNew) break;
+      if (!entry.queued && entry.sentAt >= 0) return entry;
+    }
+    return null;
+  }
+
+  /** Drops the slots before `index` (stale or lost), and compacts `flight` once they are most of it. */
+  private dropSlotsBefore(index: number): void {
+    this.flightHead = index;
+    if (index === this.flight.length) {
+      this.flight = [];
+      this.flightHead = 0;
+    } else if (index >= COMPACT_AT && index * 2 >= this.flight.length) {
+      this.flight = this.flight.slice(index);
+      this.flightHead = 0;
+    }
+  }
+
+  /** Index of the first slot transmitted after `xmit` (slots are in increasing `xmit` order). */
+  private firstSlotAfter(xmit: number): number {
+    let low = this.flightHead;
+    let high = this.flight.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.flight[mid]!.xmit <= xmit) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
+
+/** One transmission of `entry`, numbered `xmit` in transmission order. */
+interface FlightSlot {
+  readonly entry: Outgoing;
+  readonly xmit: number;
+}
+
+/** Slots dropped from the front of `flight` before it is copied down (amortizes the copy). */
+const COMPACT_AT = 1024;
+
+/** The slot still describes the entry's current transmission, and the entry is in flight. */
+function isLive(entry: Outgoing, xmit: number): boolean {
+  return entry.xmit === xmit && entry.sentAt >= 0 && !entry.queued;
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ConnectionStatus, VnfError, type Hub } from '@vnf/core';
+import { ConnectionStatus, DecoratorEndpoint, DecoratorHub, VnfError, type Endpoint, type EndpointOptions, type Hub } from '@vnf/core';
 import { InBrowserHub } from '@vnf/in-browser-hub';
+import { MarshallerHub } from '@vnf/marshaller-hub';
 import { UnreliableHub } from '@vnf/unreliable-hub';
 import { ReliableHub, type ReliableEndpoint, type ReliableHubOptions } from '@vnf/reliable-hub';
 import { firstDifference, record, until } from './helpers';
@@ -276,6 +277,82 @@ describe('ReliableHub backpressure', () => {
     expect(a.bufferedAmount('b')).toBeLessThanOrEqual(4);
     await until('all messages', 10_000, () => atB.messages.length === 4);
     expect(atB.messages).toEqual(['m0', 'm1', 'm2', 'm3']);
+  });
+});
+
+/** An inner layer that counts `bufferedAmount` calls and can report its buffer as full. */
+class MeteredHub extends DecoratorHub<MeteredEndpoint> {
+  readonly meters = new Map<string, MeteredEndpoint>();
+
+  protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): MeteredEndpoint {
+    const endpoint = new MeteredEndpoint(inner, options);
+    this.meters.set(endpoint.eva, endpoint);
+    return endpoint;
+  }
+}
+
+class MeteredEndpoint extends DecoratorEndpoint {
+  bufferedAmountCalls = 0;
+  full = false;
+
+  override bufferedAmount(targetEva: string): number {
+    this.bufferedAmountCalls++;
+    return this.full ? Number.MAX_SAFE_INTEGER : super.bufferedAmount(targetEva);
+  }
+
+  /** Empties the pretended buffer and tells the layer above, as a socket that drained would. */
+  drain(peer: string): void {
+    this.full = false;
+    this.emit('drain', peer);
+  }
+}
+
+describe('ReliableHub pacing on the inner buffer', () => {
+  it('reads the inner bufferedAmount once per burst of frames, not once per frame', async () => {
+    const metered = new MeteredHub(new InBrowserHub());
+    const hub = new ReliableHub(metered);
+    hubs.push(hub);
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    const inner = metered.meters.get('a')!;
+    inner.full = true;
+    const expected = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    for (const message of expected) a.send('b', message);
+    // The inner drain releases all 100 frames in one burst.
+    inner.bufferedAmountCalls = 0;
+    inner.drain('b');
+    expect(inner.bufferedAmountCalls).toBe(1);
+    await until('all messages', 10_000, () => atB.messages.length === expected.length);
+    expect(atB.messages).toEqual(expected);
+  });
+});
+
+describe('ReliableHub under a MarshallerHub', () => {
+  it('BUFFER_FULL at the limit of messages is backpressure for the MarshallerHub: nothing is lost or reordered', async () => {
+    const reliable = new ReliableHub(new InBrowserHub(), { maxBufferedMessages: 64 });
+    const hub = new MarshallerHub(reliable);
+    hubs.push(hub);
+    const a = hub.openEndpoint('a');
+    const b = hub.openEndpoint('b');
+    const atA = record(a);
+    const atB = record(b);
+    expect((await a.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    const big = new Uint8Array(5 * 16 * 1024 + 7).map((_, i) => i * 7);
+    const expected: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      a.send('b', `m${i}`);
+      expected.push(`m${i}`);
+      if (i === 10) a.send('b', big);
+    }
+    a.send('b', 'after');
+    expected.push('after');
+    await until('every message', 20_000, () => atB.messages.length === expected.length + 1 || atA.errors.length > 0);
+    expect(atA.errors).toEqual([]);
+    const strings = atB.messages.filter((m) => typeof m === 'string');
+    expect(firstDifference(strings, expected)).toBe('no difference');
+    const binaries = atB.messages.filter((m) => m instanceof Uint8Array) as Uint8Array[];
+    expect(binaries).toHaveLength(1);
+    expect(Buffer.from(binaries[0]!).equals(Buffer.from(big))).toBe(true);
   });
 });
 

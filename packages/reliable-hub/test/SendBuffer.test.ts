@@ -1,6 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { RttEstimator } from '../src/RttEstimator';
 import { SendBuffer } from '../src/SendBuffer';
+import { ReferenceSendBuffer } from './ReferenceSendBuffer';
 
 function buffer(window = 4): SendBuffer {
   const send = new SendBuffer(window, new RttEstimator(100, 10, 1000, 5));
@@ -103,5 +104,87 @@ describe('SendBuffer', () => {
     transmit(send, 0);
     send.resendAll();
     expect(transmit(send, 1)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('SendBuffer loss detection cost', () => {
+  it('looks at the few messages that decide, not at every message in flight, when an acknowledgement arrives', () => {
+    const send = new SendBuffer(1024, new RttEstimator(100, 10, 1000, 5));
+    for (let i = 0; i < 1024; i++) send.push(10, (seq) => `f${seq}`);
+    expect(transmit(send, 0)).toHaveLength(1024);
+    send.acknowledge(16, [], 4);
+    const timeouts = jest.spyOn(send.rtt, 'backedOff');
+    // Every message in flight has the same timeout, counted from the acknowledgement: the earliest decides.
+    expect(send.detectLosses(4)).toBe(4 + send.rtt.probeTimeout);
+    expect(timeouts.mock.calls.length).toBeLessThanOrEqual(1);
+  });
+});
+
+/** A deterministic pseudo-random generator (mulberry32), so a failing seed can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('SendBuffer against the plain scan it replaced', () => {
+  it('makes the same decisions as ReferenceSendBuffer on random sequences of sends, acknowledgements and losses', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = random(seed);
+      const pick = (n: number): number => Math.floor(rand() * n);
+      const window = 1 + pick(64);
+      const fast = new SendBuffer(window, new RttEstimator(100, 10, 1000, 5));
+      const plain = new ReferenceSendBuffer(window, new RttEstimator(100, 10, 1000, 5));
+      const sentSeqs = new Set<number>();
+      let now = 0;
+      const log: string[] = [];
+      const step = (what: string, a: unknown, b: unknown): void => {
+        log.push(what);
+        if (JSON.stringify(a) !== JSON.stringify(b)) {
+          throw new Error(`seed ${seed}: ${log.slice(-8).join(' | ')}: got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}`);
+        }
+      };
+      for (let op = 0; op < 300; op++) {
+        now += pick(4) === 0 ? pick(400) : pick(8);
+        const kind = pick(10);
+        if (kind < 2) {
+          const n = 1 + pick(8);
+          for (let i = 0; i < n; i++) step('push', fast.push(10, (seq) => `f${seq}`), plain.push(10, (seq) => `f${seq}`));
+        } else if (kind < 4) {
+          const limit = pick(3) === 0 ? Infinity : pick(6);
+          const out: number[][] = [[], []];
+          for (const [i, buffer] of [fast, plain].entries()) {
+            for (let entry = buffer.peek(); entry && out[i]!.length < limit; entry = buffer.peek()) {
+              buffer.sent(entry, now);
+              out[i]!.push(entry.seq);
+            }
+          }
+          for (const seq of out[0]!) sentSeqs.add(seq);
+          step(`transmit@${now}`, out[0], out[1]);
+        } else if (kind < 8) {
+          const seqs = [...sentSeqs];
+          const cum = seqs.length === 0 || pick(3) === 0 ? fast.cumAcked : seqs[pick(seqs.length)]!;
+          const ranges: [number, number][] = [];
+          for (let i = pick(4); i > 0 && seqs.length > 0; i--) {
+            const from = seqs[pick(seqs.length)]!;
+            ranges.push([from, from + pick(5)]);
+          }
+          ranges.sort((x, y) => x[0] - y[0]);
+          step(`ack ${cum} ${JSON.stringify(ranges)}@${now}`, fast.acknowledge(cum, ranges, now), plain.acknowledge(cum, ranges, now));
+        } else if (kind < 9 || pick(10) > 0) {
+          step(`detect@${now}`, fast.detectLosses(now), plain.detectLosses(now));
+        } else {
+          fast.resendAll();
+          plain.resendAll();
+          step('resendAll', null, null);
+        }
+        step('state', [fast.size, fast.bytes, fast.cumAcked, fast.nextSeq], [plain.size, plain.bytes, plain.cumAcked, plain.nextSeq]);
+      }
+    }
   });
 });

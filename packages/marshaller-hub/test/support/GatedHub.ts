@@ -1,9 +1,11 @@
-import { DecoratorEndpoint, DecoratorHub } from '@vnf/core';
+import { DecoratorEndpoint, DecoratorHub, VnfError } from '@vnf/core';
 import type { Endpoint, EndpointOptions, Hub } from '@vnf/core';
 
 /**
  * A test layer with a send buffer the test controls, like a socket on a slow link: frames wait until `release()`,
- * `bufferedAmount` counts them, and (unless `emitsDrain` is false) `drain` fires after a release.
+ * `bufferedAmount` counts them, and (unless `emitsDrain` is false) `drain` fires after a release. With `maxHeldFrames`,
+ * it refuses a frame with BUFFER_FULL while it holds that many, as ReliableHub does at its limit of messages in flight
+ * (which its bytes-only `bufferedAmount` does not show).
  */
 export class GatedEndpoint extends DecoratorEndpoint {
   readonly held: { peer: string; frame: Uint8Array }[] = [];
@@ -13,7 +15,15 @@ export class GatedEndpoint extends DecoratorEndpoint {
   largestFrame = 0;
   private frameListeners: (() => void)[] = [];
 
-  constructor(inner: Endpoint, options: EndpointOptions, private readonly emitsDrain: boolean) {
+  /** Frames refused with BUFFER_FULL. */
+  refused = 0;
+
+  constructor(
+    inner: Endpoint,
+    options: EndpointOptions,
+    private readonly emitsDrain: boolean,
+    private readonly maxHeldFrames: number,
+  ) {
     super(inner, options);
   }
 
@@ -37,6 +47,10 @@ export class GatedEndpoint extends DecoratorEndpoint {
 
   protected override transmit(targetEva: string, message: unknown): void {
     const frame = message as Uint8Array;
+    if (this.held.length >= this.maxHeldFrames) {
+      this.refused++;
+      throw new VnfError('BUFFER_FULL', `GatedEndpoint holds ${this.held.length} frames; release() them first.`);
+    }
     this.held.push({ peer: targetEva, frame });
     this.framesSeen++;
     this.largestFrame = Math.max(this.largestFrame, frame.byteLength);
@@ -48,11 +62,15 @@ export class GatedEndpoint extends DecoratorEndpoint {
 }
 
 export class GatedHub extends DecoratorHub<GatedEndpoint> {
-  constructor(inner: Hub, private readonly emitsDrain = true) {
+  constructor(
+    inner: Hub,
+    private readonly emitsDrain = true,
+    private readonly maxHeldFrames = Infinity,
+  ) {
     super(inner);
   }
 
   protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): GatedEndpoint {
-    return new GatedEndpoint(inner, options, this.emitsDrain);
+    return new GatedEndpoint(inner, options, this.emitsDrain, this.maxHeldFrames);
   }
 }
