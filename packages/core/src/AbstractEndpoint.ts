@@ -4,6 +4,7 @@ import { VnfError } from './errors';
 import { validateEva } from './eva';
 import { validateWirePayload } from './payload';
 import { createLogger } from './log';
+import { callUserListener } from './listeners';
 import type { ConnectionEvent, Endpoint, EndpointEvents, MessageEvent } from './contract';
 
 const log = createLogger('endpoint');
@@ -243,18 +244,6 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   }
 
   private callListener(fn: () => void): void {
-    try {
-      fn();
-    } catch (cause) {
-      const error =
-        cause instanceof VnfError
-          ? cause
-          : new VnfError('LISTENER_ERROR', `A listener on endpoint ${this.eva} threw: ${String(cause)}`, { cause });
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-      // Like Node's EventEmitter: an error nobody listens for is not swallowed.
-      else queueMicrotask(() => {
-        throw cause;
-      });
-    }
+    callUserListener(this, fn, `endpoint ${this.eva}`);
   }
 }

@@ -15,3 +15,5 @@ export { AbstractHub, OPEN_SHARED, openInnerEndpoint } from './AbstractHub';
 export { DecoratorEndpoint } from './DecoratorEndpoint';
 export { DecoratorHub } from './DecoratorHub';
 export type { Rpc } from './rpc';
+export { callUserListener } from './listeners';
+export type { ErrorEmitter } from './listeners';

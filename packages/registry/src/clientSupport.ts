@@ -1,4 +1,4 @@
-import { VnfError, type RegistryChange, type RegistryWatcher } from '@vnf/core';
+import { VnfError, callUserListener, type RegistryChange, type RegistryWatcher } from '@vnf/core';
 import type { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
 
@@ -20,18 +20,7 @@ export function callWatcher(
   watcher: RegistryWatcher,
   change: RegistryChange,
 ): void {
-  try {
-    watcher(change);
-  } catch (cause) {
-    const error = VnfError.is(cause)
-      ? cause
-      : new VnfError('LISTENER_ERROR', `A registry watcher threw: ${String(cause)}`, { cause });
-    if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
-    else
-      queueMicrotask(() => {
-        throw cause;
-      });
-  }
+  callUserListener(emitter, () => watcher(change), 'a registry watcher');
 }
 
 /** Reports a failure to the `error` event, or logs it when nobody listens. */
