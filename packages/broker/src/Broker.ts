@@ -229,6 +229,10 @@ export class Broker {
       return;
     }
     switch (message.t) {
+      case 'ping':
+        // The client's own liveness check (browsers cannot send WebSocket pings); counted against the flood limit like any record.
+        this.send(conn, { t: 'pong' });
+        return;
       case 'call':
         void this.call(conn, message.id, message.method, message.params);
         return;

@@ -170,3 +170,25 @@ describe('Broker admission', () => {
     expect(body).toBe('express would answer here');
   });
 });
+
+describe('Broker ping', () => {
+  it('answers ping with pong on endpoint and rpc sockets, as a batch record or a text frame', async () => {
+    running = await startBroker();
+    const [endpoint] = await register('pinger');
+    const [rpc] = await register('pinger', { role: 'rpc' });
+    endpoint.sendControl({ t: 'ping' });
+    rpc.ws.send(JSON.stringify({ t: 'ping' }));
+    await endpoint.until(() => endpoint.controls.filter((m) => m.t === 'pong').length === 1 || undefined, 'a pong on the endpoint socket');
+    await rpc.until(() => rpc.controls.filter((m) => m.t === 'pong').length === 1 || undefined, 'a pong on the rpc socket');
+    expect(endpoint.controls.filter((m) => m.t === 'error')).toEqual([]);
+    expect(rpc.controls.filter((m) => m.t === 'error')).toEqual([]);
+  });
+
+  it('counts pings against the flood limit', async () => {
+    running = await startBroker({ maxMessagesPerSecond: 10 });
+    const [client] = await register('flooder');
+    for (let i = 0; i < 20; i++) client.sendControl({ t: 'ping' });
+    expect(await client.closedWithin()).toBe(CloseCode.RATE_LIMITED);
+    expect(client.controls).toContainEqual(expect.objectContaining({ t: 'error', code: 'RATE_LIMITED' }));
+  });
+});

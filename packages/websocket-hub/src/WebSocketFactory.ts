@@ -13,6 +13,8 @@ export interface VnfSocket {
   onerror: ((event: unknown) => void) | null;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /** Cuts the connection without a close handshake (`ws` in Node; browsers have none and close instead). */
+  terminate?(): void;
 }
 
 export interface WebSocketFactoryOptions {
@@ -26,6 +28,13 @@ export interface WebSocketFactoryOptions {
   reconnect?: ReconnectOptions;
   /** How long a socket may take to open and be welcomed by the broker before it is retried, ms. Default 10 000. */
   handshakeTimeoutMs?: number;
+  /**
+   * After this long without receiving anything from the broker, a welcomed socket sends a `ping`, ms.
+   * 0 disables the client's liveness check. Default 15 000.
+   */
+  heartbeatIntervalMs?: number;
+  /** If nothing at all arrives this long after a ping, the socket counts as dead: it is cut and reconnected, ms. Default 20 000: longer than the broker's slowConsumerTimeoutMs (15 s), so a sender the broker holds back is released before it would cut itself. */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Creates the sockets of WebSocketHub endpoints and WebSocketRpc channels for one broker URL. */
@@ -34,6 +43,8 @@ export class WebSocketFactory {
   readonly authToken: string | undefined;
   readonly reconnect: Backoff;
   readonly handshakeTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
   private readonly protocols: string | string[] | undefined;
   private readonly headers: Record<string, string> | undefined;
 
@@ -46,10 +57,20 @@ export class WebSocketFactory {
     }
     const handshake = options.handshakeTimeoutMs ?? 10_000;
     if (!(handshake > 0)) throw new VnfError('INVALID_ARGUMENT', `handshakeTimeoutMs must be positive; got ${handshake}.`);
+    const heartbeatInterval = options.heartbeatIntervalMs ?? 15_000;
+    if (!(Number.isFinite(heartbeatInterval) && heartbeatInterval >= 0)) {
+      throw new VnfError('INVALID_ARGUMENT', `heartbeatIntervalMs must be a finite number of ms, 0 to disable; got ${String(heartbeatInterval)}.`);
+    }
+    const heartbeatTimeout = options.heartbeatTimeoutMs ?? 20_000;
+    if (!(Number.isFinite(heartbeatTimeout) && heartbeatTimeout > 0)) {
+      throw new VnfError('INVALID_ARGUMENT', `heartbeatTimeoutMs must be a positive finite number of ms; got ${String(heartbeatTimeout)}.`);
+    }
     this.url = url;
     this.authToken = options.authToken;
     this.reconnect = resolveBackoff(options.reconnect);
     this.handshakeTimeoutMs = handshake;
+    this.heartbeatIntervalMs = heartbeatInterval;
+    this.heartbeatTimeoutMs = heartbeatTimeout;
     this.protocols = options.protocols;
     this.headers = options.headers;
     this.create = this.create.bind(this);

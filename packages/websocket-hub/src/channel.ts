@@ -46,6 +46,14 @@ export class Channel {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The liveness check's one timer: it looks at `lastReceived` when it fires instead of being re-armed on every frame. */
+  private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the current socket last received a frame (Date.now()). */
+  private lastReceived = 0;
+  /** A ping is out and the socket has received nothing since. */
+  private awaitingPong = false;
+  /** The socket's bufferedAmount when the ping left: if it shrank, the broker is still taking our bytes. */
+  private bufferedAtPing = 0;
   private writer: FrameWriter | null = null;
   private frames: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -180,20 +188,28 @@ export class Channel {
       if (this.factory.authToken !== undefined) hello.auth = this.factory.authToken;
       socket.send(JSON.stringify(hello));
     };
-    socket.onmessage = (event) => this.receive(event.data);
+    socket.onmessage = (event) => {
+      this.lastReceived = Date.now();
+      this.awaitingPong = false;
+      this.receive(event.data);
+    };
     socket.onerror = (event) => log('%s: socket error %s', this.eva, String((event as { message?: unknown })?.message ?? ''));
     socket.onclose = (event) => this.socketGone(socket, event.code, event.reason);
   }
 
-  /** Gives up on a socket that will not finish its handshake; its events are ignored from now on. */
-  private abandon(socket: VnfSocket, why: string): void {
+  /**
+   * Gives up on a socket that will not finish its handshake or stopped answering; its events are ignored from now on.
+   * `cut` skips the close handshake where the socket allows it: a dead path would never complete one.
+   */
+  private abandon(socket: VnfSocket, why: string, cut = false): void {
     socket.onopen = null;
     socket.onmessage = null;
     socket.onclose = null;
     // `ws` throws an 'error' nobody listens to, so keep a listener on the abandoned socket.
     socket.onerror = () => undefined;
     try {
-      socket.close(CloseCode.NORMAL);
+      if (cut && socket.terminate) socket.terminate();
+      else socket.close(CloseCode.NORMAL);
     } catch (err) {
       log('%s: closing an abandoned socket failed: %s', this.eva, String(err));
     }
@@ -286,17 +302,60 @@ export class Channel {
       if (Number.isSafeInteger(message.maxFrame) && message.maxFrame > 0) this.maxFrame = message.maxFrame;
       this.state = 'up';
       this.attempt = 0;
+      this.awaitingPong = false;
+      this.armHeartbeat(this.factory.heartbeatIntervalMs);
       this.settleFirstAttempt();
       this.handler.onUp();
+      return;
+    }
+    // Its arrival already counted as proof of life.
+    if (message.t === 'pong') return;
+    if (message.t === 'error' && message.code === 'PROTOCOL' && String(message.message).includes('"ping"')) {
+      // A broker older than ping refuses it as an unknown type; the refusal proves the socket alive all the same.
+      log('%s: the broker does not know ping; its error reply serves as the pong', this.eva);
       return;
     }
     if (this.state === 'up') this.handler.onControl(message);
     else if (message.t === 'error') log('%s: broker error before welcome: %s %s', this.eva, message.code, message.message);
   }
 
+  private armHeartbeat(ms: number): void {
+    if (this.factory.heartbeatIntervalMs === 0) return;
+    this.heartbeatTimer = setTimeout(() => this.checkHeartbeat(), ms);
+  }
+
+  /**
+   * Sends a ping after `heartbeatIntervalMs` without a frame from the broker, and cuts the socket when nothing
+   * arrives within `heartbeatTimeoutMs` of it: a silently dead path (NAT dropped, sleep, half-open TCP) would
+   * otherwise keep the endpoint "online" until TCP gives up, minutes later.
+   */
+  private checkHeartbeat(): void {
+    this.heartbeatTimer = null;
+    const socket = this.socket;
+    if (this.state !== 'up' || !socket) return;
+    if (this.awaitingPong) {
+      // A sender the broker holds back (flow control) cannot be answered, but its buffer drains while the path lives.
+      if (!(socket.bufferedAmount < this.bufferedAtPing)) {
+        log('%s: nothing from the broker within %d ms of a ping; reconnecting', this.eva, this.factory.heartbeatTimeoutMs);
+        this.abandon(socket, 'heartbeat timeout', true);
+        return;
+      }
+      this.awaitingPong = false;
+    }
+    const idle = Date.now() - this.lastReceived;
+    if (idle < this.factory.heartbeatIntervalMs) {
+      this.armHeartbeat(this.factory.heartbeatIntervalMs - idle);
+      return;
+    }
+    this.awaitingPong = true;
+    this.bufferedAtPing = socket.bufferedAmount;
+    this.sendControl({ t: 'ping' });
+    this.armHeartbeat(this.factory.heartbeatTimeoutMs);
+  }
+
   private clearTimers(): void {
-    for (const timer of [this.reconnectTimer, this.handshakeTimer, this.drainTimer]) if (timer) clearTimeout(timer);
-    this.reconnectTimer = this.handshakeTimer = this.drainTimer = null;
+    for (const timer of [this.reconnectTimer, this.handshakeTimer, this.drainTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
+    this.reconnectTimer = this.handshakeTimer = this.drainTimer = this.heartbeatTimer = null;
   }
 
   private finishClose(): void {

@@ -8,11 +8,13 @@ export type ClientMessage =
   | { t: 'hello'; v: number; role: Role; eva: string; session?: string; auth?: string }
   | { t: 'open'; to: string }
   | { t: 'close'; to: string }
-  | { t: 'call'; id: number; method: string; params?: unknown };
+  | { t: 'call'; id: number; method: string; params?: unknown }
+  | { t: 'ping' };
 
 /** Control messages the broker sends (JSON). */
 export type BrokerMessage =
   | { t: 'welcome'; session: string; maxFrame: number }
+  | { t: 'pong' }
   | { t: 'opened'; to: string }
   | { t: 'refused'; to: string; code: string; message: string }
   | { t: 'accept'; from: string }
@@ -54,6 +56,8 @@ export function parseClientMessage(text: string): ClientMessage {
       if (typeof m.method !== 'string' || m.method.length === 0 || m.method.length > MAX_METHOD_LENGTH) {
         throw protocol(`call.method must be a non-empty string of at most ${MAX_METHOD_LENGTH} characters`);
       }
+      return m as ClientMessage;
+    case 'ping':
       return m as ClientMessage;
     default:
       throw protocol(`unknown control message type ${JSON.stringify(m.t)?.slice(0, 64) ?? typeof m.t}`);

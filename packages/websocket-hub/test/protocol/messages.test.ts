@@ -7,6 +7,7 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"t":"open","to":"b"}')).toEqual({ t: 'open', to: 'b' });
     expect(parseClientMessage('{"t":"close","to":"b"}')).toEqual({ t: 'close', to: 'b' });
     expect(parseClientMessage('{"t":"call","id":3,"method":"m","params":[1]}')).toMatchObject({ id: 3 });
+    expect(parseClientMessage('{"t":"ping"}')).toEqual({ t: 'ping' });
   });
 
   it.each([
