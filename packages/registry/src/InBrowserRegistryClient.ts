@@ -12,7 +12,7 @@ import {
 } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
-import { assertWatcher, callWatcher, destroyedError } from './clientSupport';
+import { assertWatcher, callWatcher, destroyedError, bindClientMethods } from './clientSupport';
 
 const log = createLogger('registry:in-browser');
 
@@ -38,14 +38,7 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
     this.store = store;
     this.owner = owner;
     this.release = release;
-    // The seed calls these unbound: `registryClient.createEntry.bind(null, key, value)`.
-    this.createEntry = this.createEntry.bind(this);
-    this.getEntry = this.getEntry.bind(this);
-    this.updateEntry = this.updateEntry.bind(this);
-    this.deleteEntry = this.deleteEntry.bind(this);
-    this.listEntries = this.listEntries.bind(this);
-    this.watch = this.watch.bind(this);
-    this.close = this.close.bind(this);
+    bindClientMethods(this);
   }
 
   get closed(): boolean {

@@ -12,7 +12,7 @@ import {
 } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
-import { assertWatcher, callWatcher, destroyedError, reportError } from './clientSupport';
+import { assertWatcher, callWatcher, destroyedError, reportError, bindClientMethods } from './clientSupport';
 import { validateKey, validateKeyPart } from './registryKey';
 import { serializeValue } from './registryValue';
 import {
@@ -88,14 +88,7 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     validateEva(rpc.eva, 'rpc.eva');
     this.rpc = rpc;
     this.owner = rpc.eva;
-    // The seed calls these unbound: `registryClient.createEntry.bind(null, key, value)`.
-    this.createEntry = this.createEntry.bind(this);
-    this.getEntry = this.getEntry.bind(this);
-    this.updateEntry = this.updateEntry.bind(this);
-    this.deleteEntry = this.deleteEntry.bind(this);
-    this.listEntries = this.listEntries.bind(this);
-    this.watch = this.watch.bind(this);
-    this.close = this.close.bind(this);
+    bindClientMethods(this);
     this.detach = [
       rpc.onNotification((method, params) => this.onNotification(method, params)),
       rpc.onStateChange((state) => this.onStateChange(state)),

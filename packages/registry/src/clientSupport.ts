@@ -1,6 +1,14 @@
-import { VnfError, callUserListener, type RegistryChange, type RegistryWatcher } from '@vnf/core';
+import { VnfError, callUserListener, type RegistryChange, type RegistryClient, type RegistryWatcher } from '@vnf/core';
 import type { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
+
+const CLIENT_METHODS = ['createEntry', 'getEntry', 'updateEntry', 'deleteEntry', 'listEntries', 'watch', 'close'] as const;
+
+/** Binds every RegistryClient method to `client`: the seed calls them unbound (`createEntry.bind(null, key, value)`). */
+export function bindClientMethods(client: RegistryClient): void {
+  const methods = client as unknown as Record<(typeof CLIENT_METHODS)[number], (...args: unknown[]) => unknown>;
+  for (const name of CLIENT_METHODS) methods[name] = methods[name].bind(client);
+}
 
 /** The error every method of a closed client rejects with. */
 export function destroyedError(owner: string, operation: string): VnfError {

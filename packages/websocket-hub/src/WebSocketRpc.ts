@@ -1,6 +1,7 @@
-import { VnfError, validateEva, type Rpc } from '@vnf/core';
+import { VnfError, validateEva } from '@vnf/core';
 import { Channel, type ChannelHandler } from './channel';
 import { DEFAULT_CALL_TIMEOUT_MS, RpcCalls } from './rpcCalls';
+import { RpcOverCalls } from './RpcOverCalls';
 import type { WebSocketFactory } from './WebSocketFactory';
 
 export interface WebSocketRpcOptions {
@@ -15,17 +16,16 @@ export interface WebSocketRpcOptions {
  * sockets apart from endpoint sockets, so it never collides with an endpoint of the same eva.
  * The socket reconnects by itself; calls made while it is down reject UNAVAILABLE.
  */
-export class WebSocketRpc implements Rpc {
-  readonly eva: string;
+export class WebSocketRpc extends RpcOverCalls {
   private readonly channel: Channel;
-  private readonly calls: RpcCalls;
+  protected readonly calls: RpcCalls;
 
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketRpcOptions = {}) {
     validateEva(eva);
     if (!factory || typeof factory.create !== 'function') throw new VnfError('INVALID_ARGUMENT', 'WebSocketRpc needs a WebSocketFactory.');
     const timeout = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!(timeout > 0)) throw new VnfError('INVALID_ARGUMENT', `callTimeoutMs must be positive; got ${timeout}.`);
-    this.eva = eva;
+    super(eva);
     const onError = options.onError;
     const handler: ChannelHandler = {
       onUp: () => this.calls.up(),
@@ -41,23 +41,7 @@ export class WebSocketRpc implements Rpc {
     };
     this.channel = new Channel(factory, 'rpc', eva, handler);
     this.calls = new RpcCalls(this.channel, eva, timeout);
-    this.call = this.call.bind(this);
-    this.onNotification = this.onNotification.bind(this);
-    this.onStateChange = this.onStateChange.bind(this);
-    this.close = this.close.bind(this);
     this.channel.start();
-  }
-
-  call(method: string, params: unknown, options?: { timeoutMs?: number }): Promise<unknown> {
-    return this.calls.call(method, params, options);
-  }
-
-  onNotification(listener: (method: string, params: unknown) => void): () => void {
-    return this.calls.onNotification(listener);
-  }
-
-  onStateChange(listener: (state: 'up' | 'down') => void): () => void {
-    return this.calls.onStateChange(listener);
   }
 
   close(): Promise<void> {
