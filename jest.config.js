@@ -24,6 +24,9 @@ const projects = fs
 module.exports = {
   projects,
   testTimeout: 30000,
-  // Two cores: more workers than that only makes WebRTC and timing-sensitive tests slower.
+  // Two cores: more workers than that only makes WebRTC and timing-sensitive tests slower. Files run in two
+  // worker processes (measured: 57 s, against 111 s in band); leaks are checked per test by @vnf/conformance's
+  // ResourceTracker, not by --detectOpenHandles (which would force one process).
   maxWorkers: 2,
+  testSequencer: path.join(__dirname, 'scripts/jest/orderSequencer.js'),
 };

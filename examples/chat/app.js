@@ -30,6 +30,11 @@
     $('status').classList.toggle('error', Boolean(isError));
   }
 
+  /** The connection notice in the header: shown while the broker connection is down, empty (and invisible) otherwise. */
+  function connectionNotice(text) {
+    $('connection').textContent = text || '';
+  }
+
   function describe(err) {
     return err && err.code ? err.code + ': ' + err.message : String((err && err.message) || err);
   }
@@ -51,8 +56,8 @@
     endpoint.on('error', (err) => {
       if (me === session) status(describe(err), true);
     });
-    endpoint.on('offline', () => me === session && status('Connection to the server lost, reconnecting…', true));
-    endpoint.on('online', () => me === session && status(''));
+    endpoint.on('offline', () => me === session && connectionNotice('Connection to the server lost; reconnecting…'));
+    endpoint.on('online', () => me === session && connectionNotice(''));
     endpoint.onMessage = (event) => me === session && onMessage(event.sourceEva, event.message);
     endpoint.onConnectionLost((peerEva) => me === session && onConnectionLost(peerEva));
 

@@ -1,7 +1,9 @@
 'use strict';
 // The chat example's server: the page, the window.Vnf bundle and the VNF broker on one HTTP server and port.
 // The broker only relays and signals; it keeps no message (the registry holds room names while their owners are online).
-//   npm start                    (PORT=8080, HOST=127.0.0.1 by default)
+//   npm start                    (PORT=8080, HOST=127.0.0.1 by default; PORT=0 picks a free port)
+// SIGINT or SIGTERM closes the broker and the server, then exits. `npm start` execs this script, so signals sent
+// to the npm process reach it (without `exec`, /bin/sh may fork and leave the server running when npm is stopped).
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -45,7 +47,8 @@ function serve(req, res) {
 }
 
 /**
- * Starts the chat server. Resolves with its URL and a close() that stops the broker and the server.
+ * Starts the chat server. Resolves with its URL, its broker (e.g. `broker.terminate(eva)` cuts one page's socket,
+ * as a network failure would) and a close() that stops the broker and the server.
  * @param {{ port?: number, host?: string }} [options] port 0 picks a free port.
  */
 async function startChatServer({ port = 8080, host = '127.0.0.1' } = {}) {
@@ -66,6 +69,7 @@ async function startChatServer({ port = 8080, host = '127.0.0.1' } = {}) {
   return {
     url,
     brokerUrl: `ws://${shownHost}:${address.port}${BROKER_PATH}`,
+    broker,
     close() {
       closing ??= (async () => {
         await broker.close();
@@ -85,9 +89,10 @@ if (require.main === module) {
   startChatServer({ port, host }).then(
     (chat) => {
       console.log(`VNF chat: open ${chat.url} in two browser windows`);
+      // Ctrl-C in a terminal signals npm and this process both, so a signal may come twice: close once, then exit.
       const stop = () => chat.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     },
     (err) => {
       console.error(`VNF chat: cannot listen on ${host}:${port}: ${err.message}`);

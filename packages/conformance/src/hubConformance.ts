@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionStatus, VnfError } from '@vnf/core';
 import type { ConnectionEvent, Endpoint, Hub, MessageEvent } from '@vnf/core';
 import { uniqueEva, until, waitFor } from './waiting';
-import { countActiveResources, describeResourceDiff, resourcesSettled } from './resources';
+import { trackResources } from './resources';
 
 export interface HubConformanceSetup {
   /** Creates a fresh hub for one test. Endpoints opened on it must be able to connect to each other. The suite closes it. */
@@ -15,7 +15,17 @@ export interface HubConformanceSetup {
   timeoutMs?: number;
   /** Messages sent in the ordering test. Default 200. */
   messageCount?: number;
+  /**
+   * Cuts the transport beneath `endpoint` (its socket to the broker, say) as a network failure would; the stack
+   * must come back by itself. Give it for stacks over a transport that can drop (WebSocketHub): the suite then
+   * checks that the top of the stack emits exactly one `offline`, then one `online`, and works again.
+   */
+  cutTransport?(endpoint: Endpoint): void | Promise<void>;
 }
+
+/** The size of each message of the drain test's burst, and how much it sends at most before it expects `drain`. */
+const BURST_MESSAGE_BYTES = 16 * 1024;
+const BURST_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Largest payload limit the suite exercises byte-for-byte (bigger limits are checked by the layer's own tests). */
 const LIMIT_TESTED_UP_TO = 2 * 1024 * 1024;
@@ -415,6 +425,8 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       expectVnfError(() => a.closeConnection(b.eva), 'DESTROYED');
       expectVnfError(() => a.onConnectionLost(() => undefined), 'DESTROYED');
       expectVnfError(() => a.connections(), 'DESTROYED');
+      expectVnfError(() => a.isConnected(b.eva), 'DESTROYED');
+      expectVnfError(() => a.bufferedAmount(b.eva), 'DESTROYED');
       expect(() => a.destroy()).not.toThrow();
       await atB.waitFor(a.eva);
       expectVnfError(() => b.send(a.eva, 'to the destroyed'), 'NOT_CONNECTED');
@@ -499,8 +511,65 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       expect(errors.filter((e) => e.message.includes('connection handler failed')).length).toBeGreaterThanOrEqual(2);
     }, testTimeout);
 
+    it('a throwing drain listener is reported as a LISTENER_ERROR error event; nothing escapes and nothing is lost', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const errors: VnfError[] = [];
+      a.on('error', (err) => errors.push(err));
+      let drains = 0;
+      a.on('drain', () => {
+        drains++;
+        throw new Error('drain handler failed');
+      });
+      const atB = inbox(b);
+      // One burst in one tick, as a bulk sender writes: it must fill what the stack buffers past its low-water mark.
+      const size = Math.min(BURST_MESSAGE_BYTES, hub.maxPayloadSize);
+      const chunk = new Uint8Array(size).fill(7);
+      let sent = 0;
+      let peak = 0;
+      while (sent * size < BURST_MAX_BYTES) {
+        try {
+          a.send(b.eva, chunk);
+        } catch (err) {
+          if (VnfError.is(err) && err.code === 'BUFFER_FULL') break; // the layer's own backpressure: also owes a drain
+          throw err;
+        }
+        sent++;
+        peak = Math.max(peak, a.bufferedAmount(b.eva));
+      }
+      expect(peak).toBeGreaterThan(0);
+      await until('the drain event', timeoutMs * 4, () => drains > 0, () => `bufferedAmount ${a.bufferedAmount(b.eva)}`);
+      await until('the drain listener error', timeoutMs, () => errors.some((e) => e.message.includes('drain handler failed')));
+      expect(errors.filter((e) => e.message.includes('drain handler failed')).every((e) => e.code === 'LISTENER_ERROR')).toBe(true);
+      await atB.waitForCount(sent);
+      expect(atB.messages.every((e) => (e.message as Uint8Array).byteLength === size)).toBe(true);
+      await roundTrip(a, b, 'after-drain');
+    }, testTimeout * 2);
+
+    if (setup.cutTransport) {
+      it('a cut transport: the top of the stack emits exactly one offline, then one online, and works again', async () => {
+        const hub = await newHub();
+        const a = hub.openEndpoint(uniqueEva('a'));
+        const b = hub.openEndpoint(uniqueEva('b'));
+        await connected(a, b);
+        await roundTrip(a, b, 'before-cut');
+        const events: string[] = [];
+        a.on('offline', () => events.push('offline'));
+        a.on('online', () => events.push('online'));
+        await setup.cutTransport!(a);
+        await until('offline then online', timeoutMs * 2, () => events.includes('online'), () => `events: ${events.join(', ')}`);
+        // The connection may have been lost with the transport (and is then opened again) or kept (restored, direct).
+        expect((await a.openConnection(b.eva)).status).toBe(ConnectionStatus.CONNECTED);
+        await roundTrip(a, b, 'after-cut');
+        await roundTrip(b, a, 'after-cut-back');
+        expect(events).toEqual(['offline', 'online']);
+      }, testTimeout * 2);
+    }
+
     it('leaves no timer or socket behind once the hub is closed', async () => {
-      const before = countActiveResources();
+      const resources = trackResources();
       const hub = await newHub();
       const a = hub.openEndpoint(uniqueEva('a'));
       const b = hub.openEndpoint(uniqueEva('b'));
@@ -509,7 +578,7 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       a.closeConnection(b.eva);
       await connected(b, a);
       await hub.close();
-      await until('resources to be released', timeoutMs * 2, () => resourcesSettled(before), () => describeResourceDiff(before));
+      await resources.released(timeoutMs * 2, 'the timers and sockets of the closed hub to be released');
     }, testTimeout);
   });
 }

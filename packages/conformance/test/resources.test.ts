@@ -1,43 +1,54 @@
-import { countActiveResources, describeResourceDiff, resourcesSettled } from '../src/resources';
-import { until } from '../src/waiting';
+import { trackResources } from '../src/resources';
 
 describe('the leak detector behind "leaves no timer or socket behind"', () => {
-  it('sees a timer that outlives the snapshot, and settles once it is cleared', () => {
-    const before = countActiveResources();
-    expect(resourcesSettled(before)).toBe(true);
+  it('sees a timer the test created until it is cleared', async () => {
+    const resources = trackResources();
     const leaked = setInterval(() => undefined, 60_000);
-    try {
-      expect(resourcesSettled(before)).toBe(false);
-      expect(describeResourceDiff(before)).toMatch(/Timeout: \d+ before, \d+ now/);
-    } finally {
-      clearInterval(leaked);
-    }
-    expect(resourcesSettled(before)).toBe(true);
+    expect(resources.count('Timeout')).toBe(1);
+    expect(resources.describe()).toMatch(/Timeout created at .*resources\.test\.ts/);
+    await expect(resources.released(50)).rejects.toThrow(/still alive: Timeout created at/);
+    clearInterval(leaked);
   });
 
-  it('sees a listening server until it is closed', async () => {
-    const { createServer } = await import('node:net');
-    const before = countActiveResources();
-    const server = createServer();
+  it('counts a fired or cleared timer as released at once, and an unref’d one as harmless', async () => {
+    const resources = trackResources();
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    clearTimeout(setTimeout(() => undefined, 60_000));
+    const background = setTimeout(() => undefined, 60_000);
+    background.unref();
+    expect(resources.alive()).toEqual([]);
+    await resources.released(1000);
+    clearTimeout(background);
+  });
+
+  it('never counts what existed before it started: another test’s timer does not fail this one', async () => {
+    const earlier = setTimeout(() => undefined, 60_000);
+    const resources = trackResources();
+    expect(resources.alive()).toEqual([]);
+    await resources.released(1000);
+    clearTimeout(earlier);
+  });
+
+  it('sees a listening server and its connections until they are closed', async () => {
+    const { createServer, connect } = await import('node:net');
+    const resources = trackResources();
+    const server = createServer((socket) => socket.end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    expect(resourcesSettled(before)).toBe(false);
+    expect(resources.count('TCPSERVERWRAP')).toBe(1);
+    const { port } = server.address() as { port: number };
+    const client = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => client.on('close', () => resolve()).resume());
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    // Node releases the handle just after the close callback, as the suite's own check allows for.
-    await until('the server handle to be released', 2000, () => resourcesSettled(before), () => describeResourceDiff(before));
+    await resources.released(2000);
   });
-});
 
-describe('until, used to wait for resources to be released', () => {
-  it('does not count its own poll timer as a live resource', async () => {
-    const before = countActiveResources();
-    let polls = 0;
+  it('does not count its own poll timers, and stops recording once released', async () => {
+    const resources = trackResources();
     const held = setTimeout(() => undefined, 60_000);
-    // Released after a few polls, so the check that passes runs from a later poll, not the first call.
     setTimeout(() => clearTimeout(held), 50);
-    await until('the held timer to be cleared', 2000, () => {
-      polls++;
-      return resourcesSettled(before);
-    }, () => describeResourceDiff(before));
-    expect(polls).toBeGreaterThan(1);
+    await resources.released(2000);
+    const after = setTimeout(() => undefined, 60_000);
+    expect(resources.alive()).toEqual([]);
+    clearTimeout(after);
   });
 });

@@ -64,11 +64,13 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   }
 
   isConnected(eva: string): boolean {
+    this.assertAlive('isConnected');
     return this.connected.has(eva);
   }
 
-  bufferedAmount(_targetEva: string): number {
-    return 0;
+  bufferedAmount(targetEva: string): number {
+    this.assertAlive('bufferedAmount');
+    return this.queuedBytes(targetEva);
   }
 
   onConnectionLost(listener: (targetEva: string) => void): void {
@@ -144,6 +146,16 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   protected abstract transmit(targetEva: string, message: unknown): void;
   /** Releases every resource; `peers` were connected and must be told the connection is gone. */
   protected abstract teardown(peers: string[]): void;
+
+  /** What `bufferedAmount` reports while the endpoint is alive: bytes this layer and those beneath it still hold. */
+  protected queuedBytes(_targetEva: string): number {
+    return 0;
+  }
+
+  /** `isConnected` for the layer's own code: never throws, false once destroyed. */
+  protected hasConnection(eva: string): boolean {
+    return this.connected.has(eva);
+  }
 
   /** The payload rule of this layer. Wire hubs carry strings and binary; decorators may widen it. */
   protected validatePayload(message: unknown): void {

@@ -23,7 +23,7 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     inner.on('error', (error) => this.reportError(error));
   }
 
-  override bufferedAmount(targetEva: string): number {
+  protected override queuedBytes(targetEva: string): number {
     return this.inner.destroyed ? 0 : this.inner.bufferedAmount(targetEva);
   }
 

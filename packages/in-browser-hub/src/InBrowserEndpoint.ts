@@ -1,4 +1,4 @@
-import { AbstractEndpoint, ConnectionStatus, copyBinary, createLogger } from '@vnf/core';
+import { AbstractEndpoint, ConnectionStatus, copyBinary, createLogger, utf8Length } from '@vnf/core';
 import type { ConnectionEvent, EndpointOptions } from '@vnf/core';
 
 const log = createLogger('in-browser-hub');
@@ -10,15 +10,34 @@ export interface InBrowserNetwork {
   schedule(task: () => void): void;
 }
 
+export interface InBrowserEndpointOptions extends EndpointOptions {
+  /** `drain` fires when the bytes in flight toward a peer fall to this many after growing past it. */
+  lowWaterMark: number;
+}
+
+/** Bytes sent on one connection and not yet handed to the peer; a new connection gets a new record. */
+interface Flight {
+  bytes: number;
+  drainOwed: boolean;
+}
+
 /** An endpoint of an InBrowserHub. */
 export class InBrowserEndpoint extends AbstractEndpoint {
   private readonly network: InBrowserNetwork;
+  private readonly lowWaterMark: number;
   /** The peer endpoint objects of open connections (a re-opened eva is a different object). */
   private readonly peers = new Map<string, InBrowserEndpoint>();
+  private readonly flights = new Map<string, Flight>();
 
-  constructor(eva: string, network: InBrowserNetwork, options: EndpointOptions) {
+  constructor(eva: string, network: InBrowserNetwork, options: InBrowserEndpointOptions) {
     super(eva, options);
     this.network = network;
+    this.lowWaterMark = options.lowWaterMark;
+  }
+
+  /** Bytes accepted by `send` toward `targetEva` whose delivery is still scheduled, as a socket's send buffer. */
+  protected override queuedBytes(targetEva: string): number {
+    return this.flights.get(targetEva)?.bytes ?? 0;
   }
 
   protected connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
@@ -40,6 +59,7 @@ export class InBrowserEndpoint extends AbstractEndpoint {
   protected disconnect(targetEva: string): void {
     const peer = this.peers.get(targetEva);
     this.peers.delete(targetEva);
+    this.flights.delete(targetEva);
     if (peer) this.network.schedule(() => peer.lost(this));
   }
 
@@ -48,12 +68,29 @@ export class InBrowserEndpoint extends AbstractEndpoint {
     if (!peer) return;
     // Copy now: the sender may reuse its buffer right after `send` returns, as it may on a real socket.
     const payload = typeof message === 'string' ? message : copyBinary(message as Uint8Array | ArrayBuffer);
-    this.network.schedule(() => peer.received(this, payload));
+    const bytes = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength;
+    let flight = this.flights.get(targetEva);
+    if (!flight) this.flights.set(targetEva, (flight = { bytes: 0, drainOwed: false }));
+    const own = flight;
+    own.bytes += bytes;
+    if (own.bytes > this.lowWaterMark) own.drainOwed = true;
+    this.network.schedule(() => {
+      peer.received(this, payload);
+      this.handedOver(targetEva, own, bytes);
+    });
   }
 
   protected teardown(peers: string[]): void {
     for (const eva of peers) this.disconnect(eva);
     this.peers.clear();
+    this.flights.clear();
+  }
+
+  private handedOver(targetEva: string, flight: Flight, bytes: number): void {
+    flight.bytes -= bytes;
+    if (!flight.drainOwed || flight.bytes > this.lowWaterMark) return;
+    flight.drainOwed = false;
+    if (this.flights.get(targetEva) === flight && !this.destroyed) this.emitSafely('drain', targetEva);
   }
 
   private accepted(source: InBrowserEndpoint): void {

@@ -22,13 +22,13 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   }
 
   /** The inner endpoint's buffered bytes plus the serialized bytes this layer has not yet handed to it. */
-  override bufferedAmount(targetEva: string): number {
-    return super.bufferedAmount(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
+  protected override queuedBytes(targetEva: string): number {
+    return super.queuedBytes(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
   }
 
   /** Our own queue decides when the application may resume: its Sender emits `drain` when that empties. */
   protected override innerDrain(peerEva: string): void {
-    if ((this.senders.get(peerEva)?.queuedBytes ?? 0) === 0) this.emit('drain', peerEva);
+    if ((this.senders.get(peerEva)?.queuedBytes ?? 0) === 0) this.emitSafely('drain', peerEva);
   }
 
   /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
@@ -43,7 +43,7 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
         peer: targetEva,
         config: this.config,
         onError: (error) => this.reportError(error),
-        onDrain: () => this.emit('drain', targetEva),
+        onDrain: () => this.emitSafely('drain', targetEva),
       });
       this.senders.set(targetEva, sender);
     }
@@ -51,7 +51,7 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   }
 
   protected override receive(sourceEva: string, message: unknown): void {
-    if (!this.isConnected(sourceEva)) {
+    if (!this.hasConnection(sourceEva)) {
       log('%s dropped a frame from %s: not connected', this.eva, sourceEva);
       return;
     }

@@ -1,3 +1,4 @@
+import { trackResources } from '@vnf/conformance';
 import { InBrowserHub } from '@vnf/in-browser-hub';
 import { MarshallerHub } from '../src';
 import { GatedHub } from './support/GatedHub';
@@ -6,10 +7,6 @@ import { Recorder, closeAll, connect, marshallerPair, pattern, sameBytes, track,
 afterEach(closeAll);
 
 const BIG = 5 * 1024 * 1024;
-
-function activeTimers(): number {
-  return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-}
 
 describe('connection loss during a transfer', () => {
   it('the sender closing mid-transfer: the receiver discards the half message and reports it; a new connection starts clean', async () => {
@@ -48,7 +45,7 @@ describe('connection loss during a transfer', () => {
 
 describe('destroy', () => {
   it('clears every timer: reassembly timers and a sender paused on backpressure', async () => {
-    const timersBefore = activeTimers();
+    const resources = trackResources();
     const gated = new GatedHub(new InBrowserHub(), false);
     const hub = track(new MarshallerHub(gated, { chunkSize: 1024, highWaterMark: 4096 }));
     const a = hub.openEndpoint('a');
@@ -67,11 +64,12 @@ describe('destroy', () => {
     });
     gate.release();
     await framesAtB;
-    expect(activeTimers()).toBeGreaterThanOrEqual(timersBefore + 2);
+    expect(resources.count('Timeout')).toBeGreaterThanOrEqual(2);
     expect(atB.messages.length).toBe(0);
     a.destroy();
     b.destroy();
-    expect(activeTimers()).toBe(timersBefore);
+    expect(resources.describe()).toBe('nothing the test created is still alive');
+    resources.stop();
     expect(() => a.send(b.eva, 'x')).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
   });
 });

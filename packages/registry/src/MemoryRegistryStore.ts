@@ -1,8 +1,9 @@
 import {
   Global,
   VnfError,
-  createLogger,
+  callUserListener,
   validateEva,
+  type ErrorEmitter,
   type RegistryChange,
   type RegistryEntry,
   type RegistryKey,
@@ -14,7 +15,6 @@ import { validateKey, validateKeyPart } from './registryKey';
 import { serializeValue } from './registryValue';
 import { positiveInteger } from './options';
 
-const log = createLogger('registry:store');
 
 export interface MemoryRegistryStoreOptions {
   /** Largest value accepted, in bytes of UTF-8 JSON; larger ones are refused with TOO_LARGE. Default 65 536 (64 KiB). */
@@ -38,13 +38,18 @@ interface StoredEntry {
   json: string;
 }
 
+/** The store has no `error` event: what its watchers throw is rethrown on a microtask by callUserListener. */
+const UNHEARD: ErrorEmitter = { listenerCount: () => 0, emit: () => false };
+
 /**
  * The registry's rules in one place, in memory: used by InBrowserRegistry and, through RegistryService,
  * by the broker. Methods are asynchronous so that a Redis-backed store can replace this one.
  *
  * Values are stored as JSON text and every value handed out (results, lists, changes) is a fresh copy.
- * Watchers are called synchronously, in the order changes happen; a watcher that throws is logged and
- * does not keep the others from being told.
+ * Watchers are called synchronously, in the order changes happen; what a watcher throws never reaches the
+ * writer nor keeps the other watchers from being told: it is rethrown on a microtask (the store has no `error`
+ * event), as an EventEmitter with no error listener would. The registry clients guard their users' watchers
+ * themselves, reporting to the client's `error` event.
  */
 export class MemoryRegistryStore implements RegistryStore {
   readonly maxValueBytes: number;
@@ -171,11 +176,7 @@ export class MemoryRegistryStore implements RegistryStore {
     // A copy: a watcher may stop its own or another watch while being told.
     for (const watcher of [...set]) {
       if (!set.has(watcher)) continue;
-      try {
-        watcher({ type, entry: toEntry(entry) });
-      } catch (err) {
-        log('a watcher of collection %s threw on %s of %s: %O', entry.collection, type, entry.name, err);
-      }
+      callUserListener(UNHEARD, () => watcher({ type, entry: toEntry(entry) }), `a watcher of collection ${entry.collection}`);
     }
   }
 }

@@ -89,7 +89,12 @@ export class ServiceSession implements RegistrySession {
     try {
       unsubscribe = await this.store.watch(collection, (change) => {
         const notification: ChangeNotification = { watchId, type: change.type, entry: change.entry };
-        this.notify(REGISTRY_CHANGE_NOTIFICATION, notification);
+        // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
+        try {
+          this.notify(REGISTRY_CHANGE_NOTIFICATION, notification);
+        } catch (err) {
+          log('could not tell %s of a change in %s: %O', this.owner, collection, err);
+        }
       });
     } catch (err) {
       if (this.watches.get(watchId) === reservation) this.watches.delete(watchId);

@@ -1,6 +1,7 @@
 import {
   Global,
   VnfError,
+  callUserListener,
   createLogger,
   validateEva,
   type RegistryClient,
@@ -222,7 +223,7 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     await Promise.all([...this.entries.values()].map((entry) => this.restoreEntry(entry, stale)));
     if (stale()) return;
     await Promise.all([...this.watches].map(([watchId, watch]) => this.restoreWatch(watchId, watch, stale)));
-    if (!stale()) this.emit('resynced');
+    if (!stale()) callUserListener(this, () => this.emit('resynced'), `the registry client of ${this.owner}`);
   }
 
   private async restoreEntry(entry: OwnEntry, stale: () => boolean): Promise<void> {

@@ -97,18 +97,28 @@ describe('MemoryRegistryStore', () => {
     expect(await small.create('a', key('2'), 2)).toBe(Global.OK);
   });
 
-  it('calls watchers synchronously in order; a throwing watcher does not stop the others', async () => {
+  it('calls watchers synchronously in order; a throwing watcher does not stop the others nor the writer, and is rethrown, never swallowed', async () => {
     const store = new MemoryRegistryStore();
     const seen: string[] = [];
-    await store.watch('c', () => {
-      throw new Error('bad watcher');
-    });
-    const stop = await store.watch('c', (change) => seen.push(`${change.type}:${change.entry.name}`));
-    await store.create('a', key('x'), 1);
-    expect(seen).toEqual(['added:x']);
-    stop();
-    await store.create('a', key('y'), 1);
-    expect(seen).toEqual(['added:x']);
+    const rethrown: (() => void)[] = [];
+    const microtask = jest.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => rethrown.push(task));
+    try {
+      const stopBad = await store.watch('c', () => {
+        throw new Error('bad watcher');
+      });
+      const stop = await store.watch('c', (change) => seen.push(`${change.type}:${change.entry.name}`));
+      await expect(store.create('a', key('x'), 1)).resolves.toBe(Global.OK);
+      expect(seen).toEqual(['added:x']);
+      expect(rethrown).toHaveLength(1);
+      expect(rethrown[0]).toThrow('bad watcher');
+      stop();
+      stopBad();
+      await store.create('a', key('y'), 1);
+      expect(seen).toEqual(['added:x']);
+      expect(rethrown).toHaveLength(1);
+    } finally {
+      microtask.mockRestore();
+    }
   });
 
   it('gives two watches of the same function independent lives', async () => {

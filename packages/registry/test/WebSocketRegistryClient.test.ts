@@ -88,6 +88,25 @@ describe('WebSocketRegistryClient', () => {
     expect(await seen.until(1)).toEqual(['added:after:1']);
   });
 
+  it('a throwing resynced listener becomes a LISTENER_ERROR error event; the client keeps working', async () => {
+    const { connect, closeAll } = setup();
+    cleanup = closeAll;
+    const { rpc, client } = connect('a');
+    const errors: VnfError[] = [];
+    client.on('error', (error) => errors.push(error));
+    client.on('resynced', () => {
+      throw new Error('resynced listener failed');
+    });
+    await client.createEntry(key('e'), 1);
+    await rpc.drop();
+    rpc.restore();
+    await nextEvent<void>((resolve) => client.once('error', () => resolve()), 'the listener error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].code).toBe('LISTENER_ERROR');
+    expect(errors[0].message).toContain('resynced listener failed');
+    expect(await client.getEntry(key('e'))).toBe(1);
+  });
+
   it('after a blink (the broker kept the session) keeps its entries with the last value and does not double its watches', async () => {
     const { store, connect, closeAll } = setup();
     cleanup = closeAll;

@@ -126,7 +126,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   }
 
   /** Payload bytes accepted by `send` toward `targetEva` and not yet acknowledged by the peer. */
-  override bufferedAmount(targetEva: string): number {
+  protected override queuedBytes(targetEva: string): number {
     return this.links.get(targetEva)?.send.bytes ?? 0;
   }
 
@@ -208,8 +208,9 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   }
 
   private lingerCheck(): void {
-    const flushed = this.lingerPeers.every((peer) => !this.inner.isConnected(peer) || this.inner.bufferedAmount(peer) === 0);
-    if (this.inner.destroyed || flushed || Date.now() >= this.lingerDeadline) this.releaseInner();
+    const flushed =
+      this.inner.destroyed || this.lingerPeers.every((peer) => !this.inner.isConnected(peer) || this.inner.bufferedAmount(peer) === 0);
+    if (flushed || Date.now() >= this.lingerDeadline) this.releaseInner();
     else this.lingerTimer.set(LINGER_POLL_MS);
   }
 
@@ -278,6 +279,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
         },
         resend: () => {
           if (this.pendingOpens.get(targetEva) !== pending) return;
+          if (this.inner.destroyed) return;
           if (this.inner.isConnected(targetEva)) {
             this.sendControl(targetEva, encodeHello('hello', pending.tag, this.session, pending.n, this.options.sendWindow));
           } else if (!pending.reopening) {
@@ -488,11 +490,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     const { send } = link;
     if (!link.drainOwed || send.bytes >= this.options.lowWaterMarkBytes || send.size > this.options.maxBufferedMessages / 2) return;
     link.drainOwed = false;
-    try {
-      this.emit('drain', link.peer);
-    } catch (cause) {
-      this.reportError(new VnfError('LISTENER_ERROR', `A drain listener on ${this.eva} threw: ${String(cause)}`, { cause }));
-    }
+    this.emitSafely('drain', link.peer);
   }
 
   // ---- liveness and restore -------------------------------------------------------------------
@@ -530,8 +528,8 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   /** Re-opens the inner connection, with exponential backoff between attempts. */
   private reopen(link: Link): void {
     if (link.innerUp || link.reopening || this.links.get(link.peer) !== link) return;
-    if (this.inner.isConnected(link.peer)) return this.innerRestored(link);
     if (this.inner.destroyed) return;
+    if (this.inner.isConnected(link.peer)) return this.innerRestored(link);
     link.reopening = true;
     void this.inner.openConnection(link.peer).then((event) => {
       link.reopening = false;

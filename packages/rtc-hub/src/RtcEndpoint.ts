@@ -28,6 +28,9 @@ export class RtcEndpoint extends AbstractEndpoint {
     signaling.on('connection', this.onSignalingConnection, this);
     signaling.on('connectionLost', this.onSignalingLost, this);
     signaling.on('error', this.reportError, this);
+    // The server connection beneath: direct channels may survive its drop, but the app must know it is offline.
+    signaling.on('online', this.onSignalingOnline, this);
+    signaling.on('offline', this.onSignalingOffline, this);
   }
 
   /** Where messages toward `peerEva` travel now: `'direct'` (data channel), `'relay'` (signaling hub), or null when not connected. */
@@ -35,7 +38,7 @@ export class RtcEndpoint extends AbstractEndpoint {
     return this.isConnected(peerEva) ? (this.sessions.get(peerEva)?.currentPath ?? null) : null;
   }
 
-  override bufferedAmount(targetEva: string): number {
+  protected override queuedBytes(targetEva: string): number {
     return this.sessions.get(targetEva)?.bufferedAmount() ?? 0;
   }
 
@@ -85,6 +88,8 @@ export class RtcEndpoint extends AbstractEndpoint {
     this.signaling.off('connection', this.onSignalingConnection, this);
     this.signaling.off('connectionLost', this.onSignalingLost, this);
     this.signaling.off('error', this.reportError, this);
+    this.signaling.off('online', this.onSignalingOnline, this);
+    this.signaling.off('offline', this.onSignalingOffline, this);
     this.signaling.destroy();
   }
 
@@ -120,6 +125,14 @@ export class RtcEndpoint extends AbstractEndpoint {
 
   private onSignalingLost(peer: string): void {
     this.sessions.get(peer)?.onSignalingLost();
+  }
+
+  private onSignalingOnline(): void {
+    if (!this.destroyed) this.emitSafely('online');
+  }
+
+  private onSignalingOffline(): void {
+    if (!this.destroyed) this.emitSafely('offline');
   }
 
   // ---- sessions -------------------------------------------------------------------------------

@@ -23,20 +23,26 @@ beforeAll(async () => {
 });
 afterAll(() => broker.stop());
 
-const overWebSocket = () => new WebSocketHub(new WebSocketFactory(broker.url));
+const overWebSocket = () => new WebSocketHub(new WebSocketFactory(broker.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } }));
+const cutTransport = (endpoint: { eva: string }): void => {
+  broker.broker.terminate(endpoint.eva);
+};
 
 hubConformance('RtcHub(WebSocketHub)', {
   createHub: () => new RtcHub(overWebSocket()),
   timeoutMs: 10_000,
+  cutTransport,
 });
 
 hubConformance('ReliableRtcHub(WebSocketHub)', {
   createHub: () => new ReliableRtcHub(overWebSocket()),
   timeoutMs: 10_000,
+  cutTransport,
 });
 
 hubConformance('MarshallerHub(ReliableRtcHub(WebSocketHub))', {
   createHub: () => new MarshallerHub(new ReliableRtcHub(overWebSocket())),
   payloads: 'json',
   timeoutMs: 10_000,
+  cutTransport,
 });

@@ -49,7 +49,7 @@ export class ChaosController {
     this.onEvent = this.onEvent.bind(this);
   }
 
-  /** The seed of this hub's random streams: pass it as `seed` to replay the run. */
+  /** The seed of this hub's chaos decisions: pass it as `seed` to replay the run. */
   get seed(): ChaosSeed {
     return this.engine.seed;
   }
@@ -148,12 +148,16 @@ export class ChaosController {
     return this.engine.events();
   }
 
-  /** Zeroes the counters and empties the event log. Random streams go on (a replay must repeat the clear too). */
+  /** Zeroes the counters and empties the event log. Sequence numbers go on, and with them the decisions. */
   clearStats(): void {
     this.engine.clearStats();
   }
 
-  /** Calls `listener` with every event as it happens (whatever `logSize`). Returns the function that stops it. */
+  /**
+   * Calls `listener` with every event as it happens (whatever `logSize`). Returns the function that stops it.
+   * What the listener throws becomes an `error` event (LISTENER_ERROR) on the endpoint of this hub the event
+   * concerns (`from`, else `to`); with none, or no `error` listener there, it is rethrown on a microtask.
+   */
   onEvent(listener: (event: ChaosEvent) => void): () => void {
     if (typeof listener !== 'function') throw new VnfError('INVALID_ARGUMENT', 'onEvent takes a function.');
     return this.engine.onEvent(listener);

@@ -30,12 +30,16 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   constructor(inner: Inner, options: EndpointOptions, context: ChaosContext) {
     super(inner, options);
     this.context = context;
-    this.handle = { connections: () => (this.destroyed ? [] : this.connections()), cut: (peer) => this.cut(peer) };
+    this.handle = {
+      connections: () => (this.destroyed ? [] : this.connections()),
+      cut: (peer) => this.cut(peer),
+      errors: this,
+    };
     context.engine.attach(this.eva, this.handle);
   }
 
-  override bufferedAmount(targetEva: string): number {
-    return super.bufferedAmount(targetEva) + (this.outgoing.get(targetEva)?.bufferedBytes ?? 0);
+  protected override queuedBytes(targetEva: string): number {
+    return super.queuedBytes(targetEva) + (this.outgoing.get(targetEva)?.bufferedBytes ?? 0);
   }
 
   protected override connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
@@ -74,7 +78,7 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
       return;
     }
     // Messages from endpoints of this hub met the chaos when they were sent; applying it again would double it.
-    if (!applyToIncoming || engine.isLocal(sourceEva) || !this.isConnected(sourceEva)) {
+    if (!applyToIncoming || engine.isLocal(sourceEva) || !this.hasConnection(sourceEva)) {
       this.deliver(sourceEva, message);
       return;
     }
@@ -170,7 +174,8 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
       if (links !== this.outgoing || !this.aboveLowWater.has(peer)) return;
       if (link.bufferedBytes > this.context.lowWaterMark) return;
       this.aboveLowWater.delete(peer);
-      this.emit('drain', peer);
+      // From a timer: a throwing listener must become an `error` event, not an uncaught exception.
+      this.emitSafely('drain', peer);
     };
     const link = new ChaosLink(release, afterTimer);
     links.set(peer, link);
@@ -194,7 +199,7 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
    * reports connectionLost too.
    */
   private cut(peer: string): boolean {
-    if (this.destroyed || !this.isConnected(peer) || this.cutting.has(peer)) return false;
+    if (this.destroyed || !this.hasConnection(peer) || this.cutting.has(peer)) return false;
     this.discardLinks(peer);
     const token = Symbol(peer);
     this.cutting.set(peer, token);
@@ -202,7 +207,7 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
       // A closeConnection, loss or new cut since then already settled this connection.
       if (this.cutting.get(peer) !== token) return;
       this.discardLinks(peer);
-      if (this.destroyed || !this.isConnected(peer)) return;
+      if (this.destroyed || !this.hasConnection(peer)) return;
       if (!this.inner.destroyed) this.inner.closeConnection(peer);
       this.connectionLost(peer);
     });

@@ -1,8 +1,9 @@
-import { createLogger } from '@vnf/core';
+import { callUserListener, createLogger } from '@vnf/core';
+import type { ErrorEmitter } from '@vnf/core';
 import { DEFAULT_RULES } from './rules';
 import type { ChaosRules, ResolvedRules } from './rules';
-import { pairStream } from './random';
-import type { ChaosSeed } from './random';
+import { draw, drawName, pairKey } from './random';
+import type { ChaosSeed, PairKey } from './random';
 import { EventLog } from './eventLog';
 import { emptyStats } from './events';
 import type { ChaosAction, ChaosEvent, ChaosStats } from './events';
@@ -18,6 +19,8 @@ export interface LocalEndpoint {
   connections(): string[];
   /** Starts cutting the connection to `peer` if there is one and it is not being cut already; true when it did. */
   cut(peer: string): boolean;
+  /** Where what an `onEvent` listener throws is reported (an `error` event, LISTENER_ERROR). */
+  errors: ErrorEmitter;
 }
 
 export interface Partition {
@@ -37,14 +40,34 @@ export interface Decision {
 }
 
 interface PairState {
-  random: () => number;
+  key: PairKey;
   seq: number;
 }
+
+/**
+ * Every random decision the chaos makes, by name. A message's draw is a hash of (seed, from → to, seq, name),
+ * so each is independent of the others and of which rules are on. To add a random rule, add a name here:
+ * the existing draws, and so every recorded replay, stay as they were. Never rename or remove one.
+ */
+export const DRAWS = Object.freeze({
+  cut: drawName('cut'),
+  drop: drawName('drop'),
+  duplicate: drawName('duplicate'),
+  reorder: drawName('reorder'),
+  jitter: drawName('jitter'),
+  /** The jitter of the second copy of a duplicated message. */
+  duplicateJitter: drawName('duplicate.jitter'),
+});
+
+export type DrawName = keyof typeof DRAWS;
+
+/** Reports what an `onEvent` listener threw when no endpoint of this hub is concerned: rethrown on a microtask. */
+const NO_ENDPOINT: ErrorEmitter = { listenerCount: () => 0, emit: () => false };
 
 const key = (from: string, to: string): string => `${from}\u0000${to}`;
 
 /**
- * The state of one UnreliableHub's chaos: rules, partitions, random streams, counters and the event log.
+ * The state of one UnreliableHub's chaos: rules, partitions, per-pair keys and sequence numbers, counters and the event log.
  * Endpoints ask it what to do with each message; the public ChaosController changes it.
  */
 export class ChaosEngine {
@@ -139,31 +162,29 @@ export class ChaosEngine {
   // ---- messages -------------------------------------------------------------------------------
 
   /**
-   * Decides the fate of the next message from → to. Every message draws the same six numbers from its pair's
-   * stream whatever the rules, so message n of a pair always gets the same draws: turning one rule on or off
-   * does not reshuffle another rule's decisions, and a replay with the same seed decides the same.
+   * Decides the fate of the next message from → to. Each random decision is its own named draw, a hash of
+   * (seed, from → to, seq, draw name): a replay with the same seed decides the same, turning one rule on or off
+   * does not change another rule's decisions, and adding a new kind of draw changes none of the existing ones.
+   * A draw a rule does not need is not computed (it is a pure function, so skipping it changes nothing).
    */
   decide(from: string, to: string): Decision {
     const state = this.pairState(from, to);
     const seq = ++state.seq;
-    const r = state.random;
-    const uCut = r();
-    const uDrop = r();
-    const uDuplicate = r();
-    const uReorder = r();
-    const uJitter = r();
-    const uJitterCopy = r();
+    const chance = (name: DrawName, probability: number): boolean =>
+      probability > 0 && draw(state.key, seq, DRAWS[name]) < probability;
+    const delay = (name: DrawName, rules: ResolvedRules): number =>
+      rules.latencyMs + (rules.jitterMs > 0 ? rules.jitterMs * draw(state.key, seq, DRAWS[name]) : 0);
     this.count('sent', from, to);
     const rules = this.rulesFor(from, to);
     const decision: Decision = { seq, outcome: 'pass', delays: [], reorder: false, rules };
     if (this.partitionBetween(from, to)) decision.outcome = 'partitioned';
     else if (rules.blackhole) decision.outcome = 'blackholed';
-    else if (uCut < rules.cut) decision.outcome = 'cut';
-    else if (uDrop < rules.drop) decision.outcome = 'dropped';
+    else if (chance('cut', rules.cut)) decision.outcome = 'cut';
+    else if (chance('drop', rules.drop)) decision.outcome = 'dropped';
     else {
-      decision.delays.push(rules.latencyMs + rules.jitterMs * uJitter);
-      if (uDuplicate < rules.duplicate) decision.delays.push(rules.latencyMs + rules.jitterMs * uJitterCopy);
-      decision.reorder = uReorder < rules.reorder;
+      decision.delays.push(delay('jitter', rules));
+      if (chance('duplicate', rules.duplicate)) decision.delays.push(delay('duplicateJitter', rules));
+      decision.reorder = chance('reorder', rules.reorder);
     }
     return decision;
   }
@@ -174,15 +195,14 @@ export class ChaosEngine {
     event.atMs = clock() - this.startedAt;
     this.log.push(event);
     if (action !== 'delivered') log('%s %s → %s%s', action, from, to, seq === undefined ? '' : ` #${seq}`);
+    if (this.listeners.size === 0) return;
+    // What a listener throws becomes an `error` event (LISTENER_ERROR) on the endpoint of this hub the event
+    // concerns, `from` first; with none, or no error listener, it is rethrown on a microtask. Never swallowed,
+    // never thrown into the message path.
+    const concerned = this.local.get(from) ?? this.local.get(to);
+    const errors = concerned?.errors ?? NO_ENDPOINT;
     for (const listener of [...this.listeners]) {
-      try {
-        listener({ ...event });
-      } catch (err) {
-        // Like an EventEmitter with no error listener: never swallowed, never thrown into the message path.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
+      callUserListener(errors, () => listener({ ...event }), 'UnreliableHub chaos.onEvent');
     }
   }
 
@@ -239,7 +259,7 @@ export class ChaosEngine {
     const k = key(from, to);
     let state = this.pairs.get(k);
     if (!state) {
-      state = { random: pairStream(this.seed, from, to), seq: 0 };
+      state = { key: pairKey(this.seed, from, to), seq: 0 };
       this.pairs.set(k, state);
     }
     return state;

@@ -7,7 +7,7 @@ import type { ChaosSeed } from './random';
 /** Options of UnreliableHub: the rules of all traffic (see ChaosRules), plus the hub's own settings. */
 export interface UnreliableHubOptions extends ChaosRules {
   /**
-   * Seed of the random streams: an integer 0…2^32−1 or a string (a decimal string means that number).
+   * Seed of the chaos decisions: an integer 0…2^32−1 or a string (a decimal string means that number).
    * Default: a random seed, readable as `hub.seed` so a failing run can be replayed.
    */
   seed?: ChaosSeed;

@@ -31,19 +31,68 @@ export function randomSeed(): number {
 }
 
 /**
- * An independent random stream for the directed pair from → to: uniform numbers in [0, 1).
- * Each pair has its own stream, so traffic on other pairs never shifts this pair's decisions.
- * Lengths prefix the parts, so ("a:b", "c") and ("a", "b:c") cannot collide.
+ * Why a hash and not a generator: the chaos used to draw a fixed number of values per message from a per-pair
+ * stream, so giving a new rule a draw would have moved every later value and changed what every recorded seed
+ * replays. Instead each random value is a pure function of (seed, from → to, seq, draw name): a new draw only
+ * adds a name, the draws of one message are independent of each other, and message n needs no replay of 1…n−1.
+ *
+ * The function is small and written out here on purpose (no dependency): it must never change under us, since
+ * a changed bit changes every replay, and it only needs to be well mixed, not cryptographic.
+ *
+ * - `pairKey`: cyrb128 of the seed and the directed pair, once per pair: 128 bits, four 32-bit words.
+ * - `drawName`: the 32-bit constant of a draw, the first word of cyrb128 of its name, once per name.
+ * - `draw`: four rounds of Chris Wellons' lowbias32 finalizer (a bijection on 32 bits with near-ideal
+ *   avalanche), each after xoring in one key word; round 1 also xors in the seq's low 32 bits, round 2 its high
+ *   bits, round 3 the draw constant. The seq is fully mixed before the draw constant enters, and two rounds
+ *   follow it, so two draws of one message, or one draw of two messages, share no structure (had the constant
+ *   been xored into the seq before mixing, one draw would repeat another's values at permuted seqs).
+ *   The 32 bits out, divided by 2^32, are a uniform number in [0, 1).
  */
-export function pairStream(seed: ChaosSeed, from: string, to: string): () => number {
-  const [a, b, c, d] = cyrb128(`${typeof seed}:${seed}|${from.length}:${from}|${to.length}:${to}`);
-  const next = sfc32(a, b, c, d);
-  // sfc32 needs a few rounds before nearby seeds stop producing correlated first outputs.
-  for (let i = 0; i < 15; i++) next();
-  return next;
+
+/** The 128-bit key of one directed pair under one seed. */
+export type PairKey = readonly [number, number, number, number];
+
+/**
+ * The key of the directed pair from → to: draws of different seeds or pairs are unrelated.
+ * Lengths prefix the parts, so ("a:b", "c") and ("a", "b:c") cannot collide; the seed's type is part of it, so a
+ * string seed never collides with a number (a decimal string has already become its number: see normalizeSeed).
+ */
+export function pairKey(seed: ChaosSeed, from: string, to: string): PairKey {
+  return cyrb128(`${typeof seed}:${seed}|${from.length}:${from}|${to.length}:${to}`);
 }
 
-/** cyrb128: a small, well-mixed 128-bit string hash, used only to seed sfc32. */
+/** The 32-bit constant that names one kind of draw ('drop', 'jitter', …). Never rename a draw: it would change its replays. */
+export function drawName(name: string): number {
+  return cyrb128(`draw|${name.length}:${name}`)[0];
+}
+
+/** The draw named `name` (a `drawName` constant) for message `seq` of the pair with `key`: uniform in [0, 1). */
+export function draw(key: PairKey, seq: number, name: number): number {
+  return drawBits(key, seq, name) / 4294967296;
+}
+
+/** The 32 bits behind `draw` (exposed for tests that pin the hash). `seq` is an integer 0…2^53. */
+export function drawBits(key: PairKey, seq: number, name: number): number {
+  const seqLow = seq >>> 0;
+  const seqHigh = Math.floor(seq / 4294967296) >>> 0;
+  let h = lowbias32(key[0] ^ seqLow);
+  h = lowbias32(h ^ key[1] ^ seqHigh);
+  h = lowbias32(h ^ key[2] ^ name);
+  h = lowbias32(h ^ key[3]);
+  return h;
+}
+
+/** lowbias32 (Chris Wellons, "hash-prospector"): a 32-bit integer finalizer with lower bias than murmur3's fmix32. */
+function lowbias32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** cyrb128 (bryc): a small, well-mixed 128-bit string hash. */
 function cyrb128(text: string): [number, number, number, number] {
   let h1 = 1779033703;
   let h2 = 3144134277;
@@ -65,17 +114,4 @@ function cyrb128(text: string): [number, number, number, number] {
   h3 ^= h1;
   h4 ^= h1;
   return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
-}
-
-/** sfc32 (Chris Doty-Humphrey's Small Fast Counting generator): passes PractRand, 128-bit state, no dependency. */
-function sfc32(a: number, b: number, c: number, d: number): () => number {
-  return () => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
 }

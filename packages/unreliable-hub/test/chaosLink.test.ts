@@ -1,3 +1,4 @@
+import { trackResources } from '@vnf/conformance';
 import { describe, expect, it } from '@jest/globals';
 import { ChaosLink } from '../src/chaosLink';
 import type { LinkItem } from '../src/chaosLink';
@@ -46,14 +47,14 @@ describe('ChaosLink', () => {
   });
 
   it('close returns what it held, in the order sent, clears its timer and hands nothing on afterwards', () => {
-    const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const before = timers();
+    const resources = trackResources();
     const { l, released } = link();
     l.add('a', 1, 1, 60_000, Infinity, null);
     l.add('b', 1, 2, 0, Infinity, { distance: 5, maxHoldMs: 60_000 });
-    expect(timers()).toBe(before + 1);
+    expect(resources.count('Timeout')).toBe(1);
     const dropped = l.close();
-    expect(timers()).toBe(before);
+    expect(resources.count('Timeout')).toBe(0);
+    resources.stop();
     expect(dropped.map((i) => i.message)).toEqual(['a', 'b']);
     l.add('after', 1, 3, 0, Infinity, null);
     expect(released).toEqual([]);

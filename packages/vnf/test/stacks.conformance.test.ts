@@ -16,12 +16,16 @@ afterAll(() => broker.close());
 
 const factory = (): InstanceType<typeof Vnf.WebSocketFactory> =>
   new Vnf.WebSocketFactory(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+const cutTransport = (endpoint: { eva: string }): void => {
+  broker.terminate(endpoint.eva);
+};
 const chaos = { seed, drop: 0.1, duplicate: 0.05, reorder: 0.05 };
 
 hubConformance(`ReliableHub(UnreliableHub(WebSocketHub)) seed=${seed}`, {
   createHub: () => new Vnf.ReliableHub(new Vnf.UnreliableHub(new Vnf.WebSocketHub(factory()), chaos)),
   timeoutMs: 10_000,
   messageCount: 100,
+  cutTransport,
 });
 
 hubConformance(`MarshallerHub(ReliableHub(UnreliableHub(WebSocketHub))) seed=${seed}`, {
@@ -29,10 +33,12 @@ hubConformance(`MarshallerHub(ReliableHub(UnreliableHub(WebSocketHub))) seed=${s
   payloads: 'json',
   timeoutMs: 10_000,
   messageCount: 100,
+  cutTransport,
 });
 
 hubConformance('MarshallerHub(WebSocketHub)', {
   createHub: () => new Vnf.MarshallerHub(new Vnf.WebSocketHub(factory())),
   payloads: 'json',
   timeoutMs: 10_000,
+  cutTransport,
 });

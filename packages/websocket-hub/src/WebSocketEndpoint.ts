@@ -78,13 +78,13 @@ export class WebSocketEndpoint extends AbstractEndpoint {
    */
   getWebSocketRpc(): Rpc {
     this.assertAlive('getWebSocketRpc');
-    const calls = new RpcCalls(this.channel, this.eva, this.callTimeoutMs);
+    const calls = new RpcCalls(this.channel, this.eva, this.callTimeoutMs, this);
     this.rpcs.add(calls);
     return new EndpointRpc(this.eva, calls, () => this.rpcs.delete(calls));
   }
 
-  override bufferedAmount(targetEva: string): number {
-    return this.isConnected(targetEva) ? this.channel.bufferedAmount() : 0;
+  protected override queuedBytes(targetEva: string): number {
+    return this.hasConnection(targetEva) ? this.channel.bufferedAmount() : 0;
   }
 
   /** Resolves when the socket has closed after `destroy()`. */
@@ -188,7 +188,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
           settle({ status: ConnectionStatus.CONNECTED, targetEva: message.to });
         }
         // We gave up waiting (timeout) before the broker answered: undo the connection it made.
-        else if (!this.isConnected(message.to)) this.channel.sendControl({ t: 'close', to: message.to });
+        else if (!this.hasConnection(message.to)) this.channel.sendControl({ t: 'close', to: message.to });
         return;
       }
       case 'refused':

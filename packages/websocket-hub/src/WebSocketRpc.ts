@@ -1,4 +1,4 @@
-import { VnfError, validateEva } from '@vnf/core';
+import { VnfError, validateEva, type ErrorEmitter } from '@vnf/core';
 import { Channel, type ChannelHandler } from './channel';
 import { DEFAULT_CALL_TIMEOUT_MS, RpcCalls } from './rpcCalls';
 import { RpcOverCalls } from './RpcOverCalls';
@@ -7,7 +7,11 @@ import type { WebSocketFactory } from './WebSocketFactory';
 export interface WebSocketRpcOptions {
   /** Time a call waits for the broker's answer unless the call says otherwise, ms. Default 10 000. */
   callTimeoutMs?: number;
-  /** Called with asynchronous failures (the broker refused this channel for good). Default: logged. */
+  /**
+   * Called with asynchronous failures: the broker refused this channel for good, or a notification or state
+   * listener threw (LISTENER_ERROR). Without it, the first are logged and a throwing listener is rethrown on a
+   * microtask, as an EventEmitter with no `error` listener would.
+   */
   onError?: (error: VnfError) => void;
 }
 
@@ -40,7 +44,14 @@ export class WebSocketRpc extends RpcOverCalls {
       onError: (error) => onError?.(error),
     };
     this.channel = new Channel(factory, 'rpc', eva, handler);
-    this.calls = new RpcCalls(this.channel, eva, timeout);
+    const errors: ErrorEmitter = {
+      listenerCount: () => (onError ? 1 : 0),
+      emit: (_event, error) => {
+        onError?.(error);
+        return onError !== undefined;
+      },
+    };
+    this.calls = new RpcCalls(this.channel, eva, timeout, errors);
     this.channel.start();
   }
 

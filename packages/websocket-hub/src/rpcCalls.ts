@@ -1,8 +1,6 @@
-import { VnfError, createLogger, type ErrorCode } from '@vnf/core';
+import { VnfError, callUserListener, type ErrorCode, type ErrorEmitter } from '@vnf/core';
 import type { Channel } from './channel';
 import type { BrokerMessage } from './protocol/messages';
-
-const log = createLogger('websocket-hub:rpc');
 
 /** Default time an RPC call waits for the broker's answer, ms. */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -28,6 +26,8 @@ export class RpcCalls {
     private readonly channel: Channel,
     private readonly eva: string,
     private readonly defaultTimeoutMs: number,
+    /** Where a throwing notification or state listener is reported (LISTENER_ERROR). */
+    private readonly errors: ErrorEmitter,
   ) {}
 
   call(method: string, params: unknown, options?: { timeoutMs?: number }): Promise<unknown> {
@@ -131,11 +131,7 @@ export class RpcCalls {
   }
 
   private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      log('%s: an RPC listener threw: %s', this.eva, String(err));
-    }
+    callUserListener(this.errors, fn, `the RPC channel of ${this.eva}`);
   }
 }
 

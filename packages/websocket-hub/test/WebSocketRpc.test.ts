@@ -118,3 +118,49 @@ describe('own and shared RPC of one eva', () => {
     expect(JSON.stringify(got[0][1])).toContain('42');
   });
 });
+
+describe('a throwing state or notification listener', () => {
+  it('on an endpoint Rpc: becomes a LISTENER_ERROR error event on the endpoint; the other listeners and the channel go on', async () => {
+    const hub = new WebSocketHub(running.factory());
+    closers.push(() => hub.close());
+    const endpoint = hub.openEndpoint('lis');
+    const errors: VnfError[] = [];
+    endpoint.on('error', (error) => errors.push(error));
+    const rpc = endpoint.getWebSocketRpc();
+    const states: string[] = [];
+    rpc.onStateChange(() => {
+      throw new Error('state listener failed');
+    });
+    rpc.onStateChange((state) => states.push(state));
+    await rpc.call('echo', 1);
+    // The first 'up' came before the answer; count from the cut on.
+    expect(states).toEqual(['up']);
+    states.length = 0;
+    errors.length = 0;
+    expect(running.broker.terminate('lis')).toBe(true);
+    await until(() => states.includes('up'), 'the channel to come back');
+    expect(states).toEqual(['down', 'up']);
+    expect(errors.map((e) => e.code)).toEqual(['LISTENER_ERROR', 'LISTENER_ERROR']);
+    expect(errors[0].message).toContain('state listener failed');
+    await expect(rpc.call('echo', 2)).resolves.toMatchObject({ params: 2 });
+  });
+
+  it('on an own WebSocketRpc: goes to onError as LISTENER_ERROR', async () => {
+    const errors: VnfError[] = [];
+    const rpc = new WebSocketRpc('own-lis', running.factory(), { onError: (error) => errors.push(error) });
+    closers.push(() => rpc.close());
+    const states: string[] = [];
+    rpc.onStateChange((state) => {
+      states.push(state);
+      throw new Error('state listener failed');
+    });
+    await rpc.call('echo', 1);
+    expect(states).toEqual(['up']);
+    states.length = 0;
+    errors.length = 0;
+    expect(running.broker.terminate('own-lis', 'rpc')).toBe(true);
+    await until(() => states.includes('up'), 'the channel to come back');
+    expect(errors.map((e) => e.code)).toEqual(['LISTENER_ERROR', 'LISTENER_ERROR']);
+    await expect(rpc.call('echo', 2)).resolves.toMatchObject({ params: 2 });
+  });
+});

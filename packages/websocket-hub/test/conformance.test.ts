@@ -12,4 +12,7 @@ hubConformance('WebSocketHub', {
   createHub: () => new WebSocketHub(running.factory()),
   payloads: 'wire',
   timeoutMs: 10_000,
+  cutTransport: (endpoint) => {
+    running.broker.terminate(endpoint.eva);
+  },
 });

@@ -4,9 +4,15 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { describeWithChromium, ensureBrowserBundle, launchChromium, ROOT } from './helpers';
 
+interface ChatServer {
+  url: string;
+  /** The broker: `terminate(eva)` cuts that page's socket as a network failure would, and lets it reconnect. */
+  broker: { terminate(eva: string): boolean };
+  close(): Promise<void>;
+}
 // A CommonJS script, as users run it.
 const { startChatServer } = require('../../../../examples/chat/server.js') as {
-  startChatServer(options: { port?: number; host?: string }): Promise<{ url: string; close(): Promise<void> }>;
+  startChatServer(options: { port?: number; host?: string }): Promise<ChatServer>;
 };
 
 const WAIT = { timeout: 60_000 };
@@ -23,6 +29,29 @@ async function signIn(page: Page, url: string, name: string): Promise<void> {
   });
 }
 
+const SCREENS = ['#login', '#lobby', '#room'];
+
+/** The screens a person can actually see (rendered with a size, not merely present or un-`hidden`). */
+async function visibleScreens(page: Page): Promise<string[]> {
+  const visible = await Promise.all(SCREENS.map((selector) => page.locator(selector).isVisible()));
+  return SCREENS.filter((_, i) => visible[i]);
+}
+
+/** The parts of the room screen a person can see: its title, Leave, "Here now" and its people, the message box. */
+async function visibleRoomParts(page: Page): Promise<string[]> {
+  const parts: Record<string, ReturnType<Page['locator']>> = {
+    title: page.locator('#room-title'),
+    leave: page.getByRole('button', { name: 'Leave' }),
+    hereNow: page.getByText('Here now'),
+    people: page.locator('#members li').first(),
+    messageBox: page.locator('#text'),
+    send: page.getByRole('button', { name: 'Send' }),
+  };
+  const names = Object.keys(parts);
+  const visible = await Promise.all(names.map((name) => parts[name].isVisible()));
+  return names.filter((_, i) => visible[i]);
+}
+
 function roomRow(page: Page, room: string) {
   return page.locator(`#rooms li[data-room="${room}"]`);
 }
@@ -36,7 +65,7 @@ function members(page: Page): Promise<string[]> {
 
 describeWithChromium('examples/chat in Chromium', () => {
   let browser: Browser;
-  let chat: { url: string; close(): Promise<void> };
+  let chat: ChatServer;
   let contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
@@ -83,6 +112,49 @@ describeWithChromium('examples/chat in Chromium', () => {
     expect(await page.evaluate(() => typeof (window as unknown as { Vnf?: { MarshallerHub?: unknown } }).Vnf?.MarshallerHub)).toBe('function');
     await page.close();
   });
+
+  it('shows exactly one screen at a time: login, lobby, room, and after leaving only the lobby', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    // What a person sees at each step; compared at the end, so that a failure shows every step at once.
+    const seen: Record<string, { screens: string[]; roomParts: string[] }> = {};
+    const look = async (step: string) => {
+      seen[step] = { screens: await visibleScreens(page), roomParts: await visibleRoomParts(page) };
+    };
+
+    await page.goto(chat.url);
+    await page.locator('#login').waitFor({ state: 'visible', ...WAIT });
+    await look('login');
+
+    await page.fill('#name', 'Heidi');
+    await page.click('#enter');
+    await page.locator('#lobby').waitFor({ state: 'visible', ...WAIT });
+    await look('lobby');
+
+    await page.fill('#room-name', 'Reading room');
+    await page.click('#create');
+    await page.locator('#room').waitFor({ state: 'visible', ...WAIT });
+    await look('room');
+    const roomTitle = page.getByRole('heading', { name: 'Reading room' });
+    const roomPeople = page.getByText('Heidi (host, you)');
+    const inRoom = { title: await roomTitle.isVisible(), people: await roomPeople.isVisible() };
+
+    await page.click('#leave');
+    await roomRow(page, 'Reading room').waitFor({ state: 'detached', ...WAIT });
+    await look('after leaving');
+    const afterLeaving = { title: await roomTitle.isVisible(), people: await roomPeople.isVisible() };
+
+    const room = ['title', 'leave', 'hereNow', 'people', 'messageBox', 'send'];
+    expect(seen).toEqual({
+      login: { screens: ['#login'], roomParts: [] },
+      lobby: { screens: ['#lobby'], roomParts: [] },
+      room: { screens: ['#room'], roomParts: room },
+      // The room that was left keeps nothing on screen: no title, no people, no message box to type into.
+      'after leaving': { screens: ['#lobby'], roomParts: [] },
+    });
+    expect({ inRoom, afterLeaving }).toEqual({ inRoom: { title: true, people: true }, afterLeaving: { title: false, people: false } });
+  }, 120_000);
 
   it('two users: create, see and join a room, chat with delivery states, images and large text; the host leaves', async () => {
     const alice = await user('Alice');
@@ -146,6 +218,8 @@ describeWithChromium('examples/chat in Chromium', () => {
     await alice.click('#leave');
     await bob.locator('#lobby').waitFor({ state: 'visible', ...WAIT });
     expect(await bob.textContent('#status')).toContain('The host left');
+    expect(await visibleScreens(bob)).toEqual(['#lobby']);
+    expect(await visibleRoomParts(bob)).toEqual([]);
     await roomRow(bob, 'Tea room').waitFor({ state: 'detached', ...WAIT });
   }, 240_000);
 
@@ -175,6 +249,33 @@ describeWithChromium('examples/chat in Chromium', () => {
     expect(await dave.locator('#rooms li').count()).toBe(0);
   }, 180_000);
 
+  it('shows a notice while the connection to the server is lost, and removes it once reconnected', async () => {
+    const ivan = await user('Ivan');
+    await ivan.fill('#room-name', 'Night shift');
+    await ivan.click('#create');
+    await ivan.locator('#room').waitFor({ state: 'visible', ...WAIT });
+    // Found by its accessible role: a live region, so a screen reader says it too.
+    const notice = ivan.getByRole('status').filter({ hasText: /connection to the server (was )?lost/i });
+    expect(await notice.isVisible()).toBe(false);
+
+    // Offline, the page can open no new socket, so it stays cut until the test lets it back.
+    await ivan.context().setOffline(true);
+    expect(chat.broker.terminate('chat:Ivan')).toBe(true);
+    await notice.waitFor({ state: 'visible', timeout: 20_000 }).catch(async (err) => {
+      const said = await ivan.getByRole('status').allTextContents();
+      throw new Error(`no visible notice after the server connection was cut; the page's status regions say ${JSON.stringify(said)}; ${err}`);
+    });
+    const box = await notice.boundingBox();
+    const viewport = ivan.viewportSize();
+    expect(box && viewport && box.y >= 0 && box.y + box.height <= viewport.height && box.x >= 0 && box.x + box.width <= viewport.width).toBe(true);
+    expect(await visibleScreens(ivan)).toEqual(['#room']);
+
+    await ivan.context().setOffline(false);
+    await notice.waitFor({ state: 'hidden', ...WAIT });
+    expect(await ivan.locator('#connection').isVisible()).toBe(false);
+    expect(await visibleScreens(ivan)).toEqual(['#room']);
+  }, 120_000);
+
   it('refuses a name that is in use', async () => {
     await user('Erin');
     const context = await browser.newContext();
@@ -184,6 +285,6 @@ describeWithChromium('examples/chat in Chromium', () => {
     await page.fill('#name', 'Erin');
     await page.click('#enter');
     await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('taken'), null, WAIT);
-    expect(await page.locator('#login').isVisible()).toBe(true);
+    expect(await visibleScreens(page)).toEqual(['#login']);
   }, 120_000);
 });

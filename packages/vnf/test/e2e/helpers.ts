@@ -64,7 +64,8 @@ export function ensureBrowserBundle(): void {
   ];
   const newestSource = Math.max(statSync(join(ROOT, 'scripts/build-browser.mjs')).mtimeMs, ...inputs.map(newestMtime));
   if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newestSource) return;
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-browser.mjs')], { cwd: ROOT, stdio: 'pipe' });
+  // --no-readme: a test run leaves README.md alone (readmeSizes.test.ts checks its figures against the sources).
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-browser.mjs'), '--no-readme'], { cwd: ROOT, stdio: 'pipe' });
 }
 
 export interface PageServer {

@@ -1,0 +1,64 @@
+// The mutants of scripts/conformance-mutants.mjs: each breaks one promised rule in one place, and names the
+// conformance suite to run and a fragment of the name of the test that must then fail.
+// packages/conformance/test/mutants.test.ts checks on every `npm test` that each mutation point still exists
+// exactly once, so a refactor cannot silently disarm a mutant.
+
+/** Conformance suites the mutants run against, each a test file of the repository. */
+const suites = {
+  inBrowser: 'packages/in-browser-hub/test/conformance.test.ts',
+  // Backpressure, drain and the leak tracker over a layer that emits them: MarshallerHub over InBrowserHub.
+  marshaller: 'packages/marshaller-hub/test/conformance.test.ts',
+  // A real broker on 127.0.0.1: online/offline after a cut transport, drain from a real socket, sockets released.
+  webSocket: 'packages/websocket-hub/test/conformance.test.ts',
+  // Real WebRTC over a real broker (run inside the loopback-only namespace).
+  rtc: 'packages/rtc-hub/test/conformance.test.ts',
+};
+
+const core = 'packages/core/src/AbstractEndpoint.ts';
+const listeners = 'packages/core/src/listeners.ts';
+const abstractHub = 'packages/core/src/AbstractHub.ts';
+const hub = 'packages/in-browser-hub/src/InBrowserEndpoint.ts';
+const hubClass = 'packages/in-browser-hub/src/InBrowserHub.ts';
+const marshaller = 'packages/marshaller-hub/src/MarshallerEndpoint.ts';
+const wsEndpoint = 'packages/websocket-hub/src/WebSocketEndpoint.ts';
+const wsChannel = 'packages/websocket-hub/src/channel.ts';
+const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
+
+const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
+
+/** @type {{ rule: string, file: string, from: string, to: string, suite: keyof typeof suites, expect: string }[]} */
+const mutants = [
+  { rule: 'delivery inside send', file: hub, from: scheduled, to: 'peer.received(this, payload);\n    this.network.schedule(() => {', suite: 'inBrowser', expect: 'asynchronous' },
+  { rule: 'binary not copied', file: hub, from: ': copyBinary(message as Uint8Array | ArrayBuffer)', to: ': (message as Uint8Array)', suite: 'inBrowser', expect: 'binary arrives as a Uint8Array copy' },
+  { rule: 'absent target connects', file: hub, from: "resolve({ status: ConnectionStatus.FAILED, targetEva, reason: 'NOT_FOUND' });", to: 'resolve({ status: ConnectionStatus.CONNECTED, targetEva });', suite: 'inBrowser', expect: 'NOT_FOUND' },
+  { rule: 'send without connection allowed', file: core, from: 'if (!this.connected.has(targetEva)) {\n      throw', to: 'if (false) {\n      throw', suite: 'inBrowser', expect: 'NOT_CONNECTED at the call' },
+  { rule: 'lost fired twice', file: core, from: "this.emitSafely('connectionLost', peerEva);", to: "this.emitSafely('connectionLost', peerEva); this.emitSafely('connectionLost', peerEva);", suite: 'inBrowser', expect: 'exactly once, and not on the closing side' },
+  { rule: 'destroy does not tell peers', file: hub, from: 'for (const eva of peers) this.disconnect(eva);', to: '', suite: 'inBrowser', expect: 'destroy() fires onConnectionLost' },
+  { rule: 'eva reuse allowed', file: abstractHub, from: 'if (this.shareable.delete(eva)) return existing;', to: 'return existing;', suite: 'inBrowser', expect: 'EVA_IN_USE' },
+  { rule: 'calls after destroy allowed', file: core, from: 'if (this.isDestroyed) {\n      throw', to: 'if (false) {\n      throw', suite: 'inBrowser', expect: 'after destroy() every call throws DESTROYED' },
+  { rule: 'isConnected after destroy answers', file: core, from: "this.assertAlive('isConnected');", to: '', suite: 'inBrowser', expect: 'after destroy() every call throws DESTROYED' },
+  { rule: 'bufferedAmount after destroy answers', file: core, from: "this.assertAlive('bufferedAmount');", to: '', suite: 'marshaller', expect: 'after destroy() every call throws DESTROYED' },
+  { rule: 'callback called twice', file: core, from: 'if (cb) this.callListener(() => cb(own));', to: 'if (cb) { this.callListener(() => cb(own)); this.callListener(() => cb(own)); }', suite: 'inBrowser', expect: 'calls the callback exactly once' },
+  { rule: 'no implicit accept', file: hub, from: 'target.accepted(this);', to: '', suite: 'inBrowser', expect: 'accepts implicitly' },
+  { rule: 'messages reordered', file: hub, from: scheduled, to: "if (typeof payload === 'string' && payload.endsWith('7')) setTimeout(() => peer.received(this, payload), 1);\n    this.network.schedule(() => {\n      if (!(typeof payload === 'string' && payload.endsWith('7'))) peer.received(this, payload);", suite: 'inBrowser', expect: 'in the order sent' },
+  { rule: 'messages duplicated', file: hub, from: scheduled, to: "this.network.schedule(() => {\n      peer.received(this, payload); if (payload === 'a3') peer.received(this, payload);", suite: 'inBrowser', expect: 'each exactly once (' },
+  { rule: 'timer leaked on close', file: hubClass, from: 'this.timers.clear();', to: 'this.timers.clear(); setInterval(() => undefined, 1000);', suite: 'inBrowser', expect: 'no timer or socket' },
+  { rule: 'socket left open on close', file: wsChannel, from: 'this.dropQueue();\n    try {\n      socket.close(CloseCode.NORMAL);', to: 'this.dropQueue();\n    try {\n      this.finishClose();', suite: 'webSocket', expect: 'no timer or socket' },
+  { rule: 'payload not validated', file: core, from: 'validateWirePayload(message, this.maxPayloadSize);', to: '', suite: 'inBrowser', expect: 'INVALID_PAYLOAD' },
+  { rule: 'size limit not enforced', file: core, from: 'this.maxPayloadSize = options.maxPayloadSize ?? Infinity;', to: 'this.maxPayloadSize = Infinity;', suite: 'inBrowser', expect: 'TOO_LARGE' },
+  { rule: 'listener error not reported', file: listeners, from: "if (emitter.listenerCount('error') > 0) emitter.emit('error', error);", to: "if (false) emitter.emit('error', error);", suite: 'inBrowser', expect: 'throwing onMessage' },
+  { rule: 'lost listener error escapes', file: core, from: "    this.emitSafely('connectionLost', peerEva);", to: "    this.emit('connectionLost', peerEva);", suite: 'inBrowser', expect: 'throwing connection or connectionLost' },
+  { rule: 'drain listener error escapes', file: marshaller, from: "onDrain: () => this.emitSafely('drain', targetEva),", to: "onDrain: () => this.emit('drain', targetEva),", suite: 'marshaller', expect: 'throwing drain listener' },
+  { rule: 'drain listener error escapes over a real socket', file: wsEndpoint, from: "for (const peer of this.connections()) this.emitSafely('drain', peer);", to: "for (const peer of this.connections()) this.emit('drain', peer);", suite: 'webSocket', expect: 'throwing drain listener' },
+  { rule: 'drain never emitted', file: wsEndpoint, from: 'if (this.channel.bufferedAmount() > this.lowWaterMark) this.channel.watchDrain(this.lowWaterMark);', to: '', suite: 'webSocket', expect: 'throwing drain listener' },
+  { rule: 'offline emitted twice', file: wsEndpoint, from: "    this.emitSafely('offline');", to: "    this.emitSafely('offline'); this.emitSafely('offline');", suite: 'webSocket', expect: 'cut transport' },
+  { rule: 'online not emitted after a reconnect', file: wsEndpoint, from: "if (this.wasOnline) this.emitSafely('online');", to: '', suite: 'webSocket', expect: 'cut transport' },
+  { rule: 'RtcHub hides offline', file: rtcEndpoint, from: "signaling.on('offline', this.onSignalingOffline, this);", to: '', suite: 'rtc', expect: 'cut transport' },
+  { rule: 'methods need this', file: core, from: 'this.send = this.send.bind(this);', to: '', suite: 'inBrowser', expect: 'unbound' },
+  { rule: 'close leaves endpoints open', file: abstractHub, from: 'for (const endpoint of open) endpoint.destroy();', to: '', suite: 'inBrowser', expect: 'hub.close() destroys' },
+  { rule: 'closer told of its own close', file: core, from: 'if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva);', to: "if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva); this.emit('connectionLost', targetEva);", suite: 'inBrowser', expect: 'not on the closing side' },
+  { rule: 'wrong sourceEva', file: hub, from: 'this.deliver(source.eva, payload);', to: "this.deliver(source.eva, typeof payload === 'string' && payload.startsWith('a-to') ? payload + '!' : payload);", suite: 'inBrowser', expect: 'only the messages sent to it' },
+  { rule: 'connect callback never called on failure', file: core, from: 'const own = { ...event };\n      if (cb)', to: "const own = { ...event };\n      if (cb && own.status === 'CONNECTED')", suite: 'inBrowser', expect: 'NOT_FOUND' },
+];
+
+module.exports = { suites, mutants };
