@@ -16,6 +16,7 @@ const suites = {
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
 const listeners = 'packages/core/src/listeners.ts';
+const payload = 'packages/core/src/payload.ts';
 const abstractHub = 'packages/core/src/AbstractHub.ts';
 const hub = 'packages/in-browser-hub/src/InBrowserEndpoint.ts';
 const hubClass = 'packages/in-browser-hub/src/InBrowserHub.ts';
@@ -54,6 +55,8 @@ const mutants = [
   { rule: 'offline emitted twice', file: wsEndpoint, from: "    this.emitSafely('offline');", to: "    this.emitSafely('offline'); this.emitSafely('offline');", suite: 'webSocket', expect: 'cut transport' },
   { rule: 'online not emitted after a reconnect', file: wsEndpoint, from: "if (this.wasOnline) this.emitSafely('online');", to: '', suite: 'webSocket', expect: 'cut transport' },
   { rule: 'RtcHub hides offline', file: rtcEndpoint, from: "signaling.on('offline', this.onSignalingOffline, this);", to: '', suite: 'rtc', expect: 'cut transport' },
+  { rule: 'BOM stripped from a received string', file: wsChannel, from: "new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })", to: "new TextDecoder('utf-8', { fatal: true })", suite: 'webSocket', expect: 'strings arrive intact' },
+  { rule: 'lone surrogate carried by a wire hub', file: payload, from: "if (typeof payload === 'string' && !isWellFormedString(payload)) {", to: 'if (false) {', suite: 'inBrowser', expect: 'INVALID_PAYLOAD' },
   { rule: 'methods need this', file: core, from: 'this.send = this.send.bind(this);', to: '', suite: 'inBrowser', expect: 'unbound' },
   { rule: 'close leaves endpoints open', file: abstractHub, from: 'for (const endpoint of open) endpoint.destroy();', to: '', suite: 'inBrowser', expect: 'hub.close() destroys' },
   { rule: 'closer told of its own close', file: core, from: 'if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva);', to: "if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva); this.emit('connectionLost', targetEva);", suite: 'inBrowser', expect: 'not on the closing side' },

@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { VnfError, createLogger } from '@vnf/core';
-import { RegistryService } from '@vnf/registry';
 import {
   CloseCode,
   PROTOCOL_VERSION,
@@ -15,12 +14,19 @@ import {
   type ClientMessage,
   type Role,
 } from '@vnf/websocket-hub';
+import { BrokerCalls } from './BrokerCalls';
+import { ClientBudgets } from './ClientBudgets';
+import { RelayFlow } from './RelayFlow';
 import { ClientConnection } from './ClientConnection';
-import { resolveOptions, validPath, type BrokerOptions, type ResolvedOptions } from './options';
+import { GraceReservations } from './GraceReservations';
+import { forwardedAddress, resolveOptions, validPath, type BrokerOptions, type ResolvedOptions } from './options';
+import { applyServerLimits } from './serverLimits';
 
 const log = createLogger('broker');
 /** How long a socket closed by the broker may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
+/** Close codes after which the client reconnects with its session token: its eva is kept for it during the grace. */
+const GRACEFUL_DROPS: ReadonlySet<number> = new Set<number>([CloseCode.SLOW_CONSUMER, CloseCode.RATE_LIMITED, CloseCode.INTERNAL]);
 
 export interface ListenOptions {
   /** Default 8080; 0 picks a free port. */
@@ -45,7 +51,8 @@ type AnyServer = HttpServer | HttpsServer;
 export class Broker {
   private readonly options: ResolvedOptions;
   private readonly wss: WebSocketServer;
-  private readonly registry: RegistryService;
+  private readonly calls: BrokerCalls;
+  private readonly flow: RelayFlow;
   private readonly connections = new Map<string, ClientConnection>();
   /** Registered endpoint sockets of this broker by eva: the relay's hot path looks here without awaiting. */
   private readonly endpoints = new Map<string, ClientConnection>();
@@ -56,13 +63,23 @@ export class Broker {
   private flushHandle: ReturnType<typeof setImmediate> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private ownServer: HttpServer | null = null;
+  private removeServerLimits: (() => void) | null = null;
+  private readonly budgets: ClientBudgets;
+  /** Uncleanly dropped sockets whose eva, session and registry entries are kept for a reconnect, by socket id. */
+  private readonly reservations: GraceReservations<ClientConnection>;
   private nextId = 1;
   private readonly idPrefix = randomBytes(4).toString('hex');
   private closing: Promise<void> | null = null;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
-    this.registry = new RegistryService(this.options.registryStore);
+    this.flow = new RelayFlow(this.options, (conn) => this.drop(conn, CloseCode.SLOW_CONSUMER, 'slow consumer', false));
+    this.budgets = new ClientBudgets(this.options);
+    this.calls = new BrokerCalls(this.options, this.budgets, {
+      send: (conn, message) => this.send(conn, message),
+      sendText: (conn, json) => this.sendText(conn, json),
+    });
+    this.reservations = new GraceReservations(this.options.evaGraceMs, (conn) => this.endGrace(conn));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
     this.flushAll = this.flushAll.bind(this);
     this.listen = this.listen.bind(this);
@@ -75,6 +92,11 @@ export class Broker {
     return this.connections.size;
   }
 
+  /** Evas kept for a reconnect after an unclean drop, their grace running (for monitoring and tests). */
+  get reservedCount(): number {
+    return this.reservations.size;
+  }
+
   /** Starts an HTTP server of its own and serves WebSockets on the broker's path. */
   async listen(options: ListenOptions = {}): Promise<BrokerAddress> {
     this.assertOpen();
@@ -82,11 +104,20 @@ export class Broker {
     const port = options.port ?? 8080;
     const host = options.host ?? '127.0.0.1';
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VnfError('INVALID_ARGUMENT', `port must be 0..65535; got ${port}.`);
-    const server = createServer((_req, res) => {
+    const { headersTimeoutMs, requestTimeoutMs } = this.options;
+    // Idle connections that never send their upgrade request are checked this often against headersTimeout.
+    const checkEvery = Math.max(100, Math.min(1000, headersTimeoutMs || 1000, requestTimeoutMs || 1000));
+    const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkEvery }, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' });
       res.end(`This is a VNF broker: connect a WebSocket to ${this.options.path}.\n`);
     });
     this.ownServer = server;
+    this.removeServerLimits = applyServerLimits(server, {
+      maxConnections: this.options.maxConnections,
+      maxConnectionsPerAddress: this.options.trustProxy > 0 ? Infinity : this.options.maxConnectionsPerAddress,
+      headersTimeoutMs,
+      requestTimeoutMs,
+    });
     this.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -128,7 +159,7 @@ export class Broker {
   terminate(eva: string, role: Role = 'endpoint'): boolean {
     const conn = [...this.connections.values()].find((c) => c.state === 'ready' && c.role === role && c.eva === eva);
     if (!conn) return false;
-    this.forget(conn);
+    this.forget(conn, true);
     conn.socket.terminate();
     return true;
   }
@@ -142,7 +173,7 @@ export class Broker {
   // ---- sockets ---------------------------------------------------------------------------------
 
   private accept(socket: WebSocket, request: IncomingMessage): void {
-    const conn = new ClientConnection(`${this.idPrefix}-${this.nextId++}`, socket, request);
+    const conn = new ClientConnection(`${this.idPrefix}-${this.nextId++}`, socket, request, this.clientOf(request));
     this.connections.set(conn.id, conn);
     this.sockets.add(socket);
     socket.on('error', (err) => log('socket %s error: %s', conn.id, err.message));
@@ -154,14 +185,31 @@ export class Broker {
       this.drop(conn, CloseCode.UNAUTHORIZED, 'origin not allowed');
       return;
     }
+    if (!this.budgets.take(conn.client, 'pending')) {
+      this.drop(conn, CloseCode.CLIENT_LIMIT, 'too many sockets from this client');
+      return;
+    }
+    conn.holds = 'pending';
     conn.helloTimer = setTimeout(() => this.drop(conn, CloseCode.HELLO_TIMEOUT, 'no hello in time'), this.options.helloTimeoutMs);
+  }
+
+  /** The budget key of a request: the user's clientKey, or the (forwarded) remote address. Never throws. */
+  private clientOf(request: IncomingMessage): string {
+    try {
+      const key = this.options.clientKey(request);
+      if (typeof key === 'string' && key.length > 0) return key;
+      log('clientKey returned %s; counting the request by its address', typeof key);
+    } catch (err) {
+      log('clientKey threw (%s); counting the request by its address', String(err));
+    }
+    return forwardedAddress(request, this.options.trustProxy);
   }
 
   private frame(conn: ClientConnection, data: Buffer, isBinary: boolean): void {
     if (conn.state === 'closed') return;
     conn.alive = true;
     if (!isBinary) {
-      if (!this.rate(conn, 1)) return;
+      if (!this.rate(conn, 1) || !this.controlRate(conn)) return;
       let message: ClientMessage;
       try {
         message = parseClientMessage(data.toString('utf8'));
@@ -180,6 +228,7 @@ export class Broker {
       const count = readRecords(data, (kind, frame, evaStart, evaEnd, payloadStart, payloadEnd) => {
         if (conn.state === 'closed') return;
         if (kind === RecordKind.CONTROL) {
+          if (!this.controlRate(conn)) return;
           let message: ClientMessage;
           try {
             message = parseClientMessage((frame as Buffer).toString('utf8', payloadStart, payloadEnd));
@@ -203,6 +252,20 @@ export class Broker {
     if (conn.state !== 'closed') {
       this.sendError(conn, 'RATE_LIMITED', `More than ${this.options.maxMessagesPerSecond} messages per second; the broker closes this socket. Pace your sends.`);
       this.drop(conn, CloseCode.RATE_LIMITED, 'flood limit exceeded');
+    }
+    return false;
+  }
+
+  /** Control messages cost the broker far more than relayed records: they have a budget of their own. */
+  private controlRate(conn: ClientConnection): boolean {
+    if (conn.withinControlRate(this.options.maxControlPerSecond, Date.now())) return true;
+    if (conn.state !== 'closed') {
+      this.sendError(
+        conn,
+        'RATE_LIMITED',
+        `More than ${this.options.maxControlPerSecond} control messages (ping, call, open, close) per second; the broker closes this socket.`,
+      );
+      this.drop(conn, CloseCode.RATE_LIMITED, 'control flood limit exceeded');
     }
     return false;
   }
@@ -234,15 +297,31 @@ export class Broker {
         this.send(conn, { t: 'pong' });
         return;
       case 'call':
-        void this.call(conn, message.id, message.method, message.params);
+        if (conn.callsInFlight >= this.options.maxCallsInFlight) {
+          this.send(conn, {
+            t: 'failure',
+            id: message.id,
+            code: 'RATE_LIMITED',
+            message: `More than ${this.options.maxCallsInFlight} calls in flight on this socket; wait for answers before calling again.`,
+          });
+          return;
+        }
+        void this.calls.call(conn, message.id, message.method, message.params);
         return;
       case 'open':
         if (this.endpointOnly(conn, message.t)) {
           const to = message.to;
-          this.open(conn, to).catch((err: unknown) => {
-            log('open %s -> %s failed: %s', conn.eva, to, String(err));
-            this.send(conn, { t: 'refused', to, code: 'INTERNAL', message: 'The broker could not look up the target; retry later.' });
-          });
+          if (conn.opensInFlight >= this.options.maxOpensInFlight) {
+            this.send(conn, { t: 'refused', to, code: 'RATE_LIMITED', message: `More than ${this.options.maxOpensInFlight} opens in flight; wait for answers.` });
+            return;
+          }
+          conn.opensInFlight++;
+          this.open(conn, to)
+            .catch((err: unknown) => {
+              log('open %s -> %s failed: %s', conn.eva, to, String(err));
+              this.send(conn, { t: 'refused', to, code: 'INTERNAL', message: 'The broker could not look up the target; retry later.' });
+            })
+            .finally(() => conn.opensInFlight--);
         }
         return;
       case 'close':
@@ -290,16 +369,44 @@ export class Broker {
       return;
     }
     if (claim.outcome === 'replaced') {
-      const previous = this.connections.get(claim.previous.id);
-      if (previous) this.drop(previous, CloseCode.TAKEN_OVER, 'taken over by a reconnect');
+      const live = this.connections.get(claim.previous.id);
+      if (live) {
+        // Not noticed dead yet (a blip): its registry session passes to the new socket before it closes.
+        if (live.state === 'ready') this.calls.adoptRegistry(conn, live, hello.eva);
+        this.drop(live, CloseCode.TAKEN_OVER, 'taken over by a reconnect');
+      }
     }
+    this.budgets.give(conn.client, 'pending');
+    conn.holds = null;
+    let previous: ClientConnection | undefined;
+    if (claim.outcome === 'replaced') {
+      previous = this.reservations.take(claim.previous.id);
+      if (previous) this.budgets.give(previous.client, 'evas');
+    }
+    if (!this.budgets.take(conn.client, 'evas')) {
+      // Frees the claim and any registry session adopted above; a reserved predecessor's unit went back already.
+      conn.role = hello.role;
+      conn.eva = hello.eva;
+      this.release(conn);
+      if (previous) this.release(previous);
+      this.drop(conn, CloseCode.CLIENT_LIMIT, 'too many evas from this client');
+      return;
+    }
+    conn.holds = 'evas';
     conn.role = hello.role;
     conn.eva = hello.eva;
     conn.evaBytes = Buffer.from(hello.eva);
     conn.state = 'ready';
     if (conn.role === 'endpoint') this.endpoints.set(conn.eva, conn);
+    // A reconnect within the grace keeps what the session held: its registry entries stay, its watches restart.
+    if (previous) this.calls.adoptRegistry(conn, previous);
     log('%s registered %s %s (%s)', conn.id, conn.role, conn.eva, claim.outcome);
-    this.send(conn, { t: 'welcome', session: claim.session, maxFrame: this.options.maxPayload });
+    this.send(conn, {
+      t: 'welcome',
+      session: claim.session,
+      maxFrame: this.options.maxPayload,
+      limits: limitsOf(this.options),
+    });
   }
 
   private async open(conn: ClientConnection, to: string): Promise<void> {
@@ -345,57 +452,7 @@ export class Broker {
     }
     target.outbound.push(kind, conn.evaBytes, payload);
     this.queued(target);
-    if (target.state === 'ready' && target.pendingBytes > this.options.relayHighWaterMark) this.holdBack(conn, target);
-  }
-
-  /** Stops reading from `sender` while `target` is over the high-water mark: TCP then slows the sender down. */
-  private holdBack(sender: ClientConnection, target: ClientConnection): void {
-    if (target.heldSenders.has(sender)) return;
-    target.heldSenders.add(sender);
-    sender.heldBy.add(target);
-    if (sender.heldBy.size === 1) sender.socket.pause();
-    target.slowTimer ??= setTimeout(() => {
-      target.slowTimer = null;
-      this.drop(target, CloseCode.SLOW_CONSUMER, 'slow consumer', false);
-    }, this.options.slowConsumerTimeoutMs);
-  }
-
-  /** Resumes the senders `target` held back, once it drained below half the high-water mark (or is gone). */
-  private releaseHeld(target: ClientConnection, force = false): void {
-    if (target.heldSenders.size === 0) return;
-    if (!force && target.pendingBytes > this.options.relayHighWaterMark / 2) return;
-    if (target.slowTimer) clearTimeout(target.slowTimer);
-    target.slowTimer = null;
-    for (const sender of target.heldSenders) {
-      sender.heldBy.delete(target);
-      if (sender.heldBy.size === 0 && sender.state !== 'closed') sender.socket.resume();
-    }
-    target.heldSenders.clear();
-  }
-
-  private async call(conn: ClientConnection, id: number, method: string, params: unknown): Promise<void> {
-    let reply: object;
-    try {
-      let result: unknown;
-      if (this.registry.handles(method)) {
-        conn.registry ??= this.registry.openSession(conn.eva, (notification, body) => {
-          if (conn.state === 'ready') this.send(conn, { t: 'notify', method: notification, params: body });
-        });
-        result = await conn.registry.handle(method, params);
-      } else {
-        const handler = this.options.methods.get(method);
-        if (!handler) throw new VnfError('NOT_FOUND', `The broker has no RPC method "${method}". Check the name and the broker's version.`);
-        result = await handler(params, { eva: conn.eva, role: conn.role, origin: conn.origin, remoteAddress: conn.remoteAddress });
-      }
-      reply = { t: 'result', id, result: result ?? null };
-      JSON.stringify(reply);
-    } catch (err) {
-      reply = VnfError.is(err)
-        ? { t: 'failure', id, code: err.code, message: err.message }
-        : { t: 'failure', id, code: 'INTERNAL', message: `The broker failed to handle ${method}; see its log.` };
-      if (!VnfError.is(err)) log('rpc %s from %s failed: %s', method, conn.eva, String(err));
-    }
-    if (conn.state === 'ready') this.send(conn, reply);
+    if (target.state === 'ready' && target.pendingBytes > this.options.relayHighWaterMark) this.flow.holdBack(conn, target);
   }
 
   /** The router or store failed (a Redis outage, say): the socket is closed, never the broker. */
@@ -409,6 +466,13 @@ export class Broker {
   private send(conn: ClientConnection, message: object): void {
     if (conn.state === 'closed') return;
     conn.outbound.control(message);
+    this.queued(conn);
+  }
+
+  /** As `send`, for a control message already serialized. */
+  private sendText(conn: ClientConnection, json: string): void {
+    if (conn.state === 'closed') return;
+    conn.outbound.controlText(json);
     this.queued(conn);
   }
 
@@ -436,7 +500,7 @@ export class Broker {
   private flush(conn: ClientConnection): void {
     if (conn.outbound.isEmpty) return;
     // While senders are held back, each write reports when it reached the kernel: the moment to release them.
-    const written = conn.heldSenders.size > 0 ? () => this.releaseHeld(conn) : undefined;
+    const written = conn.heldSenders.size > 0 ? () => this.flow.releaseHeld(conn) : undefined;
     for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true }, written);
   }
 
@@ -446,7 +510,7 @@ export class Broker {
   private drop(conn: ClientConnection, code: number, reason: string, flush = true): void {
     if (conn.state === 'closed') return;
     if (flush) this.flush(conn);
-    this.forget(conn);
+    this.forget(conn, GRACEFUL_DROPS.has(code));
     try {
       conn.socket.close(code, reason);
     } catch (err) {
@@ -459,25 +523,25 @@ export class Broker {
   private socketClosed(conn: ClientConnection, code: number): void {
     log('%s closed (%d)', conn.id, code);
     this.sockets.delete(conn.socket);
-    this.forget(conn);
+    // The client closing (1000, or 1001 when a page goes away) frees its eva at once; a socket that just died keeps it.
+    this.forget(conn, code !== CloseCode.NORMAL && code !== CloseCode.GOING_AWAY);
     conn.clearTimers();
   }
 
-  /** Releases everything a socket held: its eva, its connections (peers get `lost`), its registry session. */
-  private forget(conn: ClientConnection): void {
+  /**
+   * Releases what a socket held: its connections (peers get `lost` at once), its client budget, and — at once, or
+   * with `grace` once evaGraceMs passed without a reconnect proving its session — its eva and registry session.
+   */
+  private forget(conn: ClientConnection, grace = false): void {
     if (conn.state === 'closed') return;
     const wasReady = conn.state === 'ready';
     conn.state = 'closed';
+    if (conn.holds === 'pending') this.budgets.give(conn.client, 'pending');
+    const keepsEva = wasReady && grace && !this.closing && this.reservations.hold(conn.id, conn);
+    if (conn.holds === 'evas' && !keepsEva) this.budgets.give(conn.client, 'evas');
+    conn.holds = null;
     conn.clearTimers();
-    this.releaseHeld(conn, true);
-    for (const target of conn.heldBy) {
-      target.heldSenders.delete(conn);
-      if (target.heldSenders.size === 0 && target.slowTimer) {
-        clearTimeout(target.slowTimer);
-        target.slowTimer = null;
-      }
-    }
-    conn.heldBy.clear();
+    this.flow.forget(conn);
     conn.outbound.clear();
     this.dirty.delete(conn);
     this.connections.delete(conn.id);
@@ -490,6 +554,16 @@ export class Broker {
       }
       conn.peers.clear();
     }
+    if (!keepsEva) this.release(conn);
+  }
+
+  /** The grace of an uncleanly dropped socket passed with no reconnect: its eva and registry entries go. */
+  private endGrace(conn: ClientConnection): void {
+    this.budgets.give(conn.client, 'evas');
+    this.release(conn);
+  }
+
+  private release(conn: ClientConnection): void {
     this.options.router.release(conn.role, conn.eva, conn.id).catch((err: unknown) => log('router release failed: %s', String(err)));
     conn.registry?.close().catch((err: unknown) => log('closing the registry session of %s failed: %s', conn.eva, String(err)));
     conn.registry = null;
@@ -503,7 +577,7 @@ export class Broker {
         if (conn.heldBy.size > 0) continue;
         if (!conn.alive) {
           log('%s missed a heartbeat; terminating', conn.id);
-          this.forget(conn);
+          this.forget(conn, true);
           conn.socket.terminate();
           continue;
         }
@@ -516,6 +590,8 @@ export class Broker {
   private async shutDown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    this.reservations.expireAll();
+    this.removeServerLimits?.();
     for (const { server, onUpgrade } of this.attached) server.off('upgrade', onUpgrade);
     const closed = [...this.sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     for (const conn of [...this.connections.values()]) this.drop(conn, CloseCode.GOING_AWAY, 'broker shutting down');
@@ -533,6 +609,14 @@ export class Broker {
   private assertOpen(): void {
     if (this.closing) throw new VnfError('DESTROYED', 'This broker was closed; create a new Broker.');
   }
+}
+
+/** The budgets a VNF client honours on its side (announced in the welcome): absent means unlimited. */
+function limitsOf(options: ResolvedOptions): { callsInFlight?: number; controlPerSecond?: number } {
+  const limits: { callsInFlight?: number; controlPerSecond?: number } = {};
+  if (Number.isFinite(options.maxCallsInFlight)) limits.callsInFlight = options.maxCallsInFlight;
+  if (Number.isFinite(options.maxControlPerSecond)) limits.controlPerSecond = options.maxControlPerSecond;
+  return limits;
 }
 
 function newSessionToken(): string {

@@ -28,8 +28,18 @@ export class ClientConnection {
   /** Closes this socket as a slow consumer if it keeps senders held back too long. */
   slowTimer: ReturnType<typeof setTimeout> | null = null;
   terminateTimer: ReturnType<typeof setTimeout> | null = null;
-  private windowStart = 0;
-  private windowCount = 0;
+  /** While registry notifications to this socket are dropped because it lags: polls for it to drain, then resyncs. */
+  lagTimer: ReturnType<typeof setInterval> | null = null;
+  /** RPC calls received and not answered yet (bounded by maxCallsInFlight). */
+  callsInFlight = 0;
+  /** Connection opens received and not answered yet (bounded by maxOpensInFlight). */
+  opensInFlight = 0;
+  /** What this socket holds of its client's budget: a pending unit before the hello, an eva unit after it. */
+  holds: 'pending' | 'evas' | null = null;
+  /** The client the budgets count this socket against (clientKey of its upgrade request). */
+  readonly client: string;
+  private readonly messages = new RateWindow();
+  private readonly controls = new RateWindow();
 
   /** The Origin header of the upgrade request (browsers send it). */
   readonly origin: string | undefined;
@@ -42,10 +52,12 @@ export class ClientConnection {
     readonly id: string,
     readonly socket: WebSocket,
     request: IncomingMessage,
+    client: string,
   ) {
     this.request = request;
     this.origin = request.headers.origin;
     this.remoteAddress = request.socket.remoteAddress;
+    this.client = client;
   }
 
   /** True once the broker forgot this socket (checked after every await: state changes meanwhile). */
@@ -53,14 +65,14 @@ export class ClientConnection {
     return this.state === 'closed';
   }
 
-  /** Counts `messages` against the per-second limit; false once this socket is over it. */
+  /** Counts `messages` (records) against the per-second limit; false once this socket is over it. */
   withinRate(messages: number, limit: number, now: number): boolean {
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowCount = 0;
-    }
-    this.windowCount += messages;
-    return this.windowCount <= limit;
+    return this.messages.add(messages, limit, now);
+  }
+
+  /** Counts one control message (hello, ping, call, open, close) against its own, lower, per-second limit. */
+  withinControlRate(limit: number, now: number): boolean {
+    return this.controls.add(1, limit, now);
   }
 
   /** Bytes waiting for this socket: the broker's queue plus what ws has not written yet. */
@@ -72,6 +84,22 @@ export class ClientConnection {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
     if (this.slowTimer) clearTimeout(this.slowTimer);
-    this.helloTimer = this.terminateTimer = this.slowTimer = null;
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    this.helloTimer = this.terminateTimer = this.slowTimer = this.lagTimer = null;
+  }
+}
+
+/** A fixed one-second window: cheap enough for the relay's hot path. */
+class RateWindow {
+  private start = 0;
+  private count = 0;
+
+  add(n: number, limit: number, now: number): boolean {
+    if (now - this.start >= 1000) {
+      this.start = now;
+      this.count = 0;
+    }
+    this.count += n;
+    return this.count <= limit;
   }
 }

@@ -9,9 +9,13 @@ export class MemoryRouter implements Router {
   async claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined): Promise<ClaimResult> {
     const key = routeKey(role, eva);
     const current = this.holders.get(key);
+    // One session speaks for an eva: a socket of the other role joins it only by proving that session's token.
+    const other = this.holders.get(routeKey(role === 'endpoint' ? 'rpc' : 'endpoint', eva));
+    if (other && !(proof !== undefined && sameToken(proof, other.session))) return { outcome: 'in-use' };
     if (!current) {
-      this.holders.set(key, { ...holder });
-      return { outcome: 'claimed', session: holder.session };
+      const session = other ? other.session : holder.session;
+      this.holders.set(key, { id: holder.id, session });
+      return { outcome: 'claimed', session };
     }
     if (proof !== undefined && sameToken(proof, current.session)) {
       this.holders.set(key, { id: holder.id, session: current.session });

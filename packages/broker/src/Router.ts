@@ -14,12 +14,17 @@ export type ClaimResult =
 
 /**
  * Which eva is on which socket (DESIGN.md §5). Asynchronous so that a Redis-backed router can replace
- * MemoryRouter without touching the wire protocol; endpoint and rpc roles are separate namespaces.
+ * MemoryRouter without touching the wire protocol. Each role (endpoint, rpc) has its own holder, but one session
+ * speaks for an eva: while one role holds it, a claim of the other role needs that holder's session token (and
+ * then shares that session), so an rpc socket cannot act as the registry owner of someone else's endpoint, in
+ * either arrival order. A holder stays until released: the broker releases an uncleanly dropped socket's eva
+ * only when its grace period ends, so during it the eva is reserved for its session token.
  */
 export interface Router {
   /**
-   * Gives `eva` to `holder` unless another holder has it. With `proof` equal to the current holder's
-   * session token the new holder takes over (keeping that session token) and the previous one is returned.
+   * Gives `eva` in `role` to `holder` unless another holder has it, or the other role holds it and `proof` is not
+   * that holder's session token. With `proof` equal to the current holder's session token the new holder takes
+   * over (keeping that session token) and the previous one is returned.
    */
   claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined): Promise<ClaimResult>;
   /** The current holder of `eva`, if any. */

@@ -18,7 +18,12 @@ export class OutboundQueue {
   }
 
   control(message: object): void {
-    this.push(RecordKind.CONTROL, EMPTY, Buffer.from(JSON.stringify(message)));
+    this.controlText(JSON.stringify(message));
+  }
+
+  /** A control message already serialized (an RPC reply, measured before it is queued). */
+  controlText(json: string): void {
+    this.push(RecordKind.CONTROL, EMPTY, Buffer.from(json));
   }
 
   get isEmpty(): boolean {

@@ -21,7 +21,13 @@ describe('Broker options', () => {
     [{ path: 'no-slash' }],
     [{ maxPayload: 10 }],
     [{ sendBufferLimit: 1024 }],
-    [{ maxMessagesPerSecond: 0 }],
+    [{ maxMessagesPerSecond: -1 }],
+    [{ maxMesageSize: 1 }],
+    [{ evaGraceMs: -5 }],
+    [{ trustProxy: 'yes' }],
+    [{ maxCallsInFlight: 1.5 }],
+    [{ watchLagBytes: 64 * 1024 * 1024 }],
+    [{ registry: { maxValueBytes: 10 * 1024 * 1024 } }],
     [{ heartbeatIntervalMs: -1 }],
     [{ authenticate: 'yes' }],
     [{ allowedOrigins: 'https://a' }],
@@ -77,11 +83,22 @@ describe('Broker identity', () => {
     await reconnect.control((m) => m.t === 'accept' && m.from === 'bob');
   });
 
-  it('an rpc socket and an endpoint socket of the same eva do not collide', async () => {
-    await register('alice');
-    const [rpc] = await register('alice', { role: 'rpc' });
+  it("an rpc socket joins a live endpoint's eva only with its session token, in either order; it still cannot open connections", async () => {
+    const [, session] = await register('alice');
+    const stranger = await connect();
+    await stranger.hello('alice', { role: 'rpc' });
+    expect(await stranger.closedWithin()).toBe(CloseCode.EVA_IN_USE);
+    const [rpc, shared] = await register('alice', { role: 'rpc', session });
+    expect(shared).toBe(session);
     rpc.sendControl({ t: 'open', to: 'alice' });
     await rpc.control((m) => m.t === 'error' && m.code === 'PROTOCOL');
+
+    const [, rpcSession] = await register('bob', { role: 'rpc' });
+    const squatter = await connect();
+    await squatter.hello('bob');
+    expect(await squatter.closedWithin()).toBe(CloseCode.EVA_IN_USE);
+    const [, endpointSession] = await register('bob', { session: rpcSession });
+    expect(endpointSession).toBe(rpcSession);
   });
 
   it('opening an absent eva is refused NOT_FOUND; when a socket goes, its peers get lost for each connection', async () => {
@@ -174,8 +191,8 @@ describe('Broker admission', () => {
 describe('Broker ping', () => {
   it('answers ping with pong on endpoint and rpc sockets, as a batch record or a text frame', async () => {
     running = await startBroker();
-    const [endpoint] = await register('pinger');
-    const [rpc] = await register('pinger', { role: 'rpc' });
+    const [endpoint, session] = await register('pinger');
+    const [rpc] = await register('pinger', { role: 'rpc', session });
     endpoint.sendControl({ t: 'ping' });
     rpc.ws.send(JSON.stringify({ t: 'ping' }));
     await endpoint.until(() => endpoint.controls.filter((m) => m.t === 'pong').length === 1 || undefined, 'a pong on the endpoint socket');

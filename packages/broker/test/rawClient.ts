@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import { FrameWriter, PROTOCOL_VERSION, RecordKind, readRecords, type BrokerMessage } from '@vnf/websocket-hub';
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface Received {
   source: string;

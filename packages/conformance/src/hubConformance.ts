@@ -229,7 +229,10 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       const b = hub.openEndpoint(uniqueEva('b'));
       await connected(a, b);
       const atB = inbox(b);
-      const samples = ['', 'plain', 'üñíçødé ✓', '😀 surrogate pairs 𝄞', 'line\nbreaks\tand "quotes"', 'x'.repeat(5000)];
+      // A leading U+FEFF is a character, not a byte-order mark to strip. Lone surrogates have no UTF-8 form: only
+      // JSON stacks carry them (as escapes); wire stacks refuse them (see the INVALID_PAYLOAD rule).
+      const samples = ['', 'plain', 'üñíçødé ✓', '😀 surrogate pairs 𝄞', 'line\nbreaks\tand "quotes"', 'x'.repeat(5000), '\uFEFF', '\uFEFFafter a BOM'];
+      if (json) samples.push('lone \uD800 high', '\uDC00', 'x\uD83D');
       for (const s of samples) a.send(b.eva, s);
       await atB.waitForCount(samples.length);
       expect(atB.messages.map((e) => e.message)).toEqual(samples);
@@ -282,7 +285,7 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       cyclic.self = cyclic;
       const invalid: unknown[] = json
         ? [() => 1, Symbol('s'), BigInt(1), cyclic, undefined]
-        : [{ an: 'object' }, 42, null, undefined, true, [1, 2], () => 1];
+        : [{ an: 'object' }, 42, null, undefined, true, [1, 2], () => 1, 'lone \uD800 surrogate', '\uDC00'];
       for (const payload of invalid) expectVnfError(() => a.send(b.eva, payload), 'INVALID_PAYLOAD');
       // The connection still works after rejected sends.
       await roundTrip(a, b, 'after-invalid');

@@ -5,7 +5,7 @@ export type { Payload } from './payload';
 export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinary, toUint8Array } from './payload';
 export { MAX_EVA_LENGTH, validateEva } from './eva';
 export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub } from './contract';
-export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore } from './registry';
+export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore, RegistryPage, RegistryPageRequest } from './registry';
 export { createLogger } from './log';
 export { deferred, createMacrotaskQueue } from './async';
 export type { Deferred } from './async';

@@ -30,6 +30,32 @@ export function utf8Length(s: string): number {
 }
 
 /**
+ * True when `s` is well-formed UTF-16: every surrogate is half of a pair. Only such strings survive UTF-8 as
+ * they are; each lone surrogate would become U+FFFD.
+ */
+export function isWellFormedString(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(s) : loneSurrogateAt(s) < 0;
+}
+
+/** Index of the first lone surrogate in `s`, or -1. */
+function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c & 0xf800) !== 0xd800) continue; // not a surrogate
+    if (c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else return i;
+  }
+  return -1;
+}
+
+/** `U+D800 at index 3`, for error messages about a string that is not well-formed. */
+export function describeLoneSurrogate(s: string): string {
+  const at = loneSurrogateAt(s);
+  return `U+${s.charCodeAt(at).toString(16).toUpperCase()} at index ${at}`;
+}
+
+/**
  * Checks that `payload` is a wire payload no larger than `maxBytes`.
  * Throws INVALID_PAYLOAD or TOO_LARGE at the call, so errors never surface downstream.
  */
@@ -40,6 +66,13 @@ export function validateWirePayload(payload: unknown, maxBytes: number): asserts
       'INVALID_PAYLOAD',
       `This hub carries strings and binary (Uint8Array/ArrayBuffer), not ${kind}. ` +
         'Wrap the hub in a MarshallerHub to send JSON values, or serialize the value yourself.',
+    );
+  }
+  if (typeof payload === 'string' && !isWellFormedString(payload)) {
+    throw new VnfError(
+      'INVALID_PAYLOAD',
+      `This string is not well-formed UTF-16 (a lone surrogate, ${describeLoneSurrogate(payload)}), so it would be changed on the wire: ` +
+        'UTF-8 turns each lone surrogate into U+FFFD. Fix the string, or wrap the hub in a MarshallerHub, which carries it as a JSON escape.',
     );
   }
   const size = payloadByteLength(payload);

@@ -48,6 +48,18 @@ export interface RegistryClient {
   close(): Promise<void>;
 }
 
+/** Which page of a collection `RegistryStore.listPage` returns. */
+export interface RegistryPageRequest {
+  after?: string;
+  maxEntries: number;
+  maxBytes: number;
+}
+
+export interface RegistryPage {
+  entries: RegistryEntry[];
+  next?: string;
+}
+
 /**
  * Where the registry's rules live: one implementation shared by InBrowserRegistry and the broker.
  * Asynchronous so that a Redis-backed store can replace the in-memory one (DESIGN.md §5).
@@ -59,6 +71,13 @@ export interface RegistryStore {
   update(owner: string, key: RegistryKey, value: unknown): Promise<Status>;
   delete(owner: string, key: RegistryKey): Promise<Status>;
   list(collection: string): Promise<RegistryEntry[]>;
+  /**
+   * One page of `list`, in the same order: the entries after the name `after` (from the start when absent), at
+   * most `maxEntries` of them and about `maxBytes` of JSON (always at least one entry). `next` is the name to
+   * pass as `after` for the following page, absent on the last page. A broker answers lists in pages, so that a
+   * large collection never builds one huge reply. Pages are not a snapshot: changes between them show or not.
+   */
+  listPage(collection: string, page: RegistryPageRequest): Promise<RegistryPage>;
   /** Removes every entry of `owner` (its client closed or its channel was lost); watchers are told. */
   removeOwner(owner: string): Promise<void>;
   /** Subscribes to a collection's changes; returns the unsubscribe function. */

@@ -19,6 +19,23 @@ describe('payload rules', () => {
     expect(payloadByteLength(new ArrayBuffer(7))).toBe(7);
   });
 
+  it('refuses strings with lone surrogates with INVALID_PAYLOAD: UTF-8 would change them on the wire', () => {
+    for (const bad of ['x\uD800', '\uDC00', '\uD800\uD800', 'a\uDBFFb', '😀\uD83D']) {
+      let thrown: unknown;
+      try {
+        validateWirePayload(bad, 100);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(VnfError.is(thrown, 'INVALID_PAYLOAD')).toBe(true);
+      expect((thrown as VnfError).message).toContain('not well-formed UTF-16');
+      expect((thrown as VnfError).message).toContain('MarshallerHub');
+    }
+    // Checked before the size: the string is refused for what it is, whatever the limit.
+    expect(() => validateWirePayload('x\uD800'.repeat(10), 4)).toThrow(expect.objectContaining({ code: 'INVALID_PAYLOAD' }));
+    for (const ok of ['\uFEFF', '\uFEFFtext', '😀', '\uD83D\uDE00x']) expect(() => validateWirePayload(ok, 100)).not.toThrow();
+  });
+
   it('copies binary into a plain Uint8Array and views Buffers without copying', () => {
     const source = Buffer.from([1, 2, 3]);
     const copy = copyBinary(source);

@@ -26,7 +26,8 @@ export interface EncodedMessage {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF of a STRING body: it is the user's character, not a byte-order mark.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const KIND_BYTES = [Kind.STRING, Kind.BINARY, Kind.JSON].map((kind) => Uint8Array.of(kind));
 
 /** Serializes `value`; throws INVALID_PAYLOAD for values JSON cannot carry faithfully and TOO_LARGE above `maxSize`. */

@@ -85,6 +85,25 @@ describe('round trips', () => {
     expect(atB.messages).toEqual(values);
   });
 
+  it('keeps strings exact where UTF-8 alone would change them: a leading BOM, lone surrogates, at the top and nested', async () => {
+    const { a, b, atB } = await marshallerPair();
+    const values: unknown[] = [
+      '\uFEFF',
+      '\uFEFFtext after a BOM',
+      '\uFEFF\uFEFF',
+      'x\uD800',
+      '\uDC00',
+      '\uD800\uD800',
+      'a\uDBFFb\uDFFF',
+      '\uFEFF\uD800',
+      { '\uD800key': '\uDFFF', bom: '\uFEFF', list: ['\uFEFFx', 'y\uDC00'] },
+      { bytes: Uint8Array.of(1, 2), text: '\uD800', bom: '\uFEFF' },
+    ];
+    for (const value of values) a.send(b.eva, value);
+    await atB.messageCount(values.length);
+    expect(atB.messages).toEqual(values);
+  });
+
   it('serializes like JSON.stringify: toJSON, class instances, undefined properties left out', async () => {
     const { a, b, atB } = await marshallerPair();
     const date = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));

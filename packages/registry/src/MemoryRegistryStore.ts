@@ -2,11 +2,14 @@ import {
   Global,
   VnfError,
   callUserListener,
+  utf8Length,
   validateEva,
   type ErrorEmitter,
   type RegistryChange,
   type RegistryEntry,
   type RegistryKey,
+  type RegistryPage,
+  type RegistryPageRequest,
   type RegistryStore,
   type RegistryWatcher,
   type Status,
@@ -23,11 +26,18 @@ export interface MemoryRegistryStoreOptions {
   maxEntriesPerOwner?: number;
   /** Longest collection or entry name, in characters; longer ones are refused with INVALID_ARGUMENT. Default 256. */
   maxKeyLength?: number;
+  /** Most bytes of values (UTF-8 JSON) one owner may hold in all; a write past it is refused with TOO_LARGE. Default 1 MiB. */
+  maxBytesPerOwner?: number;
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024;
 export const DEFAULT_MAX_ENTRIES_PER_OWNER = 1000;
 export const DEFAULT_MAX_KEY_LENGTH = 256;
+export const DEFAULT_MAX_BYTES_PER_OWNER = 1024 * 1024;
+/** What an entry adds to a listed page besides its value's JSON and names: field names, version, punctuation. */
+const ENTRY_OVERHEAD_BYTES = 64;
+/** The most bytes one UTF-16 unit of a name takes in JSON (`\uXXXX`): page sizes are upper bounds. */
+const MAX_ESCAPED_UNIT_BYTES = 6;
 
 /** An entry as kept: the value only as JSON text, so nobody holds a reference into the store. */
 interface StoredEntry {
@@ -36,6 +46,8 @@ interface StoredEntry {
   owner: string;
   version: number;
   json: string;
+  /** UTF-8 bytes of `json`. */
+  bytes: number;
 }
 
 /** The store has no `error` event: what its watchers throw is rethrown on a microtask by callUserListener. */
@@ -55,6 +67,9 @@ export class MemoryRegistryStore implements RegistryStore {
   readonly maxValueBytes: number;
   readonly maxEntriesPerOwner: number;
   readonly maxKeyLength: number;
+  readonly maxBytesPerOwner: number;
+  /** Bytes of values each owner holds, for maxBytesPerOwner. */
+  private readonly bytesByOwner = new Map<string, number>();
   private readonly collections = new Map<string, Map<string, StoredEntry>>();
   private readonly byOwner = new Map<string, Set<StoredEntry>>();
   private readonly watchers = new Map<string, Set<RegistryWatcher>>();
@@ -63,6 +78,7 @@ export class MemoryRegistryStore implements RegistryStore {
     this.maxValueBytes = positiveInteger(options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES, 'maxValueBytes');
     this.maxEntriesPerOwner = positiveInteger(options.maxEntriesPerOwner, DEFAULT_MAX_ENTRIES_PER_OWNER, 'maxEntriesPerOwner');
     this.maxKeyLength = positiveInteger(options.maxKeyLength, DEFAULT_MAX_KEY_LENGTH, 'maxKeyLength');
+    this.maxBytesPerOwner = positiveInteger(options.maxBytesPerOwner, DEFAULT_MAX_BYTES_PER_OWNER, 'maxBytesPerOwner');
   }
 
   async create(owner: string, key: RegistryKey, value: unknown): Promise<Status> {
@@ -79,7 +95,9 @@ export class MemoryRegistryStore implements RegistryStore {
         { details: { owner, limit: this.maxEntriesPerOwner } },
       );
     }
-    const entry: StoredEntry = { collection, name, owner, version: 1, json };
+    const bytes = utf8Length(json);
+    this.charge(owner, bytes, 0);
+    const entry: StoredEntry = { collection, name, owner, version: 1, json, bytes };
     if (entries) entries.set(name, entry);
     else this.collections.set(collection, new Map([[name, entry]]));
     if (owned) owned.add(entry);
@@ -95,7 +113,11 @@ export class MemoryRegistryStore implements RegistryStore {
   async update(owner: string, key: RegistryKey, value: unknown): Promise<Status> {
     validateEva(owner, 'owner');
     const entry = this.findOwned(owner, validateKey(key, this.maxKeyLength), 'update');
-    entry.json = serializeValue(value, this.maxValueBytes);
+    const json = serializeValue(value, this.maxValueBytes);
+    const bytes = utf8Length(json);
+    this.charge(owner, bytes, entry.bytes);
+    entry.json = json;
+    entry.bytes = bytes;
     entry.version += 1;
     this.notify('updated', entry);
     return Global.OK;
@@ -112,6 +134,27 @@ export class MemoryRegistryStore implements RegistryStore {
     const entries = [...(this.collections.get(collection)?.values() ?? [])];
     // Code-unit order, not locale order: the same on every machine and in every store implementation.
     return entries.sort((a, b) => compare(a.name, b.name)).map(toEntry);
+  }
+
+  async listPage(collection: string, page: RegistryPageRequest): Promise<RegistryPage> {
+    validateKeyPart(collection, 'collection', this.maxKeyLength);
+    const { after, maxEntries, maxBytes } = page;
+    if (after !== undefined && typeof after !== 'string') throw new VnfError('INVALID_ARGUMENT', 'listPage: after must be an entry name.');
+    if (!(maxEntries > 0) || !(maxBytes > 0)) throw new VnfError('INVALID_ARGUMENT', 'listPage: maxEntries and maxBytes must be positive.');
+    const names = [...(this.collections.get(collection)?.keys() ?? [])].sort(compare);
+    const entries = this.collections.get(collection);
+    let i = after === undefined ? 0 : upperBound(names, after);
+    const result: RegistryEntry[] = [];
+    let bytes = 0;
+    for (; i < names.length && result.length < maxEntries; i++) {
+      const stored = entries!.get(names[i])!;
+      const nameUnits = stored.name.length + stored.owner.length + stored.collection.length;
+      const size = stored.bytes + nameUnits * MAX_ESCAPED_UNIT_BYTES + ENTRY_OVERHEAD_BYTES;
+      if (result.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      result.push(toEntry(stored));
+    }
+    return i < names.length ? { entries: result, next: names[i - 1] } : { entries: result };
   }
 
   async removeOwner(owner: string): Promise<void> {
@@ -167,7 +210,23 @@ export class MemoryRegistryStore implements RegistryStore {
     const owned = this.byOwner.get(entry.owner);
     owned?.delete(entry);
     if (owned?.size === 0) this.byOwner.delete(entry.owner);
+    this.charge(entry.owner, 0, entry.bytes);
     this.notify('removed', entry);
+  }
+
+  /** Accounts a value of `added` bytes replacing one of `removed` bytes; throws TOO_LARGE past maxBytesPerOwner. */
+  private charge(owner: string, added: number, removed: number): void {
+    const held = (this.bytesByOwner.get(owner) ?? 0) - removed;
+    if (added > 0 && held + added > this.maxBytesPerOwner) {
+      throw new VnfError(
+        'TOO_LARGE',
+        `${owner} would hold ${held + added} bytes of registry values, more than the ${this.maxBytesPerOwner} one owner may hold. ` +
+          'Store less, or delete entries it no longer needs first.',
+        { details: { owner, limit: this.maxBytesPerOwner } },
+      );
+    }
+    if (held + added === 0) this.bytesByOwner.delete(owner);
+    else this.bytesByOwner.set(owner, held + added);
   }
 
   private notify(type: RegistryChange['type'], entry: StoredEntry): void {
@@ -193,4 +252,16 @@ function toEntry(entry: StoredEntry): RegistryEntry {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of the first name greater than `name` in sorted `names`. */
+function upperBound(names: string[], name: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid] <= name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

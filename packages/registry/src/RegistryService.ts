@@ -1,14 +1,20 @@
 import { VnfError, validateEva, type RegistryStore } from '@vnf/core';
 import { isRegistryMethod } from './registryProtocol';
 import { positiveInteger } from './options';
-import { ServiceSession } from './ServiceSession';
+import { ServiceSession, type SessionLimits, type WatchBudget } from './ServiceSession';
 
 export interface RegistryServiceOptions {
   /** Most watches one session may hold at once; one more is refused with TOO_LARGE. Default 64. */
   maxWatchesPerSession?: number;
+  /** Bytes of entries in one list reply: pages are cut below it, a whole list above it is refused TOO_LARGE. Default 256 KiB. */
+  maxReplyBytes?: number;
+  /** Most entries in one page. Default 1 000. */
+  maxPageEntries?: number;
 }
 
 export const DEFAULT_MAX_WATCHES_PER_SESSION = 64;
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
+export const DEFAULT_MAX_PAGE_ENTRIES = 1000;
 
 /** One RPC channel's view of the registry: the broker opens one per channel and closes it when the channel goes. */
 export interface RegistrySession {
@@ -28,7 +34,7 @@ export interface RegistrySession {
  */
 export class RegistryService {
   readonly store: RegistryStore;
-  private readonly maxWatchesPerSession: number;
+  private readonly limits: SessionLimits;
   private readonly sessions = new Map<string, Set<ServiceSession>>();
 
   constructor(store: RegistryStore, options: RegistryServiceOptions = {}) {
@@ -36,7 +42,11 @@ export class RegistryService {
       throw new VnfError('INVALID_ARGUMENT', 'RegistryService needs a RegistryStore, for example new MemoryRegistryStore().');
     }
     this.store = store;
-    this.maxWatchesPerSession = positiveInteger(options.maxWatchesPerSession, DEFAULT_MAX_WATCHES_PER_SESSION, 'maxWatchesPerSession');
+    this.limits = {
+      maxWatches: positiveInteger(options.maxWatchesPerSession, DEFAULT_MAX_WATCHES_PER_SESSION, 'maxWatchesPerSession'),
+      maxReplyBytes: positiveInteger(options.maxReplyBytes, DEFAULT_MAX_REPLY_BYTES, 'maxReplyBytes'),
+      maxPageEntries: positiveInteger(options.maxPageEntries, DEFAULT_MAX_PAGE_ENTRIES, 'maxPageEntries'),
+    };
     this.handles = this.handles.bind(this);
     this.openSession = this.openSession.bind(this);
   }
@@ -46,13 +56,16 @@ export class RegistryService {
     return isRegistryMethod(method);
   }
 
-  /** One session per RPC channel; `notify` pushes a notification (method, params) to that channel. */
-  openSession(owner: string, notify: (method: string, params: unknown) => void): RegistrySession {
+  /**
+   * One session per RPC channel; `notify` pushes a notification (method, params) to that channel. `watchBudget`
+   * counts the watches of the client behind the channel across all its sessions (the broker's per-client limit).
+   */
+  openSession(owner: string, notify: (method: string, params: unknown) => void, watchBudget?: WatchBudget): RegistrySession {
     validateEva(owner, 'owner');
     if (typeof notify !== 'function') throw new VnfError('INVALID_ARGUMENT', 'openSession needs a notify function.');
     const peers = this.sessions.get(owner) ?? new Set<ServiceSession>();
     this.sessions.set(owner, peers);
-    const session = new ServiceSession(this.store, owner, notify, this.maxWatchesPerSession, () => {
+    const session = new ServiceSession(this.store, owner, notify, { ...this.limits, watchBudget }, () => {
       peers.delete(session);
       if (peers.size > 0) return false;
       if (this.sessions.get(owner) === peers) this.sessions.delete(owner);

@@ -16,6 +16,22 @@ import type { RegistrySession } from './RegistryService';
 
 const log = createLogger('registry:service');
 
+/** Counts one client's watches across its sessions (the broker's per-client limit). */
+export interface WatchBudget {
+  readonly limit: number;
+  /** Takes one unit; false when the client is at its limit. */
+  take(): boolean;
+  give(): void;
+}
+
+export interface SessionLimits {
+  maxWatches: number;
+  /** Bytes of entries in one list reply (a page, or a whole list). */
+  maxReplyBytes: number;
+  maxPageEntries: number;
+  watchBudget?: WatchBudget;
+}
+
 /** RegistryService's session: one RPC channel, speaking for `owner`. */
 export class ServiceSession implements RegistrySession {
   private readonly watches = new Map<string, () => void>();
@@ -26,7 +42,7 @@ export class ServiceSession implements RegistrySession {
     private readonly store: RegistryStore,
     private readonly owner: string,
     private readonly notify: (method: string, params: unknown) => void,
-    private readonly maxWatches: number,
+    private readonly limits: SessionLimits,
     private readonly release: () => boolean,
   ) {
     this.handle = this.handle.bind(this);
@@ -50,10 +66,8 @@ export class ServiceSession implements RegistrySession {
       }
       case RegistryMethod.DELETE:
         return status(await this.store.delete(this.owner, parseKeyParams(method, params)));
-      case RegistryMethod.LIST: {
-        const result: ListResult = { entries: await this.store.list(parseListParams(method, params).collection) };
-        return result;
-      }
+      case RegistryMethod.LIST:
+        return this.list(method, params);
       case RegistryMethod.WATCH:
         return this.watch(method, params);
       case RegistryMethod.UNWATCH: {
@@ -77,13 +91,20 @@ export class ServiceSession implements RegistrySession {
     if (this.watches.has(watchId)) {
       throw new VnfError('INVALID_ARGUMENT', `Watch id "${watchId}" is already in use on this channel; pick a new id for each watch.`);
     }
-    if (this.watches.size >= this.maxWatches) {
+    if (this.watches.size >= this.limits.maxWatches) {
       throw new VnfError('TOO_LARGE', `This channel already holds ${this.watches.size} watches, the most allowed. Stop watches it no longer needs.`, {
-        details: { limit: this.maxWatches },
+        details: { limit: this.limits.maxWatches },
       });
     }
-    // Reserved before the store answers, so two concurrent calls with one id cannot both succeed.
-    const reservation = (): void => undefined;
+    const budget = this.limits.watchBudget;
+    if (budget && !budget.take()) {
+      throw new VnfError('TOO_LARGE', 'This client already holds the most registry watches the broker allows one client. Stop watches it no longer needs.', {
+        details: { limit: budget.limit },
+      });
+    }
+    // Reserved before the store answers, so two concurrent calls with one id cannot both succeed. Whoever ends the
+    // watch calls what `watches` holds for it, which gives its unit back to the client's budget exactly once.
+    const reservation = (): void => budget?.give();
     this.watches.set(watchId, reservation);
     let unsubscribe: () => void;
     try {
@@ -97,7 +118,10 @@ export class ServiceSession implements RegistrySession {
         }
       });
     } catch (err) {
-      if (this.watches.get(watchId) === reservation) this.watches.delete(watchId);
+      if (this.watches.get(watchId) === reservation) {
+        this.watches.delete(watchId);
+        reservation();
+      }
       throw err;
     }
     if (this.watches.get(watchId) !== reservation) {
@@ -106,8 +130,30 @@ export class ServiceSession implements RegistrySession {
       this.assertOpen(method);
       return status(Global.OK);
     }
-    this.watches.set(watchId, unsubscribe);
+    this.watches.set(watchId, () => {
+      unsubscribe();
+      budget?.give();
+    });
     return status(Global.OK);
+  }
+
+  private async list(method: string, params: unknown): Promise<ListResult> {
+    const { collection, after } = parseListParams(method, params);
+    const maxBytes = this.limits.maxReplyBytes;
+    if (after !== undefined) {
+      return this.store.listPage(collection, { after: after ?? undefined, maxEntries: this.limits.maxPageEntries, maxBytes });
+    }
+    // A client that does not ask for pages gets the whole list, or TOO_LARGE: never a silently partial one.
+    const page = await this.store.listPage(collection, { maxEntries: Infinity, maxBytes });
+    if (page.next !== undefined) {
+      throw new VnfError(
+        'TOO_LARGE',
+        `Collection ${collection} does not fit in one reply of ${maxBytes} bytes. List it in pages ({ collection, after: null }, ` +
+          'then after: next), as WebSocketRegistryClient 0.2 does.',
+        { details: { limit: maxBytes } },
+      );
+    }
+    return { entries: page.entries };
   }
 
   private async shutDown(): Promise<void> {

@@ -18,6 +18,7 @@ import { validateKey, validateKeyPart } from './registryKey';
 import { serializeValue } from './registryValue';
 import {
   REGISTRY_CHANGE_NOTIFICATION,
+  REGISTRY_RESYNC_NOTIFICATION,
   RegistryMethod,
   parseChangeNotification,
   parseGetResult,
@@ -133,7 +134,18 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
   async listEntries(collection: string): Promise<RegistryEntry[]> {
     this.assertOpen('listEntries');
     validateKeyPart(collection, 'collection', Infinity);
-    return parseListResult(RegistryMethod.LIST, await this.rpc.call(RegistryMethod.LIST, { collection }));
+    // Page by page: the broker bounds each reply, so a large collection never becomes one huge frame.
+    const entries: RegistryEntry[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page = parseListResult(RegistryMethod.LIST, await this.rpc.call(RegistryMethod.LIST, { collection, after }));
+      entries.push(...page.entries);
+      if (page.next === undefined) return entries;
+      if (after !== null && page.next <= after) {
+        throw new VnfError('PROTOCOL', `The broker's pages of ${collection} went backwards; check that the broker and client versions match.`);
+      }
+      after = page.next;
+    }
   }
 
   async watch(collection: string, watcher: RegistryWatcher): Promise<() => Promise<void>> {
@@ -196,7 +208,15 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
   }
 
   private onNotification(method: string, params: unknown): void {
-    if (method !== REGISTRY_CHANGE_NOTIFICATION || this.closing) return;
+    if (this.closing) return;
+    if (method === REGISTRY_RESYNC_NOTIFICATION) {
+      // The broker dropped change notifications to this socket while it lagged: every watch may have missed some.
+      for (const collection of new Set([...this.watches.values()].map((w) => w.collection))) {
+        callUserListener(this, () => this.emit('resync', collection), `the registry client of ${this.owner}`);
+      }
+      return;
+    }
+    if (method !== REGISTRY_CHANGE_NOTIFICATION) return;
     const change = parseChangeNotification(params);
     if (!change) {
       log('%s dropped a malformed %s notification', this.owner, method);

@@ -10,4 +10,9 @@ export interface RegistryClientEvents {
   error: (error: VnfError) => void;
   /** WebSocketRegistryClient only: own entries and watches were restored after the channel came back. */
   resynced: () => void;
+  /**
+   * WebSocketRegistryClient only: the broker dropped change notifications of `collection` because this client's
+   * socket lagged behind a burst (instead of closing it); the watchers may have missed changes: list it again.
+   */
+  resync: (collection: string) => void;
 }

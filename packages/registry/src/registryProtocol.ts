@@ -15,7 +15,10 @@ export const RegistryMethod = {
   UPDATE: 'registry.update',
   /** `{ collection, name }` → `{ status: 'OK' }` */
   DELETE: 'registry.delete',
-  /** `{ collection }` → `{ entries }`, ordered by name */
+  /**
+   * `{ collection }` → `{ entries }`, ordered by name, refused TOO_LARGE when the whole list does not fit in one
+   * reply; `{ collection, after: null | name }` → one page `{ entries, next? }` (pass `next` as `after` for the next).
+   */
   LIST: 'registry.list',
   /** `{ collection, watchId }` → `{ status: 'OK' }`; changes then arrive as `registry.change` notifications */
   WATCH: 'registry.watch',
@@ -26,6 +29,12 @@ export type RegistryMethod = (typeof RegistryMethod)[keyof typeof RegistryMethod
 
 /** Notification pushed to a session for each change a watch of it sees: `{ watchId, type, entry }`. */
 export const REGISTRY_CHANGE_NOTIFICATION = 'registry.change';
+
+/**
+ * Notification pushed once to a socket whose change notifications were dropped because it lagged (it could not
+ * take them as fast as they came): `{}`. Every watch of that socket may have missed changes; list again.
+ */
+export const REGISTRY_RESYNC_NOTIFICATION = 'registry.resync';
 
 /** Longest watch id, in characters: the client picks ids, the server keeps them. */
 export const MAX_WATCH_ID_LENGTH = 64;
@@ -39,6 +48,8 @@ export interface ValueParams extends KeyParams {
 }
 export interface ListParams {
   collection: string;
+  /** Present: one page is asked for, after this name (null: the first page). */
+  after?: string | null;
 }
 export interface WatchParams {
   collection: string;
@@ -55,6 +66,8 @@ export interface GetResult {
 }
 export interface ListResult {
   entries: RegistryEntry[];
+  /** In a page: the `after` of the next page; absent on the last one. */
+  next?: string;
 }
 export interface ChangeNotification extends RegistryChange {
   watchId: string;
@@ -79,8 +92,13 @@ export function parseValueParams(method: string, params: unknown): ValueParams {
 }
 
 export function parseListParams(method: string, params: unknown): ListParams {
-  const p = readObject(method, params, ['collection']);
-  return { collection: readString(method, p, 'collection') };
+  const p = readObject(method, params, ['collection'], ['after']);
+  const collection = readString(method, p, 'collection');
+  if (!('after' in p)) return { collection };
+  if (p.after !== null && typeof p.after !== 'string') {
+    throw new VnfError('INVALID_ARGUMENT', `${method}: param "after" must be null (first page) or the name a page ended with.`);
+  }
+  return { collection, after: p.after };
 }
 
 export function parseWatchParams(method: string, params: unknown): WatchParams {
@@ -107,10 +125,12 @@ export function parseGetResult(method: string, result: unknown): RegistryEntry {
   return entry;
 }
 
-export function parseListResult(method: string, result: unknown): RegistryEntry[] {
+export function parseListResult(method: string, result: unknown): ListResult {
   const entries = isObject(result) ? result.entries : undefined;
   if (!Array.isArray(entries) || !entries.every(isEntry)) throw badResult(method, 'a list of entries');
-  return entries;
+  const next = (result as Record<string, unknown>).next;
+  if (next !== undefined && typeof next !== 'string') throw badResult(method, 'a page whose next is a name');
+  return next === undefined ? { entries } : { entries, next };
 }
 
 /** Reads a `registry.change` notification; null when it is malformed (the client logs and drops it). */
@@ -138,13 +158,14 @@ function isEntry(v: unknown): v is RegistryEntry {
   );
 }
 
-function readObject(method: string, params: unknown, required: string[]): Record<string, unknown> {
+function readObject(method: string, params: unknown, required: string[], optional: string[] = []): Record<string, unknown> {
+  const takes = [...required, ...optional.map((f) => `${f}?`)].join(', ');
   if (!isObject(params)) {
-    throw new VnfError('INVALID_ARGUMENT', `${method} takes an object of params { ${required.join(', ')} }; got ${describe(params)}.`);
+    throw new VnfError('INVALID_ARGUMENT', `${method} takes an object of params { ${takes} }; got ${describe(params)}.`);
   }
   for (const field of Object.keys(params)) {
-    if (!required.includes(field)) {
-      throw new VnfError('INVALID_ARGUMENT', `${method} does not take a param "${field}"; it takes { ${required.join(', ')} }.`);
+    if (!required.includes(field) && !optional.includes(field)) {
+      throw new VnfError('INVALID_ARGUMENT', `${method} does not take a param "${field}"; it takes { ${takes} }.`);
     }
   }
   for (const field of required) {

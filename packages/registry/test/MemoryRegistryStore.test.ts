@@ -121,6 +121,42 @@ describe('MemoryRegistryStore', () => {
     }
   });
 
+  it('bounds the bytes of values one owner holds (maxBytesPerOwner), counting updates and deletes', async () => {
+    const store = new MemoryRegistryStore({ maxBytesPerOwner: 1000 });
+    expect(await store.create('a', key('one'), 'x'.repeat(600))).toBe(Global.OK);
+    await expect(store.create('a', key('two'), 'y'.repeat(600))).rejects.toMatchObject({ code: 'TOO_LARGE', details: { limit: 1000 } });
+    // Another owner has its own budget; an update replaces the old value's bytes.
+    expect(await store.create('b', key('two'), 'y'.repeat(600))).toBe(Global.OK);
+    expect(await store.update('a', key('one'), 'x'.repeat(900))).toBe(Global.OK);
+    await expect(store.update('a', key('one'), 'x'.repeat(1200))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    expect(await store.get(key('one'))).toMatchObject({ value: 'x'.repeat(900) });
+    await store.delete('a', key('one'));
+    expect(await store.create('a', key('three'), 'z'.repeat(900))).toBe(Global.OK);
+    await store.removeOwner('a');
+    expect(await store.create('a', key('four'), 'w'.repeat(990))).toBe(Global.OK);
+  });
+
+  it('lists in pages: in name order, after a name, bounded in entries and bytes (at least one entry), next until the last', async () => {
+    const store = new MemoryRegistryStore();
+    for (const name of ['d', 'a', 'c', 'b', 'e']) await store.create('o', key(name), name.repeat(100));
+    expect(await store.listPage('c', { maxEntries: 2, maxBytes: 1e6 })).toMatchObject({ entries: [{ name: 'a' }, { name: 'b' }], next: 'b' });
+    expect(await store.listPage('c', { after: 'b', maxEntries: 2, maxBytes: 1e6 })).toMatchObject({ entries: [{ name: 'c' }, { name: 'd' }], next: 'd' });
+    const last = await store.listPage('c', { after: 'd', maxEntries: 2, maxBytes: 1e6 });
+    expect(last.entries.map((e) => e.name)).toEqual(['e']);
+    expect(last.next).toBeUndefined();
+    // A name between entries (deleted meanwhile) still pages on from where it would stand.
+    expect((await store.listPage('c', { after: 'bb', maxEntries: 9, maxBytes: 1e6 })).entries.map((e) => e.name)).toEqual(['c', 'd', 'e']);
+    const tiny = await store.listPage('c', { maxEntries: 9, maxBytes: 10 });
+    expect(tiny.entries.map((e) => e.name)).toEqual(['a']);
+    expect(tiny.next).toBe('a');
+    expect(await store.listPage('nothing', { maxEntries: 9, maxBytes: 10 })).toEqual({ entries: [] });
+    const all = await store.listPage('c', { maxEntries: 9, maxBytes: 1e6 });
+    expect(all.entries).toEqual(await store.list('c'));
+    // The byte bound is an upper bound of the JSON of the page.
+    const bounded = await store.listPage('c', { maxEntries: 9, maxBytes: 600 });
+    expect(JSON.stringify(bounded.entries).length).toBeLessThanOrEqual(600);
+  });
+
   it('gives two watches of the same function independent lives', async () => {
     const store = new MemoryRegistryStore();
     const seen: string[] = [];

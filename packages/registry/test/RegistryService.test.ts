@@ -12,7 +12,7 @@ interface Notification {
   params: unknown;
 }
 
-function setup(options?: { maxWatchesPerSession?: number }) {
+function setup(options?: { maxWatchesPerSession?: number; maxReplyBytes?: number; maxPageEntries?: number }) {
   const store = new MemoryRegistryStore();
   const service = new RegistryService(store, options);
   const open = (owner: string): { session: RegistrySession; notifications: Notification[] } => {
@@ -138,6 +138,50 @@ describe('RegistryService', () => {
     expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '3' }))).toBe('TOO_LARGE');
     await session.handle(RegistryMethod.UNWATCH, { watchId: '1' });
     expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '3' }))).toBe('resolved');
+  });
+
+  it("counts watches against the client's budget across its sessions, and gives each back exactly once however it ends", async () => {
+    const { service } = setup();
+    let held = 0;
+    const budget = { limit: 3, take: () => (held < 3 ? (held++, true) : false), give: () => void held-- };
+    const first = service.openSession('a', () => undefined, budget);
+    const second = service.openSession('b', () => undefined, budget);
+    await first.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '1' });
+    await first.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '2' });
+    await second.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '1' });
+    expect(await codeOf(second.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '2' }))).toBe('TOO_LARGE');
+    expect(held).toBe(3);
+    await first.handle(RegistryMethod.UNWATCH, { watchId: '1' });
+    await first.handle(RegistryMethod.UNWATCH, { watchId: '1' });
+    expect(held).toBe(2);
+    // A watch refused for a bad collection gives its unit back.
+    expect(await codeOf(second.handle(RegistryMethod.WATCH, { collection: '', watchId: '3' }))).toBe('INVALID_ARGUMENT');
+    expect(held).toBe(2);
+    await first.close();
+    await second.close();
+    expect(held).toBe(0);
+  });
+
+  it('answers a list in pages below its reply budget; a whole list that does not fit is TOO_LARGE, never partial', async () => {
+    const { open, store } = setup({ maxReplyBytes: 20_000, maxPageEntries: 50 });
+    for (let i = 0; i < 40; i++) await store.create(`owner${i % 4}`, { collection: 'big', name: `n${String(i).padStart(2, '0')}` }, 'x'.repeat(1000));
+    const { session } = open('reader');
+    expect(await codeOf(session.handle(RegistryMethod.LIST, { collection: 'big' }))).toBe('TOO_LARGE');
+    const names: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const page = (await session.handle(RegistryMethod.LIST, { collection: 'big', after })) as { entries: { name: string }[]; next?: string };
+      expect(JSON.stringify(page).length).toBeLessThanOrEqual(20_000);
+      names.push(...page.entries.map((e) => e.name));
+      pages++;
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(names).toEqual(Array.from({ length: 40 }, (_, i) => `n${String(i).padStart(2, '0')}`));
+    expect(await session.handle(RegistryMethod.LIST, { collection: 'small' })).toEqual({ entries: [] });
+    expect(await codeOf(session.handle(RegistryMethod.LIST, { collection: 'big', after: 5 }))).toBe('INVALID_ARGUMENT');
   });
 
   it('on close removes the owner entries (watchers are told), ends its watches and rejects DESTROYED', async () => {

@@ -1,5 +1,5 @@
 import { Global, VnfError, type RegistryChange, type Rpc } from '@vnf/core';
-import { MemoryRegistryStore, RegistryMethod, RegistryService, WebSocketRegistryClient } from '@vnf/registry';
+import { MemoryRegistryStore, REGISTRY_RESYNC_NOTIFICATION, RegistryMethod, RegistryService, WebSocketRegistryClient } from '@vnf/registry';
 import { LoopbackRpc } from './loopbackRpc';
 
 const TIMEOUT_MS = 5000;
@@ -33,9 +33,9 @@ function recorder() {
   };
 }
 
-function setup() {
+function setup(serviceOptions?: { maxReplyBytes?: number }) {
   const store = new MemoryRegistryStore();
-  const service = new RegistryService(store);
+  const service = new RegistryService(store, serviceOptions);
   const rpcs: LoopbackRpc[] = [];
   const clients: WebSocketRegistryClient[] = [];
   const connect = (eva: string) => {
@@ -86,6 +86,30 @@ describe('WebSocketRegistryClient', () => {
     expect(await store.list('c')).toEqual([{ collection: 'c', name: 'kept', value: 'v2', owner: 'a', version: 1 }]);
     await other.createEntry(key('after'), 1);
     expect(await seen.until(1)).toEqual(['added:after:1']);
+  });
+
+  it('lists a collection larger than one reply page by page, and gets all of it in order', async () => {
+    const { store, connect, closeAll } = setup({ maxReplyBytes: 8_000 });
+    cleanup = closeAll;
+    for (let i = 0; i < 30; i++) await store.create(`w${i % 3}`, key(`e${String(i).padStart(2, '0')}`), 'v'.repeat(900));
+    const { rpc, client } = connect('reader');
+    const entries = await client.listEntries('c');
+    expect(entries.map((e) => e.name)).toEqual(Array.from({ length: 30 }, (_, i) => `e${String(i).padStart(2, '0')}`));
+    expect(rpc.calls.filter(([method]) => method === RegistryMethod.LIST).length).toBeGreaterThan(3);
+  });
+
+  it('on a registry.resync notification emits resync once per watched collection', async () => {
+    const { connect, closeAll } = setup();
+    cleanup = closeAll;
+    const { rpc, client } = connect('a');
+    await client.watch('c', () => undefined);
+    await client.watch('c', () => undefined);
+    await client.watch('d', () => undefined);
+    const resyncs: string[] = [];
+    client.on('resync', (collection) => resyncs.push(collection));
+    rpc.push(REGISTRY_RESYNC_NOTIFICATION, {});
+    await nextEvent<void>((resolve) => client.on('resync', () => resyncs.length === 2 && resolve()), 'two resyncs');
+    expect(resyncs.sort()).toEqual(['c', 'd']);
   });
 
   it('a throwing resynced listener becomes a LISTENER_ERROR error event; the client keeps working', async () => {

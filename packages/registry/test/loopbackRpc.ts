@@ -68,6 +68,14 @@ export class LoopbackRpc implements Rpc {
     for (const listener of [...this.stateListeners]) listener('up');
   }
 
+  /** A notification from the broker itself (not from a watch), as `registry.resync` is. */
+  push(method: string, params: unknown): void {
+    const json = JSON.stringify(params);
+    this.later(() => {
+      for (const listener of [...this.notificationListeners]) listener(method, JSON.parse(json) as unknown);
+    });
+  }
+
   /** Like `endpoint.getWebSocketRpc()`: close() leaves the channel (and its session) open for its other users. */
   shared = false;
 

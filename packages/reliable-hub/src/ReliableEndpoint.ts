@@ -16,6 +16,7 @@ import {
   encodeAck,
   encodeData,
   encodeHello,
+  encodeReset,
   encodeSignal,
   randomSession,
   randomTag,
@@ -232,7 +233,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     const link = this.links.get(sourceEva);
     if (!link || link.tag !== frame.tag) return this.onStray(sourceEva, frame);
     if (frame.type === 'close') return this.lose(link, 'closed');
-    if (frame.type === 'reset') return this.lose(link, 'reset');
+    if (frame.type === 'reset') return this.onReset(link, frame.session);
     this.heard(link);
     if (frame.type === 'data') this.onData(link, frame.seq, frame.payload);
     else if (frame.type === 'ack') this.onAck(link, frame.cum, frame.ranges);
@@ -317,16 +318,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     if (ourOpenWins) return;
     if (link) {
       if (link.peerSession !== frame.session) {
-        this.lose(
-          link,
-          'restarted',
-          new VnfError(
-            'PEER_RESTARTED',
-            `${peer} restarted, so messages from ${this.eva} it had not acknowledged may be lost; the connection was ` +
-              'reported lost. The peer is connecting again: resend what your application needs.',
-            { details: { eva: this.eva, targetEva: peer } },
-          ),
-        );
+        this.lose(link, 'restarted', this.peerRestarted(peer, 'The peer is connecting again: resend what your application needs.'));
       } else {
         // The peer closed the old connection (its CLOSE was lost) and opened this one.
         this.lose(link, 'superseded');
@@ -363,7 +355,28 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   /** Frames of a connection this endpoint does not have: from before a restart, or already closed here. */
   private onStray(peer: string, frame: Frame): void {
     if (this.pendingOpens.get(peer)?.tag === frame.tag) return; // our handshake answer is still on its way
-    if (frame.type === 'data' || frame.type === 'probe') this.sendControl(peer, encodeSignal('reset', frame.tag));
+    if (frame.type === 'data' || frame.type === 'probe') this.sendControl(peer, encodeReset(frame.tag, this.session));
+  }
+
+  /**
+   * The peer does not know this connection. From another session it is a new instance of the peer (it restarted,
+   * and never had the connection): PEER_RESTARTED, as when its HELLO shows the new session. From the same session
+   * it ended the connection itself (its CLOSE frames were lost), or from a peer before 0.2.0 (no session): a
+   * plain loss.
+   */
+  private onReset(link: Link, session: string | undefined): void {
+    if (session === undefined || session === link.peerSession) return this.lose(link, 'reset');
+    // The new session retires the old one, whose delayed frames are then ignored.
+    this.peerMemory.remember(link.peer, session, 0);
+    this.lose(link, 'restarted', this.peerRestarted(link.peer, 'Open a new connection to it: resend what your application needs.'));
+  }
+
+  private peerRestarted(peer: string, advice: string): VnfError {
+    return new VnfError(
+      'PEER_RESTARTED',
+      `${peer} restarted, so messages from ${this.eva} it had not acknowledged may be lost; the connection was reported lost. ${advice}`,
+      { details: { eva: this.eva, targetEva: peer } },
+    );
   }
 
   // ---- data path ------------------------------------------------------------------------------

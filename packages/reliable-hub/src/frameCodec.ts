@@ -21,7 +21,9 @@ export type Frame =
   | { type: 'data'; tag: number; seq: number; payload: Payload }
   | HandshakeFrame
   | { type: 'ack'; tag: number; cum: number; ranges: Array<[number, number]> }
-  | { type: 'probe' | 'close' | 'reset'; tag: number };
+  | { type: 'probe' | 'close'; tag: number }
+  /** `session`: the sender's; absent from peers before 0.2.0, which sent none. */
+  | { type: 'reset'; tag: number; session?: string };
 
 /** HELLO opens a connection; HELLO_ACK (`helloAck`) accepts it. `n` numbers the sender's handshakes. */
 export interface HandshakeFrame {
@@ -34,6 +36,7 @@ export interface HandshakeFrame {
 
 const CONTROL_LETTER = { hello: 'h', helloAck: 'k', ack: 'a', probe: 'p', close: 'c', reset: 'x' } as const;
 const BASE36 = /^[0-9a-z]{1,11}$/;
+const SESSION = new RegExp(`^[0-9a-z]{${SESSION_CHARS}}$`);
 
 export function encodeData(tag: number, seq: number, payload: Payload): Payload {
   if (typeof payload === 'string') return `d${tagString(tag)}${seq.toString(36)}:${payload}`;
@@ -59,8 +62,13 @@ export function encodeAck(tag: number, cum: number, ranges: ReadonlyArray<readon
   return frame;
 }
 
-export function encodeSignal(type: 'probe' | 'close' | 'reset', tag: number): string {
+export function encodeSignal(type: 'probe' | 'close', tag: number): string {
   return `${CONTROL_LETTER[type]}${tagString(tag)}`;
+}
+
+/** RESET names the sender's session, so the receiver tells a restarted peer from one that closed the connection. */
+export function encodeReset(tag: number, session: string): string {
+  return `${CONTROL_LETTER.reset}${tagString(tag)}${session}`;
 }
 
 /** Decodes a frame; null when it is not a ReliableHub frame (the caller reports PROTOCOL). */
@@ -126,9 +134,12 @@ function decodeString(raw: string): Frame | null {
     }
     case 'p':
     case 'c':
-    case 'x':
       if (rest.length !== 0) return null;
-      return { type: raw[0] === 'p' ? 'probe' : raw[0] === 'c' ? 'close' : 'reset', tag };
+      return { type: raw[0] === 'p' ? 'probe' : 'close', tag };
+    case 'x':
+      if (rest.length === 0) return { type: 'reset', tag };
+      if (!SESSION.test(rest)) return null;
+      return { type: 'reset', tag, session: rest };
     default:
       return null;
   }

@@ -4,7 +4,7 @@ import { InBrowserHub } from '@vnf/in-browser-hub';
 import { MarshallerHub } from '@vnf/marshaller-hub';
 import { UnreliableHub } from '@vnf/unreliable-hub';
 import { ReliableHub, type ReliableEndpoint, type ReliableHubOptions } from '@vnf/reliable-hub';
-import { firstDifference, record, until } from './helpers';
+import { GateHub, firstDifference, record, until } from './helpers';
 
 const hubs: Hub[] = [];
 afterEach(async () => {
@@ -193,6 +193,52 @@ describe('ReliableHub connection loss', () => {
     await until('the new connection to work', 5000, () => atA.messages.length === 2);
     expect(atA.messages).toEqual(['from the first b', 'from the second b']);
     expect(atA.connections).toEqual(['b']);
+  });
+
+  it('reports a restart found through a RESET (the restarted peer does not connect back) with PEER_RESTARTED', async () => {
+    const unreliable = new UnreliableHub(new InBrowserHub(), { seed: 4 });
+    const hubA = new ReliableHub(unreliable, { reconnectBaseMs: 10, reconnectMaxMs: 50 });
+    const hubB = new ReliableHub(unreliable);
+    hubs.push(hubA, hubB);
+    const a = hubA.openEndpoint('a');
+    const b1 = hubB.openEndpoint('b');
+    expect((await a.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    const atA = record(a);
+    await a.sendAcknowledged('b', 'to the first b');
+    // b dies without its CLOSE reaching a: a only sees its inner connection drop, and keeps re-opening it.
+    unreliable.chaos.blackhole('a', 'b');
+    const unacknowledged = a.sendAcknowledged('b', 'sent while b dies');
+    b1.destroy();
+    await until('the CLOSE frames to vanish', 5000, () => unreliable.chaos.stats().blackholed >= 2);
+    unreliable.chaos.blackhole('a', 'b', false);
+    // The new b opens no connection: it only answers a's frames of the old connection with a RESET.
+    const b2 = hubB.openEndpoint('b');
+    await expect(unacknowledged).rejects.toMatchObject({ code: 'PEER_RESTARTED' });
+    await until('the lost-event at a', 5000, () => atA.lost.length === 1);
+    expect(atA.lost).toEqual(['b']);
+    expect(atA.errors.map((e) => e.code)).toEqual(['PEER_RESTARTED']);
+    expect(atA.errors[0]!.message).toContain('restarted');
+    // a may connect to the new b at once.
+    const atB2 = record(b2);
+    expect((await a.openConnection('b')).status).toBe(ConnectionStatus.CONNECTED);
+    a.send('b', 'to the second b');
+    await until('the new connection to work', 5000, () => atB2.messages.length === 1);
+    expect(atB2.messages).toEqual(['to the second b']);
+  });
+
+  it('a RESET from the same instance (it closed, its CLOSE frames were lost) is a plain loss, not PEER_RESTARTED', async () => {
+    const gate = new GateHub(new InBrowserHub());
+    const hub = new ReliableHub(gate, { reconnectBaseMs: 10 });
+    hubs.push(hub);
+    const [a, b] = await pair(hub);
+    const atA = record(a);
+    gate.drop = (from, _to, frame) => from === 'b' && frame.type === 'close';
+    b.closeConnection('a');
+    await expect(a.sendAcknowledged('b', 'after the close')).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    expect(atA.lost).toEqual(['b']);
+    expect(atA.errors).toEqual([]);
+    expect(gate.log.some((e) => e.at === 'b' && e.dir === 'out' && e.frame.type === 'reset')).toBe(true);
+    expect(gate.log.some((e) => e.at === 'b' && e.dir === 'out' && e.frame.type === 'close' && !e.dropped)).toBe(false);
   });
 
   it('reports the connection lost with TIMEOUT when it cannot be restored in time, on both sides', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FRAME_OVERHEAD, decodeFrame, encodeAck, encodeData, encodeHello, encodeSignal, randomSession, randomTag, TAG_LIMIT } from '../src/frameCodec';
+import { FRAME_OVERHEAD, decodeFrame, encodeAck, encodeData, encodeHello, encodeReset, encodeSignal, randomSession, randomTag, TAG_LIMIT } from '../src/frameCodec';
 
 describe('frameCodec', () => {
   it('round-trips string and binary data frames, large sequence numbers included', () => {
@@ -25,7 +25,12 @@ describe('frameCodec', () => {
     const ranges: Array<[number, number]> = [[12, 12], [14, 40]];
     expect(decodeFrame(encodeAck(7, 10, ranges))).toEqual({ type: 'ack', tag: 7, cum: 10, ranges });
     expect(decodeFrame(encodeAck(7, 0, []))).toEqual({ type: 'ack', tag: 7, cum: 0, ranges: [] });
-    for (const type of ['probe', 'close', 'reset'] as const) expect(decodeFrame(encodeSignal(type, 1234))).toEqual({ type, tag: 1234 });
+    for (const type of ['probe', 'close'] as const) expect(decodeFrame(encodeSignal(type, 1234))).toEqual({ type, tag: 1234 });
+    expect(decodeFrame(encodeReset(1234, session))).toEqual({ type: 'reset', tag: 1234, session });
+  });
+
+  it('reads a RESET without a session, as peers before 0.2.0 send it', () => {
+    expect(decodeFrame('x00ya')).toEqual({ type: 'reset', tag: parseInt('00ya', 36) });
   });
 
   it.each([
@@ -36,6 +41,9 @@ describe('frameCodec', () => {
     ['an ACK range at or below the cumulative ack', 'a0001a,5'],
     ['an ACK range that ends before it starts', 'a00011,9-5'],
     ['a signal with trailing bytes', 'c0001extra'],
+    ['a RESET with a short session', 'x0001abcdefg'],
+    ['a RESET with a long session', 'x0001abcdefghi'],
+    ['a RESET with a session out of base 36', 'x0001ABCDEFGH'],
     ['a hello with a zero window', 'h0001abcdefgh1.0'],
     ['an empty string', ''],
     ['a number', 42],

@@ -28,7 +28,8 @@ export type ChannelControl = (typeof ChannelControl)[keyof typeof ChannelControl
 export type Decoded = string | Uint8Array | { control: number };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: false });
+/** Byte for byte: a leading U+FEFF stays part of the string, and bytes that are not UTF-8 are refused, never replaced. */
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * One message, taken when it was sent, so a sender changing its buffer afterwards changes nothing. Strings are
@@ -110,13 +111,21 @@ export function decodeFrame(data: Uint8Array | ArrayBuffer): Decoded[] {
     const start = offset + RECORD_OVERHEAD;
     if (start + length > frame.byteLength) throw malformed('a record is longer than its frame');
     const bytes = frame.subarray(start, start + length);
-    if (kind === KIND_STRING) messages.push(decoder.decode(bytes));
+    if (kind === KIND_STRING) messages.push(utf8(bytes));
     else if (kind === KIND_BINARY) messages.push(bytes.slice());
     else if (kind === KIND_CONTROL && length === 1) messages.push({ control: bytes[0] });
     else throw malformed(`unknown record kind ${kind}`);
     offset = start + length;
   }
   return messages;
+}
+
+function utf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw malformed('a string record that is not UTF-8');
+  }
 }
 
 function malformed(what: string): VnfError {

@@ -9,6 +9,26 @@ it('round-trips strings, binary and control records in one frame', () => {
   expect(decodeFrame(frame)).toEqual(['héllo 😀', Uint8Array.of(1, 2, 3), '', new Uint8Array(2), { control: ChannelControl.BYE }]);
 });
 
+it('keeps a leading BOM of every string record (relayed and direct frames share this codec)', () => {
+  const strings = ['\uFEFF', '\uFEFFafter a BOM', '\uFEFF\uFEFF', 'x\uFEFF'];
+  const frame = encodeFrame([...strings.map((s) => toRecord(s)), toRecord(Uint8Array.of(0xef, 0xbb, 0xbf))]);
+  expect(decodeFrame(frame)).toEqual([...strings, Uint8Array.of(0xef, 0xbb, 0xbf)]);
+});
+
+it('throws PROTOCOL for a string record that is not UTF-8, instead of changing it', () => {
+  for (const bytes of [Uint8Array.of(0x61, 0xff), Uint8Array.of(0xed, 0xa0, 0x80), Uint8Array.of(0xe2, 0x82)]) {
+    const frame = encodeFrame([toRecord(bytes)]);
+    frame[0] = 0; // the string kind, with bytes no string encodes to
+    let thrown: unknown;
+    try {
+      decodeFrame(frame);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(VnfError.is(thrown, 'PROTOCOL')).toBe(true);
+  }
+});
+
 it('copies binary when it is sent and when it is received', () => {
   const source = Uint8Array.of(9, 9);
   const record = toRecord(source);
@@ -53,5 +73,5 @@ it('sizes records by their UTF-8 length, lone surrogates included', () => {
   const records = strings.map((s) => toRecord(s));
   const frame = encodeFrame(records);
   expect(frame.byteLength).toBe(strings.reduce((n, s) => n + new TextEncoder().encode(s).byteLength + RECORD_OVERHEAD, 0));
-  expect(decodeFrame(frame)).toEqual(strings.map((s) => new TextDecoder().decode(new TextEncoder().encode(s))));
+  expect(decodeFrame(frame)).toEqual(strings.map((s) => new TextDecoder('utf-8', { ignoreBOM: true }).decode(new TextEncoder().encode(s))));
 });

@@ -1,6 +1,8 @@
 import WebSocket from 'isomorphic-ws';
-import { VnfError } from '@vnf/core';
+import { VnfError, createLogger } from '@vnf/core';
 import { resolveBackoff, type Backoff, type ReconnectOptions } from './backoff';
+
+const log = createLogger('websocket-hub:factory');
 
 /** The part of a WebSocket (browser or `ws`) the hub uses. */
 export interface VnfSocket {
@@ -15,6 +17,13 @@ export interface VnfSocket {
   close(code?: number, reason?: string): void;
   /** Cuts the connection without a close handshake (`ws` in Node; browsers have none and close instead). */
   terminate?(): void;
+}
+
+/** Where session tokens outlive a page: the part of the Web Storage API used (`sessionStorage` fits). */
+export interface SessionStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 export interface WebSocketFactoryOptions {
@@ -33,6 +42,12 @@ export interface WebSocketFactoryOptions {
    * 0 disables the client's liveness check. Default 15 000.
    */
   heartbeatIntervalMs?: number;
+  /**
+   * Keeps each eva's session token here (give `sessionStorage` in a page: one per tab), so that a tab whose socket
+   * died uncleanly and is then reloaded proves its token and gets its eva back within the broker's grace, instead
+   * of EVA_IN_USE. A token is forgotten when its endpoint is destroyed. Default none (tokens live in memory only).
+   */
+  sessionStore?: SessionStore;
   /** If nothing at all arrives this long after a ping, the socket counts as dead: it is cut and reconnected, ms. Default 20 000: longer than the broker's slowConsumerTimeoutMs (15 s), so a sender the broker holds back is released before it would cut itself. */
   heartbeatTimeoutMs?: number;
 }
@@ -47,6 +62,7 @@ export class WebSocketFactory {
   readonly heartbeatTimeoutMs: number;
   private readonly protocols: string | string[] | undefined;
   private readonly headers: Record<string, string> | undefined;
+  private readonly sessionStore: SessionStore | undefined;
 
   constructor(url: string, options: WebSocketFactoryOptions = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
@@ -65,6 +81,11 @@ export class WebSocketFactory {
     if (!(Number.isFinite(heartbeatTimeout) && heartbeatTimeout > 0)) {
       throw new VnfError('INVALID_ARGUMENT', `heartbeatTimeoutMs must be a positive finite number of ms; got ${String(heartbeatTimeout)}.`);
     }
+    const store = options.sessionStore;
+    if (store !== undefined && !(store && ['getItem', 'setItem', 'removeItem'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function'))) {
+      throw new VnfError('INVALID_ARGUMENT', 'sessionStore must have getItem, setItem and removeItem, as sessionStorage does.');
+    }
+    this.sessionStore = store;
     this.url = url;
     this.authToken = options.authToken;
     this.reconnect = resolveBackoff(options.reconnect);
@@ -76,6 +97,22 @@ export class WebSocketFactory {
     this.create = this.create.bind(this);
   }
 
+  /** The stored session token of `eva` in `role`, if a sessionStore holds one. */
+  loadSession(role: string, eva: string): string | undefined {
+    return this.useStore((store) => store.getItem(this.sessionKey(role, eva)) ?? undefined);
+  }
+
+  /** Remembers the token the broker welcomed `eva` with. */
+  saveSession(role: string, eva: string, token: string): void {
+    this.useStore((store) => store.setItem(this.sessionKey(role, eva), token));
+  }
+
+  /** Forgets `token` (the endpoint was destroyed, or lost its eva for good), unless another token replaced it. */
+  forgetSession(role: string, eva: string, token: string): void {
+    const key = this.sessionKey(role, eva);
+    this.useStore((store) => (store.getItem(key) === token ? store.removeItem(key) : undefined));
+  }
+
   /** Opens a new socket to the broker (binaryType 'arraybuffer'). */
   create(): VnfSocket {
     // The third argument is the `ws` options object in Node; browsers ignore it.
@@ -83,5 +120,20 @@ export class WebSocketFactory {
     const socket = this.headers ? new Ctor(this.url, this.protocols, { headers: this.headers }) : new Ctor(this.url, this.protocols);
     socket.binaryType = 'arraybuffer';
     return socket;
+  }
+
+  private sessionKey(role: string, eva: string): string {
+    return `vnf:session:${this.url}:${role}:${eva}`;
+  }
+
+  /** Storage may throw (quota, private mode, a disabled storage): the token then lives in memory only. */
+  private useStore<T>(use: (store: SessionStore) => T): T | undefined {
+    if (!this.sessionStore) return undefined;
+    try {
+      return use(this.sessionStore);
+    } catch (err) {
+      log('the sessionStore failed (%s); the session token stays in memory', String(err));
+      return undefined;
+    }
   }
 }

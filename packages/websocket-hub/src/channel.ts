@@ -2,11 +2,16 @@ import { createLogger, VnfError } from '@vnf/core';
 import { backoffDelay } from './backoff';
 import { FrameWriter, readRecords, recordCapacity } from './protocol/codec';
 import { CloseCode, DEFAULT_MAX_FRAME, FATAL_CLOSE_CODES, PROTOCOL_VERSION, RecordKind, closeCodeToErrorCode } from './protocol/constants';
-import { parseBrokerMessage, type BrokerMessage, type ClientMessage, type Role } from './protocol/messages';
+import { parseBrokerMessage, type BrokerMessage, type ClientMessage, type Role, type WelcomeLimits } from './protocol/messages';
+import { CallQueue } from './callQueue';
 import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 
 const log = createLogger('websocket-hub');
-const decoder = new TextDecoder();
+/**
+ * Byte for byte: a leading U+FEFF is part of the eva or string (the default decoder would strip it, so
+ * "\uFEFFcarol" would arrive as "carol"), and bytes that are not UTF-8 throw instead of becoming U+FFFD.
+ */
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const OPEN = 1;
 /** How often the drain watcher looks at the socket's bufferedAmount (browsers have no drain event). */
 const DRAIN_POLL_MS = 10;
@@ -35,8 +40,12 @@ export class Channel {
   state: ChannelState = 'connecting';
   /** The largest frame the broker accepts (from its welcome). */
   maxFrame = DEFAULT_MAX_FRAME;
+  /** The budgets of the current socket, from its welcome (none before it, and none from brokers predating them). */
+  limits: WelcomeLimits = {};
   /** Set when the state is `failed`. */
   fatalError: VnfError | null = null;
+  /** The RPC calls of every Rpc on this socket, held to `limits.callsInFlight`. */
+  readonly calls = new CallQueue((text) => this.enqueue(RecordKind.CONTROL, '', text));
   /** Resolves once the first connection attempt succeeded or failed. */
   readonly firstAttempt: Promise<void>;
   private socket: VnfSocket | null = null;
@@ -73,6 +82,7 @@ export class Channel {
   ) {
     this.firstAttempt = new Promise((resolve) => (this.settleFirstAttempt = resolve));
     this.flush = this.flush.bind(this);
+    this.session = factory.loadSession(role, eva);
   }
 
   start(): void {
@@ -112,9 +122,12 @@ export class Channel {
   /** Sends what is queued, closes the socket and stops reconnecting. Resolves when the socket has closed. */
   close(): Promise<void> {
     if (this.closedPromise) return this.closedPromise;
+    // Closed on purpose: the broker frees the eva, so a stored token would only prove a session that is gone.
+    if (this.session) this.factory.forgetSession(this.role, this.eva, this.session);
     const wasUp = this.state === 'up';
     this.state = 'closed';
     this.clearTimers();
+    this.calls.down();
     this.settleFirstAttempt();
     const socket = this.socket;
     if (!socket) return (this.closedPromise = Promise.resolve());
@@ -225,6 +238,7 @@ export class Channel {
   private afterSocket(code: number, reason: string): void {
     this.clearTimers();
     this.dropQueue();
+    this.calls.down();
     if (this.state === 'closed') {
       this.finishClose();
       return;
@@ -233,6 +247,7 @@ export class Channel {
     const wasUp = this.state === 'up';
     if (FATAL_CLOSE_CODES.has(code)) {
       this.state = 'failed';
+      if (this.session) this.factory.forgetSession(this.role, this.eva, this.session);
       this.fatalError = new VnfError(closeCodeToErrorCode(code), fatalMessage(code, this.eva, reason), { details: { closeCode: code, reason } });
       if (wasUp) this.handler.onDown();
       this.settleFirstAttempt();
@@ -263,8 +278,8 @@ export class Channel {
         } else if (this.state === 'up') {
           const source = this.sourceEva(bytes, evaStart, evaEnd);
           // Binary is copied out of the batch so the application never holds a view of other messages.
-          const payload = kind === RecordKind.TEXT ? decoder.decode(bytes.subarray(payloadStart, payloadEnd)) : bytes.slice(payloadStart, payloadEnd);
-          this.handler.onData(source, payload);
+          if (kind === RecordKind.BINARY) this.handler.onData(source, bytes.slice(payloadStart, payloadEnd));
+          else this.deliverText(source, bytes.subarray(payloadStart, payloadEnd));
         }
       });
     } catch (err) {
@@ -272,6 +287,28 @@ export class Channel {
         VnfError.is(err) ? err : new VnfError('PROTOCOL', `Could not read a frame from the broker: ${String(err)}. Check that client and broker versions match.`, { cause: err }),
       );
     }
+  }
+
+  /**
+   * Delivers a string record. The broker relays its bytes unread, so one sender's bad record is dropped alone:
+   * the batch also carries other senders' messages.
+   */
+  private deliverText(source: string, bytes: Uint8Array): void {
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      this.handler.onError(
+        new VnfError(
+          'PROTOCOL',
+          `Dropped a string message from ${source} to ${this.eva}: its bytes are not UTF-8, so it cannot be read without changing it. ` +
+            'VNF clients never send such messages; check the software behind that eva.',
+          { details: { eva: this.eva, sourceEva: source } },
+        ),
+      );
+      return;
+    }
+    this.handler.onData(source, text);
   }
 
   /** Decodes a record's source eva, reusing the previous record's string when the bytes are the same. */
@@ -287,10 +324,13 @@ export class Channel {
       }
       if (same) return this.lastEva;
     }
-    // A copy: a view would keep the whole frame alive.
-    this.lastEvaBytes = frame.slice(start, end);
-    this.lastEva = decoder.decode(this.lastEvaBytes);
-    return this.lastEva;
+    // A copy: a view would keep the whole frame alive. Cached only once decoded, so bytes that fail to decode
+    // can never match the cache and pass for the previous sender.
+    const bytes = frame.slice(start, end);
+    const eva = decoder.decode(bytes);
+    this.lastEvaBytes = bytes;
+    this.lastEva = eva;
+    return eva;
   }
 
   private control(message: BrokerMessage): void {
@@ -299,11 +339,15 @@ export class Channel {
       if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
       this.session = message.session;
+      this.factory.saveSession(this.role, this.eva, message.session);
       if (Number.isSafeInteger(message.maxFrame) && message.maxFrame > 0) this.maxFrame = message.maxFrame;
+      // Per socket: after a reconnect (perhaps to a restarted broker) the new welcome's limits apply.
+      this.limits = message.limits ?? {};
       this.state = 'up';
       this.attempt = 0;
       this.awaitingPong = false;
       this.armHeartbeat(this.factory.heartbeatIntervalMs);
+      this.calls.up(this.limits.callsInFlight);
       this.settleFirstAttempt();
       this.handler.onUp();
       return;
@@ -315,8 +359,11 @@ export class Channel {
       log('%s: the broker does not know ping; its error reply serves as the pong', this.eva);
       return;
     }
-    if (this.state === 'up') this.handler.onControl(message);
-    else if (message.t === 'error') log('%s: broker error before welcome: %s %s', this.eva, message.code, message.message);
+    if (this.state === 'up') {
+      // Whichever Rpc made the call (even one closed since), the broker no longer counts it.
+      if (message.t === 'result' || message.t === 'failure') this.calls.answered(message.id);
+      this.handler.onControl(message);
+    } else if (message.t === 'error') log('%s: broker error before welcome: %s %s', this.eva, message.code, message.message);
   }
 
   private armHeartbeat(ms: number): void {

@@ -1,5 +1,5 @@
 export { WebSocketFactory } from './WebSocketFactory';
-export type { WebSocketFactoryOptions, VnfSocket } from './WebSocketFactory';
+export type { WebSocketFactoryOptions, VnfSocket, SessionStore } from './WebSocketFactory';
 export type { ReconnectOptions } from './backoff';
 export { WebSocketHub } from './WebSocketHub';
 export type { WebSocketHubOptions } from './WebSocketHub';

@@ -1,5 +1,6 @@
-import { VnfError, callUserListener, type ErrorCode, type ErrorEmitter } from '@vnf/core';
+import { VnfError, callUserListener, utf8Length, type ErrorCode, type ErrorEmitter } from '@vnf/core';
 import type { Channel } from './channel';
+import { RECORD_HEADER_BYTES } from './protocol/constants';
 import type { BrokerMessage } from './protocol/messages';
 
 /** Default time an RPC call waits for the broker's answer, ms. */
@@ -11,11 +12,15 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: VnfError): void;
   timer: ReturnType<typeof setTimeout>;
-  /** Sends the call; set while it waits for the first connection. */
-  send?: () => void;
 }
 
-/** Request/response bookkeeping of one Rpc on one channel: ids, timeouts, state, notifications. */
+/** What an Rpc uses of its socket's channel. */
+export type CallChannel = Pick<Channel, 'state' | 'fatalError' | 'maxFrame' | 'callId' | 'calls'>;
+
+/**
+ * Request/response bookkeeping of one Rpc on one channel: ids, timeouts, state, notifications. The channel's
+ * CallQueue, shared by every Rpc of the socket, decides when a call leaves.
+ */
 export class RpcCalls {
   private readonly pending = new Map<number, Pending>();
   private readonly notificationListeners = new Set<Listener<[string, unknown]>>();
@@ -23,7 +28,7 @@ export class RpcCalls {
   private destroyedError: VnfError | null = null;
 
   constructor(
-    private readonly channel: Channel,
+    private readonly channel: CallChannel,
     private readonly eva: string,
     private readonly defaultTimeoutMs: number,
     /** Where a throwing notification or state listener is reported (LISTENER_ERROR). */
@@ -43,17 +48,24 @@ export class RpcCalls {
     if (state === 'down') {
       return Promise.reject(new VnfError('UNAVAILABLE', `The broker connection of ${this.eva} is down and reconnecting; retry after the 'up' state change.`));
     }
+    const id = this.channel.callId();
+    let text: string;
+    try {
+      // Serialized now, not when the call leaves: what cannot be sent is refused here, before a timer or a place
+      // in the queue, and never throws later where other calls would suffer.
+      text = callText(id, method, params, this.channel.maxFrame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
-      const id = this.channel.callId();
-      const send = (): void => this.channel.sendControl(params === undefined ? { t: 'call', id, method } : { t: 'call', id, method, params });
+      // Runs from the call, whether it waits in the queue or was sent.
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.channel.calls.withdraw(id);
         reject(new VnfError('TIMEOUT', `The broker did not answer ${method} within ${timeoutMs} ms. Retry, or raise timeoutMs.`, { details: { method, timeoutMs } }));
       }, timeoutMs);
-      const entry: Pending = { resolve, reject, timer };
-      this.pending.set(id, entry);
-      if (state === 'up') send();
-      else entry.send = send;
+      this.pending.set(id, { resolve, reject, timer });
+      this.channel.calls.submit(id, text);
     });
   }
 
@@ -90,12 +102,8 @@ export class RpcCalls {
     }
   }
 
+  /** The socket is welcomed (the channel's CallQueue has sent what waited). */
   up(): void {
-    for (const entry of this.pending.values()) {
-      const send = entry.send;
-      entry.send = undefined;
-      send?.();
-    }
     this.emitState('up');
   }
 
@@ -118,10 +126,11 @@ export class RpcCalls {
   }
 
   private failAll(error: VnfError): void {
-    const entries = [...this.pending.values()];
+    const entries = [...this.pending];
     this.pending.clear();
-    for (const entry of entries) {
+    for (const [id, entry] of entries) {
       clearTimeout(entry.timer);
+      this.channel.calls.withdraw(id);
       entry.reject(error);
     }
   }
@@ -133,6 +142,39 @@ export class RpcCalls {
   private safely(fn: () => void): void {
     callUserListener(this.errors, fn, `the RPC channel of ${this.eva}`);
   }
+}
+
+/**
+ * The `call` control message as JSON. Throws INVALID_PAYLOAD for params JSON cannot carry (cyclic, BigInt, a
+ * throwing toJSON, a function or symbol), TOO_LARGE for a message no frame of the broker holds.
+ */
+function callText(id: number, method: string, params: unknown, maxFrame: number): string {
+  let json: string | undefined;
+  try {
+    json = params === undefined ? undefined : JSON.stringify(params);
+  } catch (cause) {
+    throw new VnfError(
+      'INVALID_PAYLOAD',
+      `The params of ${method} cannot be sent: JSON.stringify failed (${String(cause)}). ` +
+        'Pass a JSON value: no cycles, no BigInt (convert it to a string or number).',
+      { cause, details: { method } },
+    );
+  }
+  if (params !== undefined && json === undefined) {
+    throw new VnfError('INVALID_PAYLOAD', `The params of ${method} cannot be sent: a ${typeof params} is not a JSON value. Pass a JSON value, or undefined for none.`, {
+      details: { method },
+    });
+  }
+  const text = `{"t":"call","id":${id},"method":${JSON.stringify(method)}${json === undefined ? '' : `,"params":${json}`}}`;
+  const size = utf8Length(text) + RECORD_HEADER_BYTES;
+  if (size > maxFrame) {
+    throw new VnfError(
+      'TOO_LARGE',
+      `The call ${method} takes ${size} bytes, over the broker's frame limit of ${maxFrame} bytes: the broker would close the socket. Send smaller params.`,
+      { details: { method, size, limit: maxFrame } },
+    );
+  }
+  return text;
 }
 
 function destroyed(eva: string): VnfError {

@@ -82,7 +82,7 @@ class CoalescingFactory extends WebSocketFactory {
                 held = null;
                 fn(first);
                 fn(event);
-              } else if (event.data instanceof ArrayBuffer && new TextDecoder().decode(event.data).includes('"t":"opened"')) {
+              } else if (event.data instanceof ArrayBuffer && new TextDecoder('utf-8', { ignoreBOM: true }).decode(event.data).includes('"t":"opened"')) {
                 held = event;
               } else {
                 fn(event);

@@ -1,4 +1,5 @@
 import { VnfError, type Rpc } from '@vnf/core';
+import { trackResources } from '@vnf/conformance';
 import { WebSocketHub, WebSocketRpc } from '../src';
 import { startBroker, until, type RunningBroker } from './brokerFixture';
 
@@ -36,6 +37,18 @@ function sharedRpc(eva: string): Rpc {
   const hub = new WebSocketHub(running.factory());
   closers.push(() => hub.close());
   return hub.openEndpoint(eva).getWebSocketRpc();
+}
+
+/** Params that are no JSON value: JSON.stringify throws on each, or has no text for it. */
+function unserializable(): unknown[] {
+  const cyclic: Record<string, unknown> = { name: 'loop' };
+  cyclic.self = cyclic;
+  const throwing = {
+    toJSON: () => {
+      throw new Error('toJSON failed');
+    },
+  };
+  return [cyclic, BigInt(1), { nested: [BigInt(2)] }, throwing, () => 1, Symbol('s')];
 }
 
 async function rejection(promise: Promise<unknown>): Promise<VnfError> {
@@ -88,6 +101,51 @@ describe.each([
     await expect(rpc.call('echo', 3)).resolves.toMatchObject({ params: 3 });
   });
 
+  it('params JSON cannot carry reject INVALID_PAYLOAD at the call while connected, leaving no timer', async () => {
+    const rpc = create('caller');
+    await rpc.call('echo', null);
+    const resources = trackResources();
+    for (const params of unserializable()) {
+      const error = await rejection(rpc.call('echo', params));
+      expect(VnfError.is(error, 'INVALID_PAYLOAD')).toBe(true);
+      expect(error.message).toContain('echo');
+    }
+    await resources.released(5000, 'the timers of the refused calls to be released');
+    await expect(rpc.call('echo', 2)).resolves.toMatchObject({ params: 2 });
+  });
+
+  it('params JSON cannot carry reject INVALID_PAYLOAD at once before connecting; the calls queued with them are sent', async () => {
+    const rpc = create('caller');
+    const states: string[] = [];
+    rpc.onStateChange((state) => states.push(state));
+    const first = rpc.call('echo', 1, { timeoutMs: 5000 });
+    first.catch(() => undefined); // awaited below, unless an expectation fails first
+    const resources = trackResources();
+    const refused = unserializable().map((params) => rejection(rpc.call('echo', params, { timeoutMs: 5000 })));
+    const errors = await Promise.all(refused);
+    // Only microtasks ran since the calls: the socket is not up yet, and the refused calls armed no timer.
+    expect(states).toEqual([]);
+    expect(resources.describe()).toBe('nothing the test created is still alive');
+    resources.stop();
+    expect(errors.map((e) => VnfError.is(e, 'INVALID_PAYLOAD'))).toEqual(unserializable().map(() => true));
+    const last = rpc.call('echo', 3, { timeoutMs: 5000 });
+    await expect(first).resolves.toMatchObject({ params: 1 });
+    await expect(last).resolves.toMatchObject({ params: 3 });
+    expect(states).toEqual(['up']);
+  });
+
+  it('a call larger than a broker frame rejects TOO_LARGE at the call; the socket stays up', async () => {
+    const rpc = create('caller');
+    await rpc.call('echo', null);
+    const states: string[] = [];
+    rpc.onStateChange((state) => states.push(state));
+    const error = await rejection(rpc.call('echo', 'x'.repeat(1024 * 1024)));
+    expect(error.code).toBe('TOO_LARGE');
+    expect(error.message).toContain('echo');
+    await expect(rpc.call('echo', 'x'.repeat(1000))).resolves.toMatchObject({ eva: 'caller' });
+    expect(states).toEqual([]);
+  });
+
   it('after close every call rejects DESTROYED, pending ones included', async () => {
     const rpc = create('caller');
     await rpc.call('echo', null);
@@ -99,11 +157,12 @@ describe.each([
 });
 
 describe('own and shared RPC of one eva', () => {
-  it('do not collide: an rpc socket and an endpoint of the same eva are both served', async () => {
-    const own = ownRpc('same');
+  it("an own rpc socket cannot speak for a live endpoint's eva (EVA_IN_USE); the endpoint's own Rpc is served", async () => {
     const shared = sharedRpc('same');
-    await expect(own.call('echo', 'a')).resolves.toEqual({ params: 'a', eva: 'same', role: 'rpc' });
     await expect(shared.call('echo', 'b')).resolves.toEqual({ params: 'b', eva: 'same', role: 'endpoint' });
+    const own = ownRpc('same');
+    expect((await rejection(own.call('echo', 'a'))).code).toBe('EVA_IN_USE');
+    await expect(shared.call('echo', 'c')).resolves.toMatchObject({ params: 'c' });
   });
 
   it('notifications reach onNotification (registry watch)', async () => {

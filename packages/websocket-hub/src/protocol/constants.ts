@@ -55,6 +55,8 @@ export const CloseCode = {
   RATE_LIMITED: 4006,
   /** No hello arrived within the broker's hello timeout. */
   HELLO_TIMEOUT: 4007,
+  /** This client (by default, this remote address) holds as many sockets or evas as the broker allows one client; retry later. */
+  CLIENT_LIMIT: 4008,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -81,6 +83,7 @@ export function closeCodeToErrorCode(code: number): 'UNAUTHORIZED' | 'PROTOCOL' 
     case CloseCode.SLOW_CONSUMER:
       return 'BUFFER_FULL';
     case CloseCode.RATE_LIMITED:
+    case CloseCode.CLIENT_LIMIT:
       return 'RATE_LIMITED';
     case CloseCode.TOO_LARGE:
       return 'TOO_LARGE';

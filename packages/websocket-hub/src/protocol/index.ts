@@ -2,4 +2,4 @@ export { PROTOCOL_VERSION, DEFAULT_MAX_FRAME, RECORD_HEADER_BYTES, ENVELOPE_BYTE
 export { FrameWriter, readRecords, recordCapacity, recordLength, writeRecords } from './codec';
 export type { RecordVisitor, RecordParts } from './codec';
 export { parseClientMessage, parseBrokerMessage, MAX_TOKEN_LENGTH, MAX_METHOD_LENGTH } from './messages';
-export type { ClientMessage, BrokerMessage, Role } from './messages';
+export type { ClientMessage, BrokerMessage, Role, WelcomeLimits } from './messages';

@@ -1,4 +1,4 @@
-import { MAX_EVA_LENGTH, VnfError } from '@vnf/core';
+import { VnfError, validateEva } from '@vnf/core';
 
 /** Who a socket speaks for: an endpoint (routable eva) or an RPC channel (registry owner only). */
 export type Role = 'endpoint' | 'rpc';
@@ -11,9 +11,20 @@ export type ClientMessage =
   | { t: 'call'; id: number; method: string; params?: unknown }
   | { t: 'ping' };
 
+/**
+ * Budgets the broker holds this socket to, announced in its welcome so the client can stay within them. Each is
+ * optional: absent means unlimited (and brokers predating them send none).
+ */
+export interface WelcomeLimits {
+  /** Most RPC calls the socket may have unanswered; the broker refuses one more with RATE_LIMITED. */
+  callsInFlight?: number;
+  /** Most control messages (hello, open, close, call, ping) the socket may send per second. */
+  controlPerSecond?: number;
+}
+
 /** Control messages the broker sends (JSON). */
 export type BrokerMessage =
-  | { t: 'welcome'; session: string; maxFrame: number }
+  | { t: 'welcome'; session: string; maxFrame: number; limits?: WelcomeLimits }
   | { t: 'pong' }
   | { t: 'opened'; to: string }
   | { t: 'refused'; to: string; code: string; message: string }
@@ -64,19 +75,46 @@ export function parseClientMessage(text: string): ClientMessage {
   }
 }
 
-/** Parses a broker control message. Only the type is checked: the broker is trusted, its fields are read defensively. */
+/** The limits a welcome may announce, each a positive integer when present. */
+const LIMIT_NAMES = ['callsInFlight', 'controlPerSecond'] as const;
+
+/**
+ * Parses a broker control message. The broker is trusted: only the type is checked and the fields are read
+ * defensively, except a welcome's `limits`, which the client obeys and so must be what docs/protocol.md says.
+ */
 export function parseBrokerMessage(text: string): BrokerMessage {
   const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null || typeof (value as { t?: unknown }).t !== 'string') {
     throw protocol('the broker sent a control message without a type');
   }
+  const m = value as Record<string, unknown>;
+  if (m.t === 'welcome' && m.limits !== undefined) m.limits = welcomeLimits(m.limits);
   return value as BrokerMessage;
 }
 
+/** The known limits of a welcome; a limit this client does not know is left out (a later broker may add some). */
+function welcomeLimits(v: unknown): WelcomeLimits {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw protocol('welcome.limits must be an object when given (leave it out for no limits)');
+  }
+  const limits: WelcomeLimits = {};
+  for (const name of LIMIT_NAMES) {
+    const limit = (v as Record<string, unknown>)[name];
+    if (limit === undefined) continue;
+    if (!Number.isSafeInteger(limit) || (limit as number) < 1) {
+      throw protocol(`welcome.limits.${name} must be a positive integer when given (leave it out for no limit); got ${JSON.stringify(limit)}`);
+    }
+    limits[name] = limit as number;
+  }
+  return limits;
+}
+
+/** An eva field: what validateEva accepts, so a broker never registers or routes an eva UTF-8 would change. */
 function evaField(m: Record<string, unknown>, field: string): void {
-  const v = m[field];
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_EVA_LENGTH) {
-    throw protocol(`${String(m.t)}.${field} must be an eva: a non-empty string of at most ${MAX_EVA_LENGTH} characters`);
+  try {
+    validateEva(m[field], `${String(m.t)}.${field}`);
+  } catch (err) {
+    throw protocol((err as VnfError).message.replace(/\.$/, ''));
   }
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { FrameWriter, RecordKind, readRecords, recordCapacity, writeRecords, type RecordParts } from '../../src';
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function read(frame: Uint8Array): { kind: number; eva: string; payload: Uint8Array }[] {
   const out: { kind: number; eva: string; payload: Uint8Array }[] = [];
