@@ -258,13 +258,15 @@ export class Broker {
 
   /** Control messages cost the broker far more than relayed records: they have a budget of their own. */
   private controlRate(conn: ClientConnection): boolean {
-    if (conn.withinControlRate(this.options.maxControlPerSecond, Date.now())) return true;
+    const now = Date.now();
+    const socketOk = conn.withinControlRate(this.options.maxControlPerSecond, now);
+    // Per client too: many sockets of one client, each within its own limit, must not add up to a flood.
+    if (socketOk && this.budgets.withinControlRate(conn.client, now)) return true;
     if (conn.state !== 'closed') {
-      this.sendError(
-        conn,
-        'RATE_LIMITED',
-        `More than ${this.options.maxControlPerSecond} control messages (ping, call, open, close) per second; the broker closes this socket.`,
-      );
+      const limit = socketOk
+        ? `${this.options.maxControlPerSecondPerClient} control messages per second from this client (all its sockets)`
+        : `${this.options.maxControlPerSecond} control messages (ping, call, open, close) per second on this socket`;
+      this.sendError(conn, 'RATE_LIMITED', `More than ${limit}; the broker closes this socket. Pace your calls.`);
       this.drop(conn, CloseCode.RATE_LIMITED, 'control flood limit exceeded');
     }
     return false;

@@ -92,24 +92,27 @@ export class BrokerCalls {
       take: () => budgets.take(client, 'watches'),
       give: () => budgets.give(client, 'watches'),
     };
-    conn.registry = this.registry.openSession(conn.eva, (notification, body) => this.notify(conn, notification, body), watchBudget);
+    conn.registry = this.registry.openSession(conn.eva, (notification, json) => this.notify(conn, notification, json), watchBudget);
     return conn.registry;
   }
 
   /**
-   * Pushes a registry notification, unless the socket lags: past watchLagBytes notifications are dropped (never a
-   * slow-consumer close for an honest watcher) and, once it drained below half of that, one resync tells the
-   * client that its watches may have missed changes.
+   * Pushes a registry notification, unless the socket lags or its client passed its fan-out budget: then
+   * notifications are dropped (never a slow-consumer close for an honest watcher) and, once the socket drained below
+   * half of watchLagBytes and the client's budget has room again, one resync tells the client that its watches may
+   * have missed changes.
    */
-  private notify(conn: ClientConnection, method: string, params: unknown): void {
+  private notify(conn: ClientConnection, method: string, paramsJson: string): void {
     if (conn.state !== 'ready' || conn.lagTimer) return;
-    if (conn.pendingBytes <= this.options.watchLagBytes) {
-      this.host.send(conn, { t: 'notify', method, params });
+    const text = `{"t":"notify","method":${JSON.stringify(method)},"params":${paramsJson}}`;
+    const now = Date.now();
+    if (conn.pendingBytes <= this.options.watchLagBytes && this.budgets.withinNotifyRate(conn.client, text.length, now)) {
+      this.host.sendText(conn, text);
       return;
     }
-    log('%s lags behind its registry notifications; dropping them until it drains', conn.id);
+    log('%s lags behind its registry notifications, or its client passed its fan-out budget; dropping them', conn.id);
     conn.lagTimer = setInterval(() => {
-      if (conn.state !== 'ready' || conn.pendingBytes > this.options.watchLagBytes / 2) return;
+      if (conn.state !== 'ready' || conn.pendingBytes > this.options.watchLagBytes / 2 || !this.budgets.notifyRoom(conn.client, Date.now())) return;
       if (conn.lagTimer) clearInterval(conn.lagTimer);
       conn.lagTimer = null;
       this.host.send(conn, { t: 'notify', method: REGISTRY_RESYNC_NOTIFICATION, params: {} });

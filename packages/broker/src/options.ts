@@ -48,6 +48,8 @@ export interface BrokerOptions {
   maxMessagesPerSecond?: number;
   /** Control messages (hello, ping, call, open, close) one socket may send per second; more → RATE_LIMITED, close 4006. Default 2 000. */
   maxControlPerSecond?: number;
+  /** Control messages one client may send per second across all its sockets; more → RATE_LIMITED, close 4006 of the socket that passed it. Default 4 000. */
+  maxControlPerSecondPerClient?: number;
   /** RPC calls (registry ones included) one socket may have unanswered; one more is answered RATE_LIMITED at once. Announced in the welcome, so VNF clients queue instead. Default 16. */
   maxCallsInFlight?: number;
   /** Connection opens one socket may have unanswered (each waits for a router lookup); one more is refused RATE_LIMITED. Default 256. */
@@ -84,6 +86,11 @@ export interface BrokerOptions {
   maxEvasPerClient?: number;
   /** Registry watches one client may hold across its sockets; one more is refused TOO_LARGE. Default 256. */
   maxWatchesPerClient?: number;
+  /**
+   * Bytes of registry change notifications the broker sends one client per second across its sockets (its fan-out);
+   * past it they are dropped and each socket gets one `registry.resync` once the budget has room. Default 8 MiB.
+   */
+  maxNotifyBytesPerSecondPerClient?: number;
   /** `listen()` only: most TCP connections its server accepts at once. Default 80 % of the process's descriptor limit. */
   maxConnections?: number;
   /** `listen()` only: most TCP connections from one remote address (off with trustProxy). Default 256. */
@@ -112,6 +119,7 @@ export interface ResolvedOptions {
   slowConsumerTimeoutMs: number;
   maxMessagesPerSecond: number;
   maxControlPerSecond: number;
+  maxControlPerSecondPerClient: number;
   maxCallsInFlight: number;
   maxOpensInFlight: number;
   maxReplyBytes: number;
@@ -124,6 +132,7 @@ export interface ResolvedOptions {
   maxPendingPerClient: number;
   maxEvasPerClient: number;
   maxWatchesPerClient: number;
+  maxNotifyBytesPerSecondPerClient: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
   headersTimeoutMs: number;
@@ -139,9 +148,9 @@ const REPLY_ENVELOPE_BYTES = 1024;
 
 const KNOWN = new Set<string>([
   'path', 'maxPayload', 'authenticate', 'allowedOrigins', 'sendBufferLimit', 'relayHighWaterMark', 'slowConsumerTimeoutMs',
-  'maxMessagesPerSecond', 'maxControlPerSecond', 'maxCallsInFlight', 'maxOpensInFlight', 'maxReplyBytes', 'watchLagBytes', 'evaGraceMs',
+  'maxMessagesPerSecond', 'maxControlPerSecond', 'maxControlPerSecondPerClient', 'maxCallsInFlight', 'maxOpensInFlight', 'maxReplyBytes', 'watchLagBytes', 'evaGraceMs',
   'heartbeatIntervalMs', 'helloTimeoutMs', 'clientKey', 'trustProxy', 'maxPendingPerClient', 'maxEvasPerClient',
-  'maxWatchesPerClient', 'maxConnections', 'maxConnectionsPerAddress', 'headersTimeoutMs', 'requestTimeoutMs', 'registry',
+  'maxWatchesPerClient', 'maxNotifyBytesPerSecondPerClient', 'maxConnections', 'maxConnectionsPerAddress', 'headersTimeoutMs', 'requestTimeoutMs', 'registry',
   'registryStore', 'router', 'methods',
 ]);
 
@@ -201,6 +210,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     slowConsumerTimeoutMs: integer('slowConsumerTimeoutMs', options.slowConsumerTimeoutMs ?? 15_000, 1),
     maxMessagesPerSecond: limit('maxMessagesPerSecond', options.maxMessagesPerSecond, 1_000_000),
     maxControlPerSecond: limit('maxControlPerSecond', options.maxControlPerSecond, 2_000),
+    maxControlPerSecondPerClient: limit('maxControlPerSecondPerClient', options.maxControlPerSecondPerClient, 4_000),
     maxCallsInFlight: limit('maxCallsInFlight', options.maxCallsInFlight, 16),
     maxOpensInFlight: limit('maxOpensInFlight', options.maxOpensInFlight, 256),
     maxReplyBytes,
@@ -213,6 +223,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxPendingPerClient: limit('maxPendingPerClient', options.maxPendingPerClient, 32),
     maxEvasPerClient: limit('maxEvasPerClient', options.maxEvasPerClient, 32),
     maxWatchesPerClient: limit('maxWatchesPerClient', options.maxWatchesPerClient, 256),
+    maxNotifyBytesPerSecondPerClient: limit('maxNotifyBytesPerSecondPerClient', options.maxNotifyBytesPerSecondPerClient, 8 * 1024 * 1024),
     maxConnections: limit('maxConnections', options.maxConnections, defaultMaxConnections()),
     maxConnectionsPerAddress: limit('maxConnectionsPerAddress', options.maxConnectionsPerAddress, 256),
     headersTimeoutMs: integer('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, 0),

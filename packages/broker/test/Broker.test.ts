@@ -1,3 +1,4 @@
+import { until } from '@vnf/conformance';
 import { CloseCode, WebSocketFactory, WebSocketHub, PROTOCOL_VERSION } from '@vnf/websocket-hub';
 import { Broker } from '../src';
 import { startBroker, type Running } from './fixture';
@@ -199,6 +200,33 @@ describe('Broker ping', () => {
     await rpc.until(() => rpc.controls.filter((m) => m.t === 'pong').length === 1 || undefined, 'a pong on the rpc socket');
     expect(endpoint.controls.filter((m) => m.t === 'error')).toEqual([]);
     expect(rpc.controls.filter((m) => m.t === 'error')).toEqual([]);
+  });
+
+  it("bounds a client's fan-out in bytes: past maxNotifyBytesPerSecondPerClient its notifications are dropped, then one resync comes", async () => {
+    running = await startBroker({ maxNotifyBytesPerSecondPerClient: 20_000 });
+    const [watcher] = await register('watcher');
+    const [writer] = await register('writer');
+    for (let i = 0; i < 10; i++) watcher.sendControl({ t: 'call', id: i + 1, method: 'registry.watch', params: { collection: 'c', watchId: `w${i}` } });
+    await watcher.until(() => watcher.controls.filter((m) => m.t === 'result').length === 10 || undefined, 'ten watches');
+    // 10 changes × 10 watches × ~1.2 KB: far past 20 000 bytes in one second.
+    for (let i = 0; i < 10; i++) writer.sendControl({ t: 'call', id: i + 1, method: 'registry.create', params: { collection: 'c', name: `e${i}`, value: 'v'.repeat(1000) } });
+    await watcher.control((m) => m.t === 'notify' && m.method === 'registry.resync', 10_000);
+    const changes = watcher.controls.filter((m) => m.t === 'notify' && m.method === 'registry.change');
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes.length).toBeLessThan(100);
+    expect(watcher.closeCode).toBeNull();
+  });
+
+  it("counts control messages per client too: sockets each within their own limit cannot add up to a flood", async () => {
+    running = await startBroker({ maxControlPerSecond: 100, maxControlPerSecondPerClient: 30 });
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 4; i++) clients.push((await register(`c${i}`))[0]);
+    // 4 hellos so far; 10 pings a socket stays within 100 per socket, but 44 in all pass 30 for the client.
+    for (const client of clients) for (let i = 0; i < 10; i++) client.sendControl({ t: 'ping' });
+    // Which sockets pass the client's limit depends on the order their frames arrive in; at least one does.
+    await until('a socket closed for its client', 10_000, () => clients.some((c) => c.closeCode === CloseCode.RATE_LIMITED));
+    const limited = clients.find((c) => c.closeCode === CloseCode.RATE_LIMITED)!;
+    expect(limited.controls).toContainEqual(expect.objectContaining({ t: 'error', code: 'RATE_LIMITED', message: expect.stringContaining('from this client') }));
   });
 
   it('counts pings against the flood limit', async () => {

@@ -50,6 +50,17 @@ interface StoredEntry {
   bytes: number;
 }
 
+/**
+ * Where a change from this store carries its entry already serialized (JSON text, shared by every watcher of the
+ * change). Watchers that forward changes over the wire read it instead of serializing `entry` again.
+ */
+export const ENTRY_JSON: unique symbol = Symbol('vnf.registry.entryJson');
+
+/** The entry of `change` as JSON text: shared by the store when it can, else serialized here. */
+export function changeEntryJson(change: RegistryChange): string {
+  return (change as RegistryChange & { [ENTRY_JSON]?: string })[ENTRY_JSON] ?? JSON.stringify(change.entry);
+}
+
 /** The store has no `error` event: what its watchers throw is rethrown on a microtask by callUserListener. */
 const UNHEARD: ErrorEmitter = { listenerCount: () => 0, emit: () => false };
 
@@ -232,12 +243,36 @@ export class MemoryRegistryStore implements RegistryStore {
   private notify(type: RegistryChange['type'], entry: StoredEntry): void {
     const set = this.watchers.get(entry.collection);
     if (!set) return;
+    // Serialized once for every watcher that forwards it (the broker's sessions); parsed only for one that reads it.
+    const shared = { json: '' };
     // A copy: a watcher may stop its own or another watch while being told.
     for (const watcher of [...set]) {
       if (!set.has(watcher)) continue;
-      callUserListener(UNHEARD, () => watcher({ type, entry: toEntry(entry) }), `a watcher of collection ${entry.collection}`);
+      callUserListener(UNHEARD, () => watcher(changeOf(type, entry, shared)), `a watcher of collection ${entry.collection}`);
     }
   }
+}
+
+/**
+ * A change as a watcher gets it: `entry` is its own copy, parsed when first read, so a watcher that only forwards
+ * the change (through `changeJson`) never parses the value, and a large change seen by many watchers is not parsed
+ * once for each.
+ */
+function changeOf(type: RegistryChange['type'], stored: StoredEntry, shared: { json: string }): RegistryChange {
+  // The entry as it is now: a watcher told later (InBrowserRegistry delivers on a later turn) must not see a
+  // later write. Strings are immutable, so holding them is the snapshot.
+  const now: StoredEntry = { ...stored };
+  let entry: RegistryEntry | undefined;
+  const change = { type } as RegistryChange;
+  Object.defineProperty(change, 'entry', { enumerable: true, get: () => (entry ??= toEntry(now)) });
+  Object.defineProperty(change, ENTRY_JSON, { enumerable: false, get: () => (shared.json ||= entryJson(now)) });
+  return change;
+}
+
+/** The JSON of an entry as `toEntry` then JSON.stringify would give it, without parsing the stored value. */
+function entryJson(stored: StoredEntry): string {
+  const { collection, name, owner, version, json } = stored;
+  return `{"collection":${JSON.stringify(collection)},"name":${JSON.stringify(name)},"value":${json},"owner":${JSON.stringify(owner)},"version":${version}}`;
 }
 
 function toEntry(entry: StoredEntry): RegistryEntry {

@@ -1,7 +1,7 @@
 import { VnfError, validateEva, type RegistryStore } from '@vnf/core';
 import { isRegistryMethod } from './registryProtocol';
 import { positiveInteger } from './options';
-import { ServiceSession, type SessionLimits, type WatchBudget } from './ServiceSession';
+import { ServiceSession, type SessionLimits, type SessionNotify, type WatchBudget } from './ServiceSession';
 
 export interface RegistryServiceOptions {
   /** Most watches one session may hold at once; one more is refused with TOO_LARGE. Default 64. */
@@ -57,10 +57,10 @@ export class RegistryService {
   }
 
   /**
-   * One session per RPC channel; `notify` pushes a notification (method, params) to that channel. `watchBudget`
+   * One session per RPC channel; `notify` pushes a notification (method, params as JSON text) to that channel. `watchBudget`
    * counts the watches of the client behind the channel across all its sessions (the broker's per-client limit).
    */
-  openSession(owner: string, notify: (method: string, params: unknown) => void, watchBudget?: WatchBudget): RegistrySession {
+  openSession(owner: string, notify: SessionNotify, watchBudget?: WatchBudget): RegistrySession {
     validateEva(owner, 'owner');
     if (typeof notify !== 'function') throw new VnfError('INVALID_ARGUMENT', 'openSession needs a notify function.');
     const peers = this.sessions.get(owner) ?? new Set<ServiceSession>();

@@ -7,14 +7,17 @@ import {
   parseUnwatchParams,
   parseValueParams,
   parseWatchParams,
-  type ChangeNotification,
   type GetResult,
   type ListResult,
   type StatusResult,
 } from './registryProtocol';
 import type { RegistrySession } from './RegistryService';
+import { changeEntryJson } from './MemoryRegistryStore';
 
 const log = createLogger('registry:service');
+
+/** Pushes a notification to the session's channel: `paramsJson` is its params, already serialized. */
+export type SessionNotify = (method: string, paramsJson: string) => void;
 
 /** Counts one client's watches across its sessions (the broker's per-client limit). */
 export interface WatchBudget {
@@ -41,7 +44,7 @@ export class ServiceSession implements RegistrySession {
   constructor(
     private readonly store: RegistryStore,
     private readonly owner: string,
-    private readonly notify: (method: string, params: unknown) => void,
+    private readonly notify: SessionNotify,
     private readonly limits: SessionLimits,
     private readonly release: () => boolean,
   ) {
@@ -109,10 +112,12 @@ export class ServiceSession implements RegistrySession {
     let unsubscribe: () => void;
     try {
       unsubscribe = await this.store.watch(collection, (change) => {
-        const notification: ChangeNotification = { watchId, type: change.type, entry: change.entry };
+        // The params as text, the entry's JSON shared with every other watch of the change: a large value seen by
+        // many watches is neither parsed nor serialized once for each.
+        const json = `{"watchId":${JSON.stringify(watchId)},"type":"${change.type}","entry":${changeEntryJson(change)}}`;
         // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
         try {
-          this.notify(REGISTRY_CHANGE_NOTIFICATION, notification);
+          this.notify(REGISTRY_CHANGE_NOTIFICATION, json);
         } catch (err) {
           log('could not tell %s of a change in %s: %O', this.owner, collection, err);
         }

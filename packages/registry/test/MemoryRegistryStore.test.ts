@@ -1,5 +1,5 @@
 import { Global, VnfError, type RegistryChange } from '@vnf/core';
-import { MemoryRegistryStore } from '@vnf/registry';
+import { MemoryRegistryStore, changeEntryJson } from '@vnf/registry';
 
 const key = (name: string, collection = 'c') => ({ collection, name });
 
@@ -155,6 +155,26 @@ describe('MemoryRegistryStore', () => {
     // The byte bound is an upper bound of the JSON of the page.
     const bounded = await store.listPage('c', { maxEntries: 9, maxBytes: 600 });
     expect(JSON.stringify(bounded.entries).length).toBeLessThanOrEqual(600);
+  });
+
+  it('serializes a change once for all its watchers, parses the value only for one that reads it, and never shows a later write', async () => {
+    const store = new MemoryRegistryStore();
+    const changes: RegistryChange[] = [];
+    for (let i = 0; i < 3; i++) await store.watch('c', (change) => changes.push(change));
+    await store.create('o', key('e'), { big: 'x'.repeat(1000) });
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const texts = changes.map((change) => changeEntryJson(change));
+      expect(new Set(texts).size).toBe(1);
+      expect(parse).not.toHaveBeenCalled();
+      await store.update('o', key('e'), 'later');
+      // Read after the update: each watcher still sees the entry as it was when the change happened, its own copy.
+      expect(JSON.parse(texts[0])).toEqual(changes[0].entry);
+      expect(changes[1].entry).toEqual({ collection: 'c', name: 'e', value: { big: 'x'.repeat(1000) }, owner: 'o', version: 1 });
+      expect(changes[1].entry).not.toBe(changes[2].entry);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('gives two watches of the same function independent lives', async () => {

@@ -17,7 +17,7 @@ function setup(options?: { maxWatchesPerSession?: number; maxReplyBytes?: number
   const service = new RegistryService(store, options);
   const open = (owner: string): { session: RegistrySession; notifications: Notification[] } => {
     const notifications: Notification[] = [];
-    const session = service.openSession(owner, (method, params) => notifications.push({ method, params }));
+    const session = service.openSession(owner, (method, json) => notifications.push({ method, params: JSON.parse(json) }));
     return { session, notifications };
   };
   return { store, service, open };

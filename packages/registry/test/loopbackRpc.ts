@@ -88,8 +88,7 @@ export class LoopbackRpc implements Rpc {
   }
 
   private openSession(): RegistrySession {
-    const session: RegistrySession = this.service.openSession(this.eva, (method, params) => {
-      const json = JSON.stringify(params);
+    const session: RegistrySession = this.service.openSession(this.eva, (method, json) => {
       this.later(() => {
         if (this.session !== session) return;
         for (const listener of [...this.notificationListeners]) listener(method, JSON.parse(json) as unknown);
