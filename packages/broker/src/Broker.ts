@@ -9,13 +9,12 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   RecordKind,
-  parseClientMessage,
-  readRecords,
   type ClientMessage,
   type Role,
 } from '@vnf/websocket-hub';
 import { BrokerCalls } from './BrokerCalls';
 import { ClientBudgets } from './ClientBudgets';
+import { FrameIntake } from './FrameIntake';
 import { RelayFlow } from './RelayFlow';
 import { ClientConnection } from './ClientConnection';
 import { GraceReservations } from './GraceReservations';
@@ -65,6 +64,9 @@ export class Broker {
   private ownServer: HttpServer | null = null;
   private removeServerLimits: (() => void) | null = null;
   private readonly budgets: ClientBudgets;
+  private readonly intake: FrameIntake;
+  /** The end of a call's RATE_LIMITED refusal, after its id (the JSON of everything but the id). */
+  private readonly callRefusal: string;
   /** Uncleanly dropped sockets whose eva, session and registry entries are kept for a reconnect, by socket id. */
   private readonly reservations: GraceReservations<ClientConnection>;
   private nextId = 1;
@@ -75,9 +77,18 @@ export class Broker {
     this.options = resolveOptions(options);
     this.flow = new RelayFlow(this.options, (conn) => this.drop(conn, CloseCode.SLOW_CONSUMER, 'slow consumer', false));
     this.budgets = new ClientBudgets(this.options);
+    this.intake = new FrameIntake(this.options, this.budgets, {
+      control: (conn, message) => this.control(conn, message),
+      relay: (conn, to, kind, payload) => this.relay(conn, to, kind, payload),
+      sendError: (conn, code, message) => this.sendError(conn, code, message),
+      drop: (conn, code, reason) => this.drop(conn, code, reason),
+    });
+    const refusal = `More than ${this.options.maxCallsInFlight} calls in flight on this socket; wait for answers before calling again.`;
+    this.callRefusal = `,"code":"RATE_LIMITED","message":${JSON.stringify(refusal)}}`;
     this.calls = new BrokerCalls(this.options, this.budgets, {
       send: (conn, message) => this.send(conn, message),
       sendText: (conn, json) => this.sendText(conn, json),
+      replied: (conn, bytes) => this.intake.replied(conn, bytes),
     });
     this.reservations = new GraceReservations(this.options.evaGraceMs, (conn) => this.endGrace(conn));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
@@ -179,7 +190,7 @@ export class Broker {
     socket.on('error', (err) => log('socket %s error: %s', conn.id, err.message));
     socket.on('close', (code) => this.socketClosed(conn, code));
     socket.on('pong', () => (conn.alive = true));
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.frame(conn, data, isBinary));
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.intake.frame(conn, data, isBinary));
     const origin = conn.origin;
     if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.has(origin)) {
       this.drop(conn, CloseCode.UNAUTHORIZED, 'origin not allowed');
@@ -205,78 +216,6 @@ export class Broker {
     return forwardedAddress(request, this.options.trustProxy);
   }
 
-  private frame(conn: ClientConnection, data: Buffer, isBinary: boolean): void {
-    if (conn.state === 'closed') return;
-    conn.alive = true;
-    if (!isBinary) {
-      if (!this.rate(conn, 1) || !this.controlRate(conn)) return;
-      let message: ClientMessage;
-      try {
-        message = parseClientMessage(data.toString('utf8'));
-      } catch (err) {
-        this.protocolError(conn, err as VnfError);
-        return;
-      }
-      this.control(conn, message);
-      return;
-    }
-    if (conn.state !== 'ready') {
-      this.drop(conn, CloseCode.PROTOCOL, 'send hello and wait for welcome before binary frames');
-      return;
-    }
-    try {
-      const count = readRecords(data, (kind, frame, evaStart, evaEnd, payloadStart, payloadEnd) => {
-        if (conn.state === 'closed') return;
-        if (kind === RecordKind.CONTROL) {
-          if (!this.controlRate(conn)) return;
-          let message: ClientMessage;
-          try {
-            message = parseClientMessage((frame as Buffer).toString('utf8', payloadStart, payloadEnd));
-          } catch (err) {
-            this.protocolError(conn, err as VnfError);
-            return;
-          }
-          this.control(conn, message);
-        } else {
-          this.relay(conn, (frame as Buffer).toString('utf8', evaStart, evaEnd), kind, frame.subarray(payloadStart, payloadEnd));
-        }
-      });
-      this.rate(conn, count);
-    } catch (err) {
-      this.protocolError(conn, err as VnfError);
-    }
-  }
-
-  private rate(conn: ClientConnection, messages: number): boolean {
-    if (conn.withinRate(messages, this.options.maxMessagesPerSecond, Date.now())) return true;
-    if (conn.state !== 'closed') {
-      this.sendError(conn, 'RATE_LIMITED', `More than ${this.options.maxMessagesPerSecond} messages per second; the broker closes this socket. Pace your sends.`);
-      this.drop(conn, CloseCode.RATE_LIMITED, 'flood limit exceeded');
-    }
-    return false;
-  }
-
-  /** Control messages cost the broker far more than relayed records: they have a budget of their own. */
-  private controlRate(conn: ClientConnection): boolean {
-    const now = Date.now();
-    const socketOk = conn.withinControlRate(this.options.maxControlPerSecond, now);
-    // Per client too: many sockets of one client, each within its own limit, must not add up to a flood.
-    if (socketOk && this.budgets.withinControlRate(conn.client, now)) return true;
-    if (conn.state !== 'closed') {
-      const limit = socketOk
-        ? `${this.options.maxControlPerSecondPerClient} control messages per second from this client (all its sockets)`
-        : `${this.options.maxControlPerSecond} control messages (ping, call, open, close) per second on this socket`;
-      this.sendError(conn, 'RATE_LIMITED', `More than ${limit}; the broker closes this socket. Pace your calls.`);
-      this.drop(conn, CloseCode.RATE_LIMITED, 'control flood limit exceeded');
-    }
-    return false;
-  }
-
-  private protocolError(conn: ClientConnection, error: VnfError): void {
-    if (conn.state === 'hello') this.drop(conn, CloseCode.PROTOCOL, truncate(error.message));
-    else this.sendError(conn, 'PROTOCOL', error.message);
-  }
-
   private control(conn: ClientConnection, message: ClientMessage): void {
     if (message.t === 'hello') {
       if (conn.state === 'hello') {
@@ -300,12 +239,8 @@ export class Broker {
         return;
       case 'call':
         if (conn.callsInFlight >= this.options.maxCallsInFlight) {
-          this.send(conn, {
-            t: 'failure',
-            id: message.id,
-            code: 'RATE_LIMITED',
-            message: `More than ${this.options.maxCallsInFlight} calls in flight on this socket; wait for answers before calling again.`,
-          });
+          // Built from text made once: a frame of a thousand calls past the budget must cost little to refuse.
+          this.sendText(conn, `{"t":"failure","id":${message.id}${this.callRefusal}`);
           return;
         }
         void this.calls.call(conn, message.id, message.method, message.params);
@@ -339,7 +274,8 @@ export class Broker {
   }
 
   private async hello(conn: ClientConnection, hello: Extract<ClientMessage, { t: 'hello' }>): Promise<void> {
-    conn.clearTimers();
+    if (conn.helloTimer) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
     if (hello.v !== PROTOCOL_VERSION) {
       this.drop(conn, CloseCode.VERSION, `this broker speaks protocol version ${PROTOCOL_VERSION}`);
       return;
@@ -576,7 +512,7 @@ export class Broker {
     this.heartbeat = setInterval(() => {
       for (const conn of [...this.connections.values()]) {
         // A socket whose reading we paused cannot show us its pong: it is not dead, it is held back.
-        if (conn.heldBy.size > 0) continue;
+        if (conn.readingPaused) continue;
         if (!conn.alive) {
           log('%s missed a heartbeat; terminating', conn.id);
           this.forget(conn, true);
@@ -635,7 +571,3 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-/** Close reasons are limited to 123 bytes by the WebSocket protocol. */
-function truncate(reason: string): string {
-  return Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
-}

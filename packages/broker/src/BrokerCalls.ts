@@ -1,5 +1,5 @@
 import { VnfError, createLogger } from '@vnf/core';
-import { REGISTRY_RESYNC_NOTIFICATION, RegistryService, type WatchBudget } from '@vnf/registry';
+import { REGISTRY_RESYNC_NOTIFICATION, RawJson, RegistryService, type WatchBudget } from '@vnf/registry';
 import type { ClientBudgets } from './ClientBudgets';
 import type { ClientConnection } from './ClientConnection';
 import type { ResolvedOptions } from './options';
@@ -15,6 +15,8 @@ export interface CallsHost {
   send(conn: ClientConnection, message: object): void;
   /** As `send`, for a control message already serialized. */
   sendText(conn: ClientConnection, json: string): void;
+  /** A reply of `bytes` went to `conn`: counted against its client's reply budget. */
+  replied(conn: ClientConnection, bytes: number): void;
 }
 
 /**
@@ -40,7 +42,10 @@ export class BrokerCalls {
     conn.callsInFlight++;
     try {
       const text = await this.answer(conn, id, method, params);
-      if (conn.state === 'ready') this.host.sendText(conn, text);
+      if (conn.state === 'ready') {
+        this.host.sendText(conn, text);
+        this.host.replied(conn, text.length);
+      }
     } finally {
       conn.callsInFlight--;
     }
@@ -64,7 +69,7 @@ export class BrokerCalls {
           client: conn.client,
         });
       }
-      const text = JSON.stringify({ t: 'result', id, result: result ?? null });
+      const text = result instanceof RawJson ? `{"t":"result","id":${id},"result":${result.json}}` : JSON.stringify({ t: 'result', id, result: result ?? null });
       const bytes = Buffer.byteLength(text);
       if (bytes <= this.options.maxReplyBytes) return text;
       reply = {
@@ -92,7 +97,11 @@ export class BrokerCalls {
       take: () => budgets.take(client, 'watches'),
       give: () => budgets.give(client, 'watches'),
     };
-    conn.registry = this.registry.openSession(conn.eva, (notification, json) => this.notify(conn, notification, json), watchBudget);
+    conn.registry = this.registry.openSession(conn.eva, (notification, json) => this.notify(conn, notification, json), {
+      watchBudget,
+      // A lagging socket drops every notification until its resync: its watches need not even build them.
+      accepting: () => conn.state === 'ready' && conn.lagTimer === null,
+    });
     return conn.registry;
   }
 

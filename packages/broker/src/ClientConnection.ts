@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { RegistrySession } from '@vnf/registry';
 import type { Role } from '@vnf/websocket-hub';
 import { OutboundQueue } from './outbound';
+import type { PacedFrame } from './FrameIntake';
 
 /** `hello`: waiting for the hello; `claiming`: authenticating and claiming the eva; `ready`: registered. */
 export type ConnectionState = 'hello' | 'claiming' | 'ready' | 'closed';
@@ -25,6 +26,10 @@ export class ClientConnection {
   readonly heldSenders = new Set<ClientConnection>();
   /** Targets holding this socket's reading paused; it reads again when none is left. */
   readonly heldBy = new Set<ClientConnection>();
+  /** While this socket is not read because its client spent a control budget: ends the pause. */
+  pacingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Frames waiting for the client's control budget, the first one partly read (FrameIntake). */
+  paced: PacedFrame[] | null = null;
   /** Closes this socket as a slow consumer if it keeps senders held back too long. */
   slowTimer: ReturnType<typeof setTimeout> | null = null;
   terminateTimer: ReturnType<typeof setTimeout> | null = null;
@@ -75,6 +80,18 @@ export class ClientConnection {
     return this.controls.add(1, limit, now);
   }
 
+  /** True while the broker does not read this socket: relay backpressure, or its client's control budget. */
+  get readingPaused(): boolean {
+    return this.heldBy.size > 0 || this.pacingTimer !== null;
+  }
+
+  /** Pauses or resumes reading the socket as `readingPaused` says (TCP then slows the peer down). */
+  syncReading(): void {
+    if (this.state === 'closed') return;
+    if (this.readingPaused) this.socket.pause();
+    else this.socket.resume();
+  }
+
   /** Bytes waiting for this socket: the broker's queue plus what ws has not written yet. */
   get pendingBytes(): number {
     return this.outbound.bytes + this.socket.bufferedAmount;
@@ -85,7 +102,9 @@ export class ClientConnection {
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
     if (this.slowTimer) clearTimeout(this.slowTimer);
     if (this.lagTimer) clearInterval(this.lagTimer);
-    this.helloTimer = this.terminateTimer = this.slowTimer = this.lagTimer = null;
+    if (this.pacingTimer) clearTimeout(this.pacingTimer);
+    this.helloTimer = this.terminateTimer = this.slowTimer = this.lagTimer = this.pacingTimer = null;
+    this.paced = null;
   }
 }
 

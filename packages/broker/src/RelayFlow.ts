@@ -17,7 +17,7 @@ export class RelayFlow {
     if (target.heldSenders.has(sender)) return;
     target.heldSenders.add(sender);
     sender.heldBy.add(target);
-    if (sender.heldBy.size === 1) sender.socket.pause();
+    if (sender.heldBy.size === 1) sender.syncReading();
     target.slowTimer ??= setTimeout(() => {
       target.slowTimer = null;
       this.slowConsumer(target);
@@ -32,7 +32,7 @@ export class RelayFlow {
     target.slowTimer = null;
     for (const sender of target.heldSenders) {
       sender.heldBy.delete(target);
-      if (sender.heldBy.size === 0 && sender.state !== 'closed') sender.socket.resume();
+      if (sender.heldBy.size === 0) sender.syncReading();
     }
     target.heldSenders.clear();
   }

@@ -22,6 +22,8 @@ const NUMERIC = [
   'maxEvasPerClient',
   'maxWatchesPerClient',
   'maxNotifyBytesPerSecondPerClient',
+  'maxControlBytesPerSecondPerClient',
+  'maxReplyBytesPerSecondPerClient',
   'maxConnections',
   'maxConnectionsPerAddress',
   'headersTimeoutMs',

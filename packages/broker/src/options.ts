@@ -91,6 +91,17 @@ export interface BrokerOptions {
    * past it they are dropped and each socket gets one `registry.resync` once the budget has room. Default 8 MiB.
    */
   maxNotifyBytesPerSecondPerClient?: number;
+  /**
+   * Bytes of control messages (hellos, calls, opens: everything but relayed records) the broker reads from one
+   * client per second across its sockets. Past it, its sockets are not read until the budget refilled: TCP slows the
+   * client down and nothing is refused. Default 4 MiB.
+   */
+  maxControlBytesPerSecondPerClient?: number;
+  /**
+   * Bytes of RPC replies (registry lists above all) the broker sends one client per second across its sockets. Past
+   * it, its sockets are not read until the budget refilled: its next calls wait in TCP, none is refused. Default 16 MiB.
+   */
+  maxReplyBytesPerSecondPerClient?: number;
   /** `listen()` only: most TCP connections its server accepts at once. Default 80 % of the process's descriptor limit. */
   maxConnections?: number;
   /** `listen()` only: most TCP connections from one remote address (off with trustProxy). Default 256. */
@@ -133,6 +144,8 @@ export interface ResolvedOptions {
   maxEvasPerClient: number;
   maxWatchesPerClient: number;
   maxNotifyBytesPerSecondPerClient: number;
+  maxControlBytesPerSecondPerClient: number;
+  maxReplyBytesPerSecondPerClient: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
   headersTimeoutMs: number;
@@ -150,7 +163,7 @@ const KNOWN = new Set<string>([
   'path', 'maxPayload', 'authenticate', 'allowedOrigins', 'sendBufferLimit', 'relayHighWaterMark', 'slowConsumerTimeoutMs',
   'maxMessagesPerSecond', 'maxControlPerSecond', 'maxControlPerSecondPerClient', 'maxCallsInFlight', 'maxOpensInFlight', 'maxReplyBytes', 'watchLagBytes', 'evaGraceMs',
   'heartbeatIntervalMs', 'helloTimeoutMs', 'clientKey', 'trustProxy', 'maxPendingPerClient', 'maxEvasPerClient',
-  'maxWatchesPerClient', 'maxNotifyBytesPerSecondPerClient', 'maxConnections', 'maxConnectionsPerAddress', 'headersTimeoutMs', 'requestTimeoutMs', 'registry',
+  'maxWatchesPerClient', 'maxNotifyBytesPerSecondPerClient', 'maxControlBytesPerSecondPerClient', 'maxReplyBytesPerSecondPerClient', 'maxConnections', 'maxConnectionsPerAddress', 'headersTimeoutMs', 'requestTimeoutMs', 'registry',
   'registryStore', 'router', 'methods',
 ]);
 
@@ -224,6 +237,8 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxEvasPerClient: limit('maxEvasPerClient', options.maxEvasPerClient, 32),
     maxWatchesPerClient: limit('maxWatchesPerClient', options.maxWatchesPerClient, 256),
     maxNotifyBytesPerSecondPerClient: limit('maxNotifyBytesPerSecondPerClient', options.maxNotifyBytesPerSecondPerClient, 8 * 1024 * 1024),
+    maxControlBytesPerSecondPerClient: limit('maxControlBytesPerSecondPerClient', options.maxControlBytesPerSecondPerClient, 4 * 1024 * 1024),
+    maxReplyBytesPerSecondPerClient: limit('maxReplyBytesPerSecondPerClient', options.maxReplyBytesPerSecondPerClient, 4 * 1024 * 1024),
     maxConnections: limit('maxConnections', options.maxConnections, defaultMaxConnections()),
     maxConnectionsPerAddress: limit('maxConnectionsPerAddress', options.maxConnectionsPerAddress, 256),
     headersTimeoutMs: integer('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, 0),

@@ -217,16 +217,61 @@ describe('Broker ping', () => {
     expect(watcher.closeCode).toBeNull();
   });
 
-  it("counts control messages per client too: sockets each within their own limit cannot add up to a flood", async () => {
+  it("paces a client's control messages across its sockets instead of refusing them: every one is answered, in order, none refused", async () => {
     running = await startBroker({ maxControlPerSecond: 100, maxControlPerSecondPerClient: 30 });
     const clients: RawClient[] = [];
     for (let i = 0; i < 4; i++) clients.push((await register(`c${i}`))[0]);
-    // 4 hellos so far; 10 pings a socket stays within 100 per socket, but 44 in all pass 30 for the client.
-    for (const client of clients) for (let i = 0; i < 10; i++) client.sendControl({ t: 'ping' });
-    // Which sockets pass the client's limit depends on the order their frames arrive in; at least one does.
-    await until('a socket closed for its client', 10_000, () => clients.some((c) => c.closeCode === CloseCode.RATE_LIMITED));
-    const limited = clients.find((c) => c.closeCode === CloseCode.RATE_LIMITED)!;
-    expect(limited.controls).toContainEqual(expect.objectContaining({ t: 'error', code: 'RATE_LIMITED', message: expect.stringContaining('from this client') }));
+    // 4 hellos so far; 10 calls a socket stay within 100 per socket, but 44 in all pass 30 for the client (a burst of 16).
+    const started = Date.now();
+    for (const client of clients) {
+      for (let i = 0; i < 10; i++) client.sendControl({ t: 'call', id: i + 1, method: 'registry.get', params: { collection: 'c', name: `n${i}` } });
+    }
+    for (const client of clients) {
+      await client.until(() => client.controls.filter((m) => m.t === 'failure').length === 10 || undefined, 'ten answers', 10_000);
+      const answers = client.controls.filter((m) => m.t === 'failure');
+      expect(answers.map((m) => m.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(answers.every((m) => m.code === 'NOT_FOUND')).toBe(true);
+      expect(client.closeCode).toBeNull();
+    }
+    // A lower bound, never flaky (a slow machine only adds to it): the client held at most its burst of 16 when the
+    // calls began and gets 30 a second after it, so the other 24 of its 40 calls take at least 0.8 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(780);
+  });
+
+  /** Sends `calls` one at a time, each after the previous answer; the answers, in order. */
+  async function oneByOne(client: RawClient, calls: { method: string; params: unknown }[]): Promise<Record<string, unknown>[]> {
+    for (const [i, call] of calls.entries()) {
+      client.sendControl({ t: 'call', id: i + 1, ...call });
+      await client.until(() => client.controls.some((m) => (m.t === 'result' || m.t === 'failure') && m.id === i + 1) || undefined, `answer ${i + 1}`, 10_000);
+    }
+    return client.controls.filter((m) => m.t === 'result' || m.t === 'failure') as Record<string, unknown>[];
+  }
+
+  it("paces a client past its reply bytes: its next calls wait (never refused) until the budget refilled", async () => {
+    running = await startBroker({ maxReplyBytesPerSecondPerClient: 200_000 });
+    const [owner] = await register('owner', { role: 'rpc' });
+    const value = 'v'.repeat(10_000);
+    await oneByOne(owner, Array.from({ length: 5 }, (_, i) => ({ method: 'registry.create', params: { collection: 'c', name: `n${i}`, value } })));
+    const [lister] = await register('lister', { role: 'rpc' });
+    const started = Date.now();
+    const answers = await oneByOne(lister, Array.from({ length: 6 }, () => ({ method: 'registry.list', params: { collection: 'c' } })));
+    expect(answers.map((a) => [a.id, a.t])).toEqual([1, 2, 3, 4, 5, 6].map((id) => [id, 'result']));
+    expect(lister.closeCode).toBeNull();
+    // A lower bound, never flaky: the 6th call waits until the 5 replies of 50 KB before it, less a burst of 64 KiB,
+    // were paid for at 200 000 bytes a second: 0.92 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(850);
+  });
+
+  it("paces a client past its control bytes: its next messages wait (never refused) until the budget refilled", async () => {
+    running = await startBroker({ maxControlBytesPerSecondPerClient: 100_000 });
+    const [owner] = await register('owner', { role: 'rpc' });
+    const started = Date.now();
+    const value = 'v'.repeat(20_000);
+    const answers = await oneByOne(owner, Array.from({ length: 7 }, (_, i) => ({ method: 'registry.create', params: { collection: 'c', name: `n${i}`, value } })));
+    expect(answers.map((a) => [a.id, a.t])).toEqual([1, 2, 3, 4, 5, 6, 7].map((id) => [id, 'result']));
+    // A lower bound, never flaky: the 7th call waits until the 120 KB before it, less a burst of 64 KiB, were paid
+    // for at 100 000 bytes a second: 0.54 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   it('counts pings against the flood limit', async () => {

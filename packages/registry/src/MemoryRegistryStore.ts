@@ -61,6 +61,52 @@ export function changeEntryJson(change: RegistryChange): string {
   return (change as RegistryChange & { [ENTRY_JSON]?: string })[ENTRY_JSON] ?? JSON.stringify(change.entry);
 }
 
+/**
+ * A result already serialized: the broker puts `json` into its reply as it is. Anything else that serializes it
+ * (JSON.stringify) gets the value it stands for.
+ */
+export class RawJson {
+  private text: string | null = null;
+
+  constructor(private readonly build: () => string) {}
+
+  get json(): string {
+    return (this.text ??= this.build());
+  }
+
+  toJSON(): unknown {
+    return JSON.parse(this.json) as unknown;
+  }
+}
+
+/** A page of a collection as JSON text, with the name to list after for the next page (none: the last page). */
+export class PageJson extends RawJson {
+  constructor(
+    build: () => string,
+    readonly next: string | undefined,
+  ) {
+    super(build);
+  }
+}
+
+const FORWARD: unique symbol = Symbol('vnf.registry.forward');
+
+/** A watcher that only passes changes on as text: the store calls its `[FORWARD]` with the entry's JSON, when it can. */
+interface ForwardingWatcher extends RegistryWatcher {
+  [FORWARD]: (type: RegistryChange['type'], entryJson: () => string) => void;
+}
+
+/**
+ * A watcher for any store that passes each change on as JSON text (the broker's sessions): this store calls
+ * `forward` without building a change object for it, and `entryJson()` serializes the entry once for every such
+ * watcher of the change. Another store calls the returned function with a change, as any watcher.
+ */
+export function forwardingWatcher(forward: (type: RegistryChange['type'], entryJson: () => string) => void): RegistryWatcher {
+  const watcher = ((change: RegistryChange) => forward(change.type, () => changeEntryJson(change))) as ForwardingWatcher;
+  watcher[FORWARD] = forward;
+  return watcher;
+}
+
 /** The store has no `error` event: what its watchers throw is rethrown on a microtask by callUserListener. */
 const UNHEARD: ErrorEmitter = { listenerCount: () => 0, emit: () => false };
 
@@ -148,6 +194,25 @@ export class MemoryRegistryStore implements RegistryStore {
   }
 
   async listPage(collection: string, page: RegistryPageRequest): Promise<RegistryPage> {
+    const { stored, next } = this.page(collection, page);
+    const entries = stored.map(toEntry);
+    return next === undefined ? { entries } : { entries, next };
+  }
+
+  /**
+   * As listPage, as the JSON text of `{ entries, next }` built from the stored values without parsing them (the
+   * broker's replies; RegistryService uses it when the store has it). The text is built when first read: a caller
+   * that only needed `next` (a whole list too large for one reply) builds nothing.
+   */
+  async listPageJson(collection: string, page: RegistryPageRequest): Promise<PageJson> {
+    const { stored, next } = this.page(collection, page);
+    return new PageJson(() => {
+      const entries = stored.map(entryJson).join(',');
+      return next === undefined ? `{"entries":[${entries}]}` : `{"entries":[${entries}],"next":${JSON.stringify(next)}}`;
+    }, next);
+  }
+
+  private page(collection: string, page: RegistryPageRequest): { stored: StoredEntry[]; next?: string } {
     validateKeyPart(collection, 'collection', this.maxKeyLength);
     const { after, maxEntries, maxBytes } = page;
     if (after !== undefined && typeof after !== 'string') throw new VnfError('INVALID_ARGUMENT', 'listPage: after must be an entry name.');
@@ -155,17 +220,17 @@ export class MemoryRegistryStore implements RegistryStore {
     const names = [...(this.collections.get(collection)?.keys() ?? [])].sort(compare);
     const entries = this.collections.get(collection);
     let i = after === undefined ? 0 : upperBound(names, after);
-    const result: RegistryEntry[] = [];
+    const stored: StoredEntry[] = [];
     let bytes = 0;
-    for (; i < names.length && result.length < maxEntries; i++) {
-      const stored = entries!.get(names[i])!;
-      const nameUnits = stored.name.length + stored.owner.length + stored.collection.length;
-      const size = stored.bytes + nameUnits * MAX_ESCAPED_UNIT_BYTES + ENTRY_OVERHEAD_BYTES;
-      if (result.length > 0 && bytes + size > maxBytes) break;
+    for (; i < names.length && stored.length < maxEntries; i++) {
+      const entry = entries!.get(names[i])!;
+      const nameUnits = entry.name.length + entry.owner.length + entry.collection.length;
+      const size = entry.bytes + nameUnits * MAX_ESCAPED_UNIT_BYTES + ENTRY_OVERHEAD_BYTES;
+      if (stored.length > 0 && bytes + size > maxBytes) break;
       bytes += size;
-      result.push(toEntry(stored));
+      stored.push(entry);
     }
-    return i < names.length ? { entries: result, next: names[i - 1] } : { entries: result };
+    return i < names.length ? { stored, next: names[i - 1] } : { stored };
   }
 
   async removeOwner(owner: string): Promise<void> {
@@ -181,6 +246,8 @@ export class MemoryRegistryStore implements RegistryStore {
     if (typeof watcher !== 'function') throw new VnfError('INVALID_ARGUMENT', 'watch takes a function called with each change.');
     // Each subscription is its own record, so watching twice with one function gives two independent watches.
     const own: RegistryWatcher = (change) => watcher(change);
+    const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
+    if (forward) (own as ForwardingWatcher)[FORWARD] = forward;
     const set = this.watchers.get(collection) ?? new Set<RegistryWatcher>();
     set.add(own);
     this.watchers.set(collection, set);
@@ -243,29 +310,32 @@ export class MemoryRegistryStore implements RegistryStore {
   private notify(type: RegistryChange['type'], entry: StoredEntry): void {
     const set = this.watchers.get(entry.collection);
     if (!set) return;
+    // The entry as it is now, once for every watcher: one told later (InBrowserRegistry delivers on a later turn)
+    // must not see a later write. Strings are immutable, so holding them is the snapshot.
+    const now: StoredEntry = { ...entry };
     // Serialized once for every watcher that forwards it (the broker's sessions); parsed only for one that reads it.
-    const shared = { json: '' };
+    let json = '';
+    const shared = (): string => (json ||= entryJson(now));
     // A copy: a watcher may stop its own or another watch while being told.
     for (const watcher of [...set]) {
       if (!set.has(watcher)) continue;
-      callUserListener(UNHEARD, () => watcher(changeOf(type, entry, shared)), `a watcher of collection ${entry.collection}`);
+      const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
+      if (forward) callUserListener(UNHEARD, () => forward(type, shared), `a watcher of collection ${entry.collection}`);
+      else callUserListener(UNHEARD, () => watcher(changeOf(type, now, shared)), `a watcher of collection ${entry.collection}`);
     }
   }
 }
 
 /**
  * A change as a watcher gets it: `entry` is its own copy, parsed when first read, so a watcher that only forwards
- * the change (through `changeJson`) never parses the value, and a large change seen by many watchers is not parsed
- * once for each.
+ * the change (through `changeEntryJson`) never parses the value, and a large change seen by many watchers is not
+ * parsed once for each.
  */
-function changeOf(type: RegistryChange['type'], stored: StoredEntry, shared: { json: string }): RegistryChange {
-  // The entry as it is now: a watcher told later (InBrowserRegistry delivers on a later turn) must not see a
-  // later write. Strings are immutable, so holding them is the snapshot.
-  const now: StoredEntry = { ...stored };
+function changeOf(type: RegistryChange['type'], now: StoredEntry, shared: () => string): RegistryChange {
   let entry: RegistryEntry | undefined;
   const change = { type } as RegistryChange;
   Object.defineProperty(change, 'entry', { enumerable: true, get: () => (entry ??= toEntry(now)) });
-  Object.defineProperty(change, ENTRY_JSON, { enumerable: false, get: () => (shared.json ||= entryJson(now)) });
+  Object.defineProperty(change, ENTRY_JSON, { enumerable: false, get: shared });
   return change;
 }
 

@@ -16,9 +16,18 @@ export const DEFAULT_MAX_WATCHES_PER_SESSION = 64;
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
 export const DEFAULT_MAX_PAGE_ENTRIES = 1000;
 
+/** What the broker tells a session about its channel (see openSession). */
+export interface SessionChannel {
+  watchBudget?: WatchBudget;
+  accepting?: () => boolean;
+}
+
 /** One RPC channel's view of the registry: the broker opens one per channel and closes it when the channel goes. */
 export interface RegistrySession {
-  /** Handles one call; resolves the result or rejects a VnfError (INVALID_ARGUMENT, NOT_FOUND, FORBIDDEN, …). Validates params strictly: params come from the network. */
+  /**
+   * Handles one call; resolves the result (for JSON.stringify: a list page may come as RawJson, text already, which
+   * the broker puts into its reply as it is) or rejects a VnfError (INVALID_ARGUMENT, NOT_FOUND, FORBIDDEN, …). Validates params strictly: params come from the network.
+   */
   handle(method: string, params: unknown): Promise<unknown>;
   /** The channel closed or was lost: removes the entries this session created and ends its watches. */
   close(): Promise<void>;
@@ -57,15 +66,17 @@ export class RegistryService {
   }
 
   /**
-   * One session per RPC channel; `notify` pushes a notification (method, params as JSON text) to that channel. `watchBudget`
-   * counts the watches of the client behind the channel across all its sessions (the broker's per-client limit).
+   * One session per RPC channel; `notify` pushes a notification (method, params as JSON text) to that channel.
+   * `channel.watchBudget` counts the watches of the client behind the channel across all its sessions (the broker's
+   * per-client limit); `channel.accepting()` is false while the channel would drop notifications anyway.
    */
-  openSession(owner: string, notify: SessionNotify, watchBudget?: WatchBudget): RegistrySession {
+  openSession(owner: string, notify: SessionNotify, channel: SessionChannel = {}): RegistrySession {
+    const { watchBudget, accepting } = channel;
     validateEva(owner, 'owner');
     if (typeof notify !== 'function') throw new VnfError('INVALID_ARGUMENT', 'openSession needs a notify function.');
     const peers = this.sessions.get(owner) ?? new Set<ServiceSession>();
     this.sessions.set(owner, peers);
-    const session = new ServiceSession(this.store, owner, notify, { ...this.limits, watchBudget }, () => {
+    const session = new ServiceSession(this.store, owner, notify, { ...this.limits, watchBudget, accepting }, () => {
       peers.delete(session);
       if (peers.size > 0) return false;
       if (this.sessions.get(owner) === peers) this.sessions.delete(owner);

@@ -12,7 +12,7 @@ import {
   type StatusResult,
 } from './registryProtocol';
 import type { RegistrySession } from './RegistryService';
-import { changeEntryJson } from './MemoryRegistryStore';
+import { PageJson, forwardingWatcher, type MemoryRegistryStore, type RawJson } from './MemoryRegistryStore';
 
 const log = createLogger('registry:service');
 
@@ -33,6 +33,8 @@ export interface SessionLimits {
   maxReplyBytes: number;
   maxPageEntries: number;
   watchBudget?: WatchBudget;
+  /** False while the channel drops notifications anyway (the broker's lagging socket): changes are then skipped unbuilt. */
+  accepting?: () => boolean;
 }
 
 /** RegistryService's session: one RPC channel, speaking for `owner`. */
@@ -111,17 +113,25 @@ export class ServiceSession implements RegistrySession {
     this.watches.set(watchId, reservation);
     let unsubscribe: () => void;
     try {
-      unsubscribe = await this.store.watch(collection, (change) => {
-        // The params as text, the entry's JSON shared with every other watch of the change: a large value seen by
-        // many watches is neither parsed nor serialized once for each.
-        const json = `{"watchId":${JSON.stringify(watchId)},"type":"${change.type}","entry":${changeEntryJson(change)}}`;
-        // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
-        try {
-          this.notify(REGISTRY_CHANGE_NOTIFICATION, json);
-        } catch (err) {
-          log('could not tell %s of a change in %s: %O', this.owner, collection, err);
-        }
-      });
+      const quotedId = JSON.stringify(watchId);
+      const accepting = this.limits.accepting;
+      unsubscribe = await this.store.watch(
+        collection,
+        forwardingWatcher((type, entryJson) => {
+          // A channel dropping notifications (it lags, or its client is past its fan-out budget) costs nothing more:
+          // a change seen by a thousand watches of a lagging client must not build a thousand texts to throw away.
+          if (accepting && !accepting()) return;
+          // The params as text, the entry's JSON shared with every other watch of the change: a large value seen by
+          // many watches is neither parsed nor serialized once for each.
+          const json = `{"watchId":${quotedId},"type":"${type}","entry":${entryJson()}}`;
+          // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
+          try {
+            this.notify(REGISTRY_CHANGE_NOTIFICATION, json);
+          } catch (err) {
+            log('could not tell %s of a change in %s: %O', this.owner, collection, err);
+          }
+        }),
+      );
     } catch (err) {
       if (this.watches.get(watchId) === reservation) {
         this.watches.delete(watchId);
@@ -142,14 +152,19 @@ export class ServiceSession implements RegistrySession {
     return status(Global.OK);
   }
 
-  private async list(method: string, params: unknown): Promise<ListResult> {
+  private async list(method: string, params: unknown): Promise<ListResult | RawJson> {
     const { collection, after } = parseListParams(method, params);
     const maxBytes = this.limits.maxReplyBytes;
+    // The page as text from the stored JSON when the store can: a reply of large values is neither parsed nor
+    // serialized again on its way out.
+    const asJson = (this.store as Partial<Pick<MemoryRegistryStore, 'listPageJson'>>).listPageJson?.bind(this.store);
     if (after !== undefined) {
-      return this.store.listPage(collection, { after: after ?? undefined, maxEntries: this.limits.maxPageEntries, maxBytes });
+      const request = { after: after ?? undefined, maxEntries: this.limits.maxPageEntries, maxBytes };
+      return asJson ? asJson(collection, request) : this.store.listPage(collection, request);
     }
     // A client that does not ask for pages gets the whole list, or TOO_LARGE: never a silently partial one.
-    const page = await this.store.listPage(collection, { maxEntries: Infinity, maxBytes });
+    const whole = { maxEntries: Infinity, maxBytes };
+    const page = asJson ? await asJson(collection, whole) : await this.store.listPage(collection, whole);
     if (page.next !== undefined) {
       throw new VnfError(
         'TOO_LARGE',
@@ -158,7 +173,7 @@ export class ServiceSession implements RegistrySession {
         { details: { limit: maxBytes } },
       );
     }
-    return { entries: page.entries };
+    return page instanceof PageJson ? page : { entries: page.entries };
   }
 
   private async shutDown(): Promise<void> {

@@ -17,10 +17,18 @@ function setup(options?: { maxWatchesPerSession?: number; maxReplyBytes?: number
   const service = new RegistryService(store, options);
   const open = (owner: string): { session: RegistrySession; notifications: Notification[] } => {
     const notifications: Notification[] = [];
-    const session = service.openSession(owner, (method, json) => notifications.push({ method, params: JSON.parse(json) }));
+    const session = onTheWire(service.openSession(owner, (method, json) => notifications.push({ method, params: JSON.parse(json) })));
     return { session, notifications };
   };
   return { store, service, open };
+}
+
+/** The session's results as a client reads them: serialized (a result may be JSON text already, RawJson) and parsed. */
+function onTheWire(session: RegistrySession): RegistrySession {
+  return {
+    handle: async (method, params) => JSON.parse(JSON.stringify(await session.handle(method, params))) as unknown,
+    close: () => session.close(),
+  };
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -144,8 +152,8 @@ describe('RegistryService', () => {
     const { service } = setup();
     let held = 0;
     const budget = { limit: 3, take: () => (held < 3 ? (held++, true) : false), give: () => void held-- };
-    const first = service.openSession('a', () => undefined, budget);
-    const second = service.openSession('b', () => undefined, budget);
+    const first = service.openSession('a', () => undefined, { watchBudget: budget });
+    const second = service.openSession('b', () => undefined, { watchBudget: budget });
     await first.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '1' });
     await first.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '2' });
     await second.handle(RegistryMethod.WATCH, { collection: 'c', watchId: '1' });
@@ -231,7 +239,7 @@ describe('RegistryService', () => {
     const { handles, openSession } = service;
     expect(handles(RegistryMethod.GET)).toBe(true);
     const { handle, close } = openSession('a', () => undefined);
-    expect(await handle(RegistryMethod.LIST, { collection: 'c' })).toEqual({ entries: [] });
+    expect(JSON.parse(JSON.stringify(await handle(RegistryMethod.LIST, { collection: 'c' })))).toEqual({ entries: [] });
     await close();
     expect(await codeOf(handle(RegistryMethod.LIST, { collection: 'c' }))).toBe('DESTROYED');
   });

@@ -75,11 +75,22 @@ export class FrameWriter {
 /** Called once per record with offsets into the frame, so the reader allocates nothing itself. */
 export type RecordVisitor = (kind: RecordKind, frame: Uint8Array, evaStart: number, evaEnd: number, payloadStart: number, payloadEnd: number) => void;
 
+/** As RecordVisitor, for `visitRecords`: returning false stops before the next record (the broker pacing a client). */
+export type StoppableRecordVisitor = (kind: RecordKind, frame: Uint8Array, evaStart: number, evaEnd: number, payloadStart: number, payloadEnd: number) => boolean;
+
 /**
  * Checks the whole frame first, then visits each record: a malformed frame is rejected as a whole
  * (VnfError PROTOCOL) and none of its records is acted upon.
  */
 export function readRecords(frame: Uint8Array, visit: RecordVisitor): number {
+  const count = checkRecords(frame);
+  // Only a visitor that returns false stops; one typed to return nothing goes through every record.
+  visitRecords(frame, 0, visit as StoppableRecordVisitor);
+  return count;
+}
+
+/** Checks that `frame` is a well-formed batch of records and returns how many it holds; throws VnfError PROTOCOL otherwise. */
+export function checkRecords(frame: Uint8Array): number {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const end = frame.byteLength;
   let at = 0;
@@ -102,15 +113,25 @@ export function readRecords(frame: Uint8Array, visit: RecordVisitor): number {
     count++;
   }
   if (count === 0) throw malformed('an empty binary frame');
-  at = 0;
+  return count;
+}
+
+/**
+ * Visits the records of a frame `checkRecords` accepted, from the record at byte `from`; returns the byte of the
+ * first record not visited (the frame's length when all were), so that a visitor that stopped can go on later.
+ */
+export function visitRecords(frame: Uint8Array, from: number, visit: StoppableRecordVisitor): number {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const end = frame.byteLength;
+  let at = from;
   while (at < end) {
     const evaLength = view.getUint16(at + 1);
     const lengthAt = at + 3 + evaLength;
     const payloadEnd = lengthAt + 4 + view.getUint32(lengthAt);
-    visit(frame[at] as RecordKind, frame, at + 3, lengthAt, lengthAt + 4, payloadEnd);
+    if (visit(frame[at] as RecordKind, frame, at + 3, lengthAt, lengthAt + 4, payloadEnd) === false) return at;
     at = payloadEnd;
   }
-  return count;
+  return end;
 }
 
 function malformed(what: string): VnfError {
