@@ -12,6 +12,12 @@ const suites = {
   webSocket: 'packages/websocket-hub/test/conformance.test.ts',
   // Real WebRTC over a real broker (run inside the loopback-only namespace).
   rtc: 'packages/rtc-hub/test/conformance.test.ts',
+  // The sub-protocol suite on MultiplexHub over InBrowserHub and over MarshallerHub.
+  multiplex: 'packages/multiplex-hub/test/conformance.test.ts',
+  // The Router contract on MemoryRouter (shared by two brokers of one process).
+  router: 'packages/broker/test/router.conformance.test.ts',
+  // The RegistryStorage contract on MemoryRegistryStorage.
+  storage: 'packages/registry/test/storage.conformance.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -24,6 +30,9 @@ const marshaller = 'packages/marshaller-hub/src/MarshallerEndpoint.ts';
 const wsEndpoint = 'packages/websocket-hub/src/WebSocketEndpoint.ts';
 const wsChannel = 'packages/websocket-hub/src/channel.ts';
 const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
+const multiplexEndpoint = 'packages/multiplex-hub/src/MultiplexEndpoint.ts';
+const memoryRouter = 'packages/broker/src/MemoryRouter.ts';
+const memoryStorage = 'packages/registry/src/MemoryRegistryStorage.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -62,6 +71,10 @@ const mutants = [
   { rule: 'closer told of its own close', file: core, from: 'if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva);', to: "if (!this.connected.delete(targetEva)) return;\n    this.disconnect(targetEva); this.emit('connectionLost', targetEva);", suite: 'inBrowser', expect: 'not on the closing side' },
   { rule: 'wrong sourceEva', file: hub, from: 'this.deliver(source.eva, payload);', to: "this.deliver(source.eva, typeof payload === 'string' && payload.startsWith('a-to') ? payload + '!' : payload);", suite: 'inBrowser', expect: 'only the messages sent to it' },
   { rule: 'connect callback never called on failure', file: core, from: 'const own = { ...event };\n      if (cb)', to: "const own = { ...event };\n      if (cb && own.status === 'CONNECTED')", suite: 'inBrowser', expect: 'NOT_FOUND' },
+  { rule: 'write without its condition', file: memoryStorage, from: "const holds = 'absent' in condition ? current === undefined : current !== undefined && current.version === condition.version;", to: 'const holds = true;', suite: 'storage', expect: 'creates only what is absent' },
+  { rule: 'quota not checked with the write', file: memoryStorage, from: '    if (quota) {\n      const entries', to: '    if (false) {\n      const entries', suite: 'storage', expect: "checks an owner's quota" },
+  { rule: 'takeover without the token', file: memoryRouter, from: 'if (proof !== undefined && sameToken(proof, current.session)) {', to: 'if (true) {', suite: 'router', expect: 'refuses a claim of a held eva' },
+  { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 
 module.exports = { suites, mutants };

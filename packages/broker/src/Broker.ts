@@ -11,9 +11,10 @@ import {
   RecordKind,
   type ClientMessage,
   type Role,
-} from '@vnf/websocket-hub';
+} from '@vnf/protocol';
 import { BrokerCalls } from './BrokerCalls';
 import { ClientBudgets } from './ClientBudgets';
+import { ClusterLink } from './ClusterLink';
 import { FrameIntake } from './FrameIntake';
 import { RelayFlow } from './RelayFlow';
 import { ClientConnection } from './ClientConnection';
@@ -65,6 +66,7 @@ export class Broker {
   private removeServerLimits: (() => void) | null = null;
   private readonly budgets: ClientBudgets;
   private readonly intake: FrameIntake;
+  private readonly cluster: ClusterLink;
   /** The end of a call's RATE_LIMITED refusal, after its id (the JSON of everything but the id). */
   private readonly callRefusal: string;
   /** Uncleanly dropped sockets whose eva, session and registry entries are kept for a reconnect, by socket id. */
@@ -91,6 +93,15 @@ export class Broker {
       replied: (conn, bytes) => this.intake.replied(conn, bytes),
     });
     this.reservations = new GraceReservations(this.options.evaGraceMs, (conn) => this.endGrace(conn));
+    this.cluster = new ClusterLink(this.options.bus, {
+      node: this.idPrefix,
+      connection: (id) => this.connections.get(id),
+      send: (conn, message) => this.send(conn, message),
+      deliver: (target, from, kind, payload) => this.deliver(target, Buffer.from(from), kind, payload),
+      takenOver: (id) => this.takenOver(id),
+      drained: (target) => this.flow.drained(target),
+      syncReading: (conn) => conn.syncReading(),
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
     this.flushAll = this.flushAll.bind(this);
     this.listen = this.listen.bind(this);
@@ -297,7 +308,7 @@ export class Broker {
       this.drop(conn, CloseCode.UNAUTHORIZED, 'authentication failed');
       return;
     }
-    const claim = await this.options.router.claim(hello.role, hello.eva, { id: conn.id, session: newSessionToken() }, hello.session);
+    const claim = await this.options.router.claim(hello.role, hello.eva, { id: conn.id, node: this.idPrefix, session: newSessionToken() }, hello.session);
     if (conn.closed) {
       if (claim.outcome !== 'in-use') await this.options.router.release(hello.role, hello.eva, conn.id);
       return;
@@ -306,6 +317,7 @@ export class Broker {
       this.drop(conn, CloseCode.EVA_IN_USE, 'eva in use');
       return;
     }
+    if (claim.outcome === 'replaced' && this.cluster.isRemote(claim.previous)) this.cluster.takeOver(claim.previous);
     if (claim.outcome === 'replaced') {
       const live = this.connections.get(claim.previous.id);
       if (live) {
@@ -352,12 +364,19 @@ export class Broker {
       this.send(conn, { t: 'refused', to, code: 'INVALID_ARGUMENT', message: 'An endpoint cannot connect to itself.' });
       return;
     }
-    if (conn.peers.has(to)) {
+    if (conn.peers.has(to) || conn.remotes.has(to)) {
       this.send(conn, { t: 'opened', to });
       return;
     }
     const holder = await this.options.router.lookup('endpoint', to);
     if (conn.state !== 'ready') return;
+    if (holder && this.cluster.isRemote(holder)) {
+      const accepted = await this.cluster.open(conn, to, holder);
+      if (conn.state !== 'ready') return;
+      if (accepted) this.send(conn, { t: 'opened', to });
+      else this.send(conn, { t: 'refused', to, code: 'NOT_FOUND', message: `No endpoint "${to}" is registered with the broker. Check the eva, or retry once it is open.` });
+      return;
+    }
     const target = holder && this.connections.get(holder.id);
     if (!target || target.state !== 'ready') {
       this.send(conn, { t: 'refused', to, code: 'NOT_FOUND', message: `No endpoint "${to}" is registered with the broker. Check the eva, or retry once it is open.` });
@@ -372,6 +391,7 @@ export class Broker {
   }
 
   private disconnect(conn: ClientConnection, to: string): void {
+    if (this.cluster.disconnect(conn, to)) return;
     if (!conn.peers.delete(to)) return;
     const target = this.endpoints.get(to);
     if (target && target.peers.delete(conn.eva)) this.send(target, { t: 'lost', from: conn.eva });
@@ -384,13 +404,31 @@ export class Broker {
     }
     const target = conn.peers.has(to) ? this.endpoints.get(to) : undefined;
     if (!target || target.state !== 'ready') {
+      if (this.cluster.relay(conn, to, kind, payload)) return;
       // The connection closed while this message was in flight: at-most-once delivery drops it.
       log('%s -> %s dropped: not connected', conn.eva, to);
       return;
     }
-    target.outbound.push(kind, conn.evaBytes, payload);
+    if (this.deliver(target, conn.evaBytes, kind, payload)) this.flow.holdBack(conn, target);
+  }
+
+  /** Queues a record toward `target`; true when `target` is now above relayHighWaterMark (its senders must wait). */
+  private deliver(target: ClientConnection, from: Uint8Array, kind: RecordKind, payload: Uint8Array): boolean {
+    target.outbound.push(kind, from, payload);
     this.queued(target);
-    if (target.state === 'ready' && target.pendingBytes > this.options.relayHighWaterMark) this.flow.holdBack(conn, target);
+    if (target.state !== 'ready' || target.pendingBytes <= this.options.relayHighWaterMark) return false;
+    this.flow.startSlowTimer(target);
+    return true;
+  }
+
+  /** A reconnect on another broker took over the eva of socket `id`: it closes 4004, its entries stay for the new session. */
+  private takenOver(id: string): void {
+    const conn = this.connections.get(id) ?? this.reservations.take(id);
+    if (!conn) return;
+    conn.registry?.detach().catch((err: unknown) => log('detaching the registry session of %s failed: %s', conn.eva, String(err)));
+    conn.registry = null;
+    if (conn.state !== 'closed') this.drop(conn, CloseCode.TAKEN_OVER, 'taken over by a reconnect');
+    else this.budgets.give(conn.client, 'evas');
   }
 
   /** The router or store failed (a Redis outage, say): the socket is closed, never the broker. */
@@ -438,7 +476,13 @@ export class Broker {
   private flush(conn: ClientConnection): void {
     if (conn.outbound.isEmpty) return;
     // While senders are held back, each write reports when it reached the kernel: the moment to release them.
-    const written = conn.heldSenders.size > 0 ? () => this.flow.releaseHeld(conn) : undefined;
+    const written =
+      conn.heldSenders.size > 0 || conn.remoteHeldSenders.size > 0
+        ? () => {
+            this.cluster.releaseRemote(conn);
+            this.flow.releaseHeld(conn);
+          }
+        : undefined;
     for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true }, written);
   }
 
@@ -479,6 +523,7 @@ export class Broker {
     if (conn.holds === 'evas' && !keepsEva) this.budgets.give(conn.client, 'evas');
     conn.holds = null;
     conn.clearTimers();
+    this.cluster.forget(conn);
     this.flow.forget(conn);
     conn.outbound.clear();
     this.dirty.delete(conn);
@@ -536,6 +581,7 @@ export class Broker {
     await Promise.all(closed);
     if (this.flushHandle) clearImmediate(this.flushHandle);
     this.flushHandle = null;
+    this.cluster.leave();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const server = this.ownServer;
     if (server) {

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { RegistrySession } from '@vnf/registry';
-import type { Role } from '@vnf/websocket-hub';
+import type { Role } from '@vnf/protocol';
 import { OutboundQueue } from './outbound';
-import type { PacedFrame } from './FrameIntake';
 
 /** `hello`: waiting for the hello; `claiming`: authenticating and claiming the eva; `ready`: registered. */
 export type ConnectionState = 'hello' | 'claiming' | 'ready' | 'closed';
@@ -30,6 +29,12 @@ export class ClientConnection {
   pacingTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames waiting for the client's control budget, the first one partly read (FrameIntake). */
   paced: PacedFrame[] | null = null;
+  /** Peers of this endpoint held by other brokers: their node and socket (the connection's incarnation). */
+  readonly remotes = new Map<string, { node: string; socket: string }>();
+  /** Sockets on other brokers that hold this one's reading paused (relay backpressure across brokers). */
+  readonly heldRemotely = new Set<string>();
+  /** Senders on other brokers this socket holds back while above the high-water mark: socket id → node. */
+  readonly remoteHeldSenders = new Map<string, string>();
   /** Closes this socket as a slow consumer if it keeps senders held back too long. */
   slowTimer: ReturnType<typeof setTimeout> | null = null;
   terminateTimer: ReturnType<typeof setTimeout> | null = null;
@@ -82,7 +87,7 @@ export class ClientConnection {
 
   /** True while the broker does not read this socket: relay backpressure, or its client's control budget. */
   get readingPaused(): boolean {
-    return this.heldBy.size > 0 || this.pacingTimer !== null;
+    return this.heldBy.size > 0 || this.heldRemotely.size > 0 || this.pacingTimer !== null;
   }
 
   /** Pauses or resumes reading the socket as `readingPaused` says (TCP then slows the peer down). */
@@ -106,6 +111,13 @@ export class ClientConnection {
     this.helloTimer = this.terminateTimer = this.slowTimer = this.lagTimer = this.pacingTimer = null;
     this.paced = null;
   }
+}
+
+/** A frame waiting for its client's budget, read up to byte `at` (records before it were handled; FrameIntake). */
+export interface PacedFrame {
+  data: Buffer;
+  isBinary: boolean;
+  at: number;
 }
 
 /** A fixed one-second window: cheap enough for the relay's hot path. */

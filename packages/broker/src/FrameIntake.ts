@@ -1,7 +1,7 @@
 import { type VnfError } from '@vnf/core';
-import { CloseCode, RecordKind, checkRecords, parseClientMessage, visitRecords, type ClientMessage } from '@vnf/websocket-hub';
+import { CloseCode, RecordKind, checkRecords, parseClientMessage, visitRecords, type ClientMessage } from '@vnf/protocol';
 import type { ClientBudgets } from './ClientBudgets';
-import type { ClientConnection } from './ClientConnection';
+import type { ClientConnection, PacedFrame } from './ClientConnection';
 import type { ResolvedOptions } from './options';
 
 /** What FrameIntake needs of the broker: somewhere to hand what a socket sent, and a way to close it. */
@@ -165,13 +165,6 @@ export class FrameIntake {
     if (conn.state === 'hello') this.host.drop(conn, CloseCode.PROTOCOL, truncate(error.message));
     else this.host.sendError(conn, 'PROTOCOL', error.message);
   }
-}
-
-/** A frame waiting for its client's budget, read up to byte `at` (records before it were handled). */
-export interface PacedFrame {
-  data: Buffer;
-  isBinary: boolean;
-  at: number;
 }
 
 /** Close reasons are at most 123 bytes. */

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Role } from '@vnf/websocket-hub';
+import type { Role } from '@vnf/protocol';
 import type { ClaimResult, RouteHolder, Router } from './Router';
 
 /** The single-broker Router: a Map in this process. */
@@ -14,11 +14,11 @@ export class MemoryRouter implements Router {
     if (other && !(proof !== undefined && sameToken(proof, other.session))) return { outcome: 'in-use' };
     if (!current) {
       const session = other ? other.session : holder.session;
-      this.holders.set(key, { id: holder.id, session });
+      this.holders.set(key, { id: holder.id, node: holder.node, session });
       return { outcome: 'claimed', session };
     }
     if (proof !== undefined && sameToken(proof, current.session)) {
-      this.holders.set(key, { id: holder.id, session: current.session });
+      this.holders.set(key, { id: holder.id, node: holder.node, session: current.session });
       return { outcome: 'replaced', session: current.session, previous: current };
     }
     return { outcome: 'in-use' };

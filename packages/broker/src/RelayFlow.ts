@@ -18,16 +18,26 @@ export class RelayFlow {
     target.heldSenders.add(sender);
     sender.heldBy.add(target);
     if (sender.heldBy.size === 1) sender.syncReading();
+    this.startSlowTimer(target);
+  }
+
+  /** `target` holds senders back (here or on other brokers): it is closed as a slow consumer if it does not drain in time. */
+  startSlowTimer(target: ClientConnection): void {
     target.slowTimer ??= setTimeout(() => {
       target.slowTimer = null;
       this.slowConsumer(target);
     }, this.options.slowConsumerTimeoutMs);
   }
 
+  /** True when `target` is below half the high-water mark: the moment to let its senders go on. */
+  drained(target: ClientConnection): boolean {
+    return target.pendingBytes <= this.options.relayHighWaterMark / 2;
+  }
+
   /** Resumes the senders `target` held back, once it drained below half the high-water mark (or is gone). */
   releaseHeld(target: ClientConnection, force = false): void {
-    if (target.heldSenders.size === 0) return;
-    if (!force && target.pendingBytes > this.options.relayHighWaterMark / 2) return;
+    if (target.heldSenders.size === 0 && target.remoteHeldSenders.size === 0) return;
+    if (!force && !this.drained(target)) return;
     if (target.slowTimer) clearTimeout(target.slowTimer);
     target.slowTimer = null;
     for (const sender of target.heldSenders) {

@@ -1,9 +1,11 @@
-import type { Role } from '@vnf/websocket-hub';
+import type { Role } from '@vnf/protocol';
 
 /** Who holds an eva: a socket (by id) and the session token that lets a reconnect of it take over. */
 export interface RouteHolder {
-  /** The holding socket's id, unique across the brokers sharing the router. */
+  /** The holding socket's id, unique across the brokers sharing the router (also its connections' incarnation). */
   id: string;
+  /** The node id of the broker holding the socket (where the Bus delivers to it). */
+  node: string;
   session: string;
 }
 
@@ -13,7 +15,7 @@ export type ClaimResult =
   | { outcome: 'in-use' };
 
 /**
- * Which eva is on which socket (DESIGN.md §5). Asynchronous so that a Redis-backed router can replace
+ * Which eva is on which socket (docs/design.md, Routing and scale). Asynchronous so that a Redis-backed router can replace
  * MemoryRouter without touching the wire protocol. Each role (endpoint, rpc) has its own holder, but one session
  * speaks for an eva: while one role holds it, a claim of the other role needs that holder's session token (and
  * then shares that session), so an rpc socket cannot act as the registry owner of someone else's endpoint, in

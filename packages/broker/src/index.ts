@@ -1,6 +1,8 @@
 export { Broker } from './Broker';
 export type { ListenOptions, BrokerAddress } from './Broker';
 export { MemoryRouter } from './MemoryRouter';
+export { MemoryBus } from './MemoryBus';
+export type { Bus, BusMember, BusMessage } from './Bus';
 export type { Router, RouteHolder, ClaimResult } from './Router';
 export { DEFAULT_PATH } from './options';
 export type { BrokerOptions, RpcMethod, RpcContext } from './options';

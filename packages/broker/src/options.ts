@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { VnfError, type RegistryStore } from '@vnf/core';
+import { VnfError, option, optionsSchema, type RegistryStore } from '@vnf/core';
 import { DEFAULT_MAX_VALUE_BYTES, MemoryRegistryStore, type MemoryRegistryStoreOptions } from '@vnf/registry';
-import { DEFAULT_MAX_FRAME, type Role } from '@vnf/websocket-hub';
+import { DEFAULT_MAX_FRAME, type Role } from '@vnf/protocol';
+import type { Bus } from './Bus';
+import { MemoryBus } from './MemoryBus';
 import { MemoryRouter } from './MemoryRouter';
 import type { Router } from './Router';
 import { defaultMaxConnections } from './serverLimits';
@@ -116,6 +118,11 @@ export interface BrokerOptions {
   registryStore?: RegistryStore;
   /** Which eva is on which socket. Default a new MemoryRouter. */
   router?: Router;
+  /**
+   * The channel to the other brokers sharing `router` (and a `registryStore`): endpoints on different brokers then
+   * talk as if on one. Default: a bus of this broker alone. Share one `MemoryBus` between brokers of one process.
+   */
+  bus?: Bus;
   /** Extra RPC methods served to every registered socket (names must not start with 'registry.'). Default none. */
   methods?: Record<string, RpcMethod>;
 }
@@ -152,6 +159,7 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   registryStore: RegistryStore;
   router: Router;
+  bus: Bus;
   methods: Map<string, RpcMethod>;
 }
 
@@ -159,94 +167,103 @@ export const DEFAULT_PATH = '/webbroker/vnf-ws';
 /** Room in a frame for a reply's envelope (record header, JSON of the call id and kind). */
 const REPLY_ENVELOPE_BYTES = 1024;
 
-const KNOWN = new Set<string>([
-  'path', 'maxPayload', 'authenticate', 'allowedOrigins', 'sendBufferLimit', 'relayHighWaterMark', 'slowConsumerTimeoutMs',
-  'maxMessagesPerSecond', 'maxControlPerSecond', 'maxControlPerSecondPerClient', 'maxCallsInFlight', 'maxOpensInFlight', 'maxReplyBytes', 'watchLagBytes', 'evaGraceMs',
-  'heartbeatIntervalMs', 'helloTimeoutMs', 'clientKey', 'trustProxy', 'maxPendingPerClient', 'maxEvasPerClient',
-  'maxWatchesPerClient', 'maxNotifyBytesPerSecondPerClient', 'maxControlBytesPerSecondPerClient', 'maxReplyBytesPerSecondPerClient', 'maxConnections', 'maxConnectionsPerAddress', 'headersTimeoutMs', 'requestTimeoutMs', 'registry',
-  'registryStore', 'router', 'methods',
-]);
+const MiB = 1024 * 1024;
+/** A limit: a positive integer, or 0 for none (Infinity). */
+const limit = (fallback: number) => option.integer({ min: 0, default: fallback, zeroMeansNoLimit: true });
 
+const SCHEMA = optionsSchema(
+  'Broker',
+  {
+    path: option.custom<string>({ default: DEFAULT_PATH, check: (p) => typeof p === 'string' && p.startsWith('/'), expected: "a path starting with '/'" }),
+    maxPayload: option.integer({ min: 4096, default: DEFAULT_MAX_FRAME }),
+    authenticate: option.function<NonNullable<BrokerOptions['authenticate']>>({ expected: 'a function (eva, token, request) => boolean | Promise<boolean>' }),
+    allowedOrigins: option.custom<readonly string[]>({
+      check: (o) => Array.isArray(o) && o.every((x) => typeof x === 'string'),
+      expected: "an array of origins such as 'https://app.example'",
+    }),
+    sendBufferLimit: option.integer({ min: 1, default: 16 * MiB }),
+    relayHighWaterMark: option.integer({ min: 1 }),
+    slowConsumerTimeoutMs: option.integer({ min: 1, default: 15_000 }),
+    maxMessagesPerSecond: limit(1_000_000),
+    maxControlPerSecond: limit(2_000),
+    maxControlPerSecondPerClient: limit(4_000),
+    maxCallsInFlight: limit(16),
+    maxOpensInFlight: limit(256),
+    maxReplyBytes: option.integer({ min: 0, expected: 'an integer of at least 16 KiB, or 0 for the largest a frame holds' }),
+    watchLagBytes: option.integer({ min: 1 }),
+    evaGraceMs: option.integer({ min: 0, default: 5_000 }),
+    heartbeatIntervalMs: option.integer({ min: 0, default: 30_000 }),
+    helloTimeoutMs: option.integer({ min: 1, default: 10_000 }),
+    clientKey: option.function<(request: IncomingMessage) => string>({ expected: 'a function (request) => string, e.g. (req) => req.headers["x-user"] ?? req.socket.remoteAddress' }),
+    trustProxy: option.custom<boolean | number>({
+      default: false,
+      check: (v) => typeof v === 'boolean' || (Number.isSafeInteger(v) && (v as number) >= 0),
+      expected: 'true, false or the number of proxies in front of the broker',
+    }),
+    maxPendingPerClient: limit(32),
+    maxEvasPerClient: limit(32),
+    maxWatchesPerClient: limit(256),
+    maxNotifyBytesPerSecondPerClient: limit(8 * MiB),
+    maxControlBytesPerSecondPerClient: limit(4 * MiB),
+    maxReplyBytesPerSecondPerClient: limit(4 * MiB),
+    maxConnections: option.integer({ min: 0, zeroMeansNoLimit: true }),
+    maxConnectionsPerAddress: limit(256),
+    headersTimeoutMs: option.integer({ min: 0, default: 10_000 }),
+    requestTimeoutMs: option.integer({ min: 0, default: 15_000 }),
+    registry: option.object<MemoryRegistryStoreOptions>({ expected: 'the limits of the default store, e.g. { maxValueBytes: 65536 }' }),
+    registryStore: option.object<RegistryStore>({ expected: 'a RegistryStore such as new MemoryRegistryStore()', check: (s) => typeof s.create === 'function' }),
+    router: option.object<Router>({
+      expected: 'a Router (claim, lookup, release), such as new MemoryRouter()',
+      check: (r) => typeof r.claim === 'function' && typeof r.lookup === 'function' && typeof r.release === 'function',
+    }),
+    bus: option.object<Bus>({ expected: 'a Bus (join), such as a MemoryBus shared by the brokers', check: (b) => typeof b.join === 'function' }),
+    methods: option.object<Record<string, RpcMethod>>({ expected: 'an object of RPC method handlers' }),
+  },
+  {
+    derive: (o): ResolvedOptions => {
+      const { sendBufferLimit, maxPayload } = o;
+      const relayHighWaterMark = o.relayHighWaterMark ?? Math.min(MiB, sendBufferLimit / 2);
+      if (relayHighWaterMark >= sendBufferLimit) throw invalid(`relayHighWaterMark (${relayHighWaterMark}) must be below sendBufferLimit (${sendBufferLimit}).`);
+      if (sendBufferLimit < maxPayload) throw invalid(`sendBufferLimit (${sendBufferLimit}) must be at least maxPayload (${maxPayload}).`);
+      const watchLagBytes = o.watchLagBytes ?? Math.min(MiB, sendBufferLimit / 2);
+      if (watchLagBytes >= sendBufferLimit) throw invalid(`watchLagBytes (${watchLagBytes}) must be below sendBufferLimit (${sendBufferLimit}).`);
+      const replyCap = maxPayload - REPLY_ENVELOPE_BYTES;
+      const maxReplyBytes = o.maxReplyBytes === undefined ? Math.min(256 * 1024, replyCap) : o.maxReplyBytes === 0 ? replyCap : o.maxReplyBytes;
+      if (maxReplyBytes > replyCap) throw invalid(`maxReplyBytes must be at most ${replyCap} (maxPayload less a reply's envelope); got ${maxReplyBytes}.`);
+      if (maxReplyBytes < Math.min(16 * 1024, replyCap)) {
+        throw invalid(`maxReplyBytes must be at least ${Math.min(16 * 1024, replyCap)} (or 0 for the largest a frame holds); got ${maxReplyBytes}.`);
+      }
+      const methods = new Map<string, RpcMethod>();
+      for (const [name, handler] of Object.entries(o.methods ?? {})) {
+        if (typeof handler !== 'function') throw invalid(`methods.${name} must be a function.`);
+        if (name.startsWith('registry.')) throw invalid(`methods.${name}: names starting with 'registry.' belong to the registry.`);
+        methods.set(name, handler);
+      }
+      if (o.registryStore !== undefined && o.registry !== undefined) {
+        throw invalid('Give either registryStore or registry (the limits of the default store), not both: set the limits on your store.');
+      }
+      const trustProxy = o.trustProxy === true ? 1 : o.trustProxy === false ? 0 : o.trustProxy;
+      return {
+        ...o,
+        allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : null,
+        relayHighWaterMark,
+        watchLagBytes,
+        maxReplyBytes,
+        trustProxy,
+        clientKey: o.clientKey ?? ((request) => forwardedAddress(request, trustProxy)),
+        maxConnections: o.maxConnections ?? defaultMaxConnections(),
+        registryStore: o.registryStore ?? defaultStore(o.registry ?? {}, maxReplyBytes),
+        router: o.router ?? new MemoryRouter(),
+        bus: o.bus ?? new MemoryBus(),
+        methods,
+      };
+    },
+  },
+);
+
+/** Every option checked (unknown names refused, naming the nearest), defaults filled in; docs/security.md lists each limit. */
 export function resolveOptions(options: BrokerOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw invalid('Broker options must be an object when given.');
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw invalid(`Unknown broker option "${name}". See BrokerOptions (docs/security.md lists every limit).`);
-  }
-  const path = validPath(options.path ?? DEFAULT_PATH);
-  const maxPayload = integer('maxPayload', options.maxPayload ?? DEFAULT_MAX_FRAME, 4096);
-  const sendBufferLimit = integer('sendBufferLimit', options.sendBufferLimit ?? 16 * 1024 * 1024, maxPayload);
-  const relayHighWaterMark = integer('relayHighWaterMark', options.relayHighWaterMark ?? Math.min(1024 * 1024, sendBufferLimit / 2), 1);
-  if (relayHighWaterMark >= sendBufferLimit) {
-    throw invalid(`relayHighWaterMark (${relayHighWaterMark}) must be below sendBufferLimit (${sendBufferLimit}).`);
-  }
-  const watchLagBytes = integer('watchLagBytes', options.watchLagBytes ?? Math.min(1024 * 1024, sendBufferLimit / 2), 1);
-  if (watchLagBytes >= sendBufferLimit) throw invalid(`watchLagBytes (${watchLagBytes}) must be below sendBufferLimit (${sendBufferLimit}).`);
-  const replyCap = maxPayload - REPLY_ENVELOPE_BYTES;
-  const maxReplyBytes = limit('maxReplyBytes', options.maxReplyBytes, Math.min(256 * 1024, replyCap), replyCap);
-  if (maxReplyBytes < Math.min(16 * 1024, replyCap)) {
-    throw invalid(`maxReplyBytes must be at least ${Math.min(16 * 1024, replyCap)} (or 0 for the largest a frame holds); got ${maxReplyBytes}.`);
-  }
-  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
-    throw invalid('authenticate must be a function (eva, token, request) => boolean | Promise<boolean>.');
-  }
-  if (options.clientKey !== undefined && typeof options.clientKey !== 'function') {
-    throw invalid('clientKey must be a function (request) => string, e.g. (req) => req.headers["x-user"] ?? req.socket.remoteAddress.');
-  }
-  const trustProxy = proxies(options.trustProxy);
-  let allowedOrigins: Set<string> | null = null;
-  if (options.allowedOrigins !== undefined) {
-    if (!Array.isArray(options.allowedOrigins) || !options.allowedOrigins.every((o) => typeof o === 'string')) {
-      throw invalid("allowedOrigins must be an array of origins such as 'https://app.example'.");
-    }
-    allowedOrigins = new Set(options.allowedOrigins);
-  }
-  const methods = new Map<string, RpcMethod>();
-  for (const [name, handler] of Object.entries(options.methods ?? {})) {
-    if (typeof handler !== 'function') throw invalid(`methods.${name} must be a function.`);
-    if (name.startsWith('registry.')) throw invalid(`methods.${name}: names starting with 'registry.' belong to the registry.`);
-    methods.set(name, handler);
-  }
-  const router = options.router ?? new MemoryRouter();
-  if (typeof router.claim !== 'function' || typeof router.lookup !== 'function' || typeof router.release !== 'function') {
-    throw invalid('router must implement claim, lookup and release (see Router).');
-  }
-  if (options.registryStore !== undefined && options.registry !== undefined) {
-    throw invalid('Give either registryStore or registry (the limits of the default store), not both: set the limits on your store.');
-  }
-  return {
-    path,
-    maxPayload,
-    authenticate: options.authenticate,
-    allowedOrigins,
-    sendBufferLimit,
-    relayHighWaterMark,
-    slowConsumerTimeoutMs: integer('slowConsumerTimeoutMs', options.slowConsumerTimeoutMs ?? 15_000, 1),
-    maxMessagesPerSecond: limit('maxMessagesPerSecond', options.maxMessagesPerSecond, 1_000_000),
-    maxControlPerSecond: limit('maxControlPerSecond', options.maxControlPerSecond, 2_000),
-    maxControlPerSecondPerClient: limit('maxControlPerSecondPerClient', options.maxControlPerSecondPerClient, 4_000),
-    maxCallsInFlight: limit('maxCallsInFlight', options.maxCallsInFlight, 16),
-    maxOpensInFlight: limit('maxOpensInFlight', options.maxOpensInFlight, 256),
-    maxReplyBytes,
-    watchLagBytes,
-    evaGraceMs: integer('evaGraceMs', options.evaGraceMs ?? 5_000, 0),
-    heartbeatIntervalMs: integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 30_000, 0),
-    helloTimeoutMs: integer('helloTimeoutMs', options.helloTimeoutMs ?? 10_000, 1),
-    clientKey: options.clientKey ?? ((request) => forwardedAddress(request, trustProxy)),
-    trustProxy,
-    maxPendingPerClient: limit('maxPendingPerClient', options.maxPendingPerClient, 32),
-    maxEvasPerClient: limit('maxEvasPerClient', options.maxEvasPerClient, 32),
-    maxWatchesPerClient: limit('maxWatchesPerClient', options.maxWatchesPerClient, 256),
-    maxNotifyBytesPerSecondPerClient: limit('maxNotifyBytesPerSecondPerClient', options.maxNotifyBytesPerSecondPerClient, 8 * 1024 * 1024),
-    maxControlBytesPerSecondPerClient: limit('maxControlBytesPerSecondPerClient', options.maxControlBytesPerSecondPerClient, 4 * 1024 * 1024),
-    maxReplyBytesPerSecondPerClient: limit('maxReplyBytesPerSecondPerClient', options.maxReplyBytesPerSecondPerClient, 4 * 1024 * 1024),
-    maxConnections: limit('maxConnections', options.maxConnections, defaultMaxConnections()),
-    maxConnectionsPerAddress: limit('maxConnectionsPerAddress', options.maxConnectionsPerAddress, 256),
-    headersTimeoutMs: integer('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, 0),
-    requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs ?? 15_000, 0),
-    registryStore: options.registryStore ?? defaultStore(options.registry ?? {}, maxReplyBytes),
-    router,
-    methods,
-  };
+  return SCHEMA.resolve(options);
 }
 
 /** Room an entry takes in a reply besides its value: its names JSON-escaped at worst, owner, version. */
@@ -275,26 +292,6 @@ export function forwardedAddress(request: IncomingMessage, proxies: number): str
 export function validPath(path: unknown): string {
   if (typeof path !== 'string' || !path.startsWith('/')) throw invalid(`path must start with '/'; got ${JSON.stringify(path)}.`);
   return path;
-}
-
-function proxies(value: unknown): number {
-  if (value === undefined || value === false) return 0;
-  if (value === true) return 1;
-  if (Number.isSafeInteger(value) && (value as number) >= 0) return value as number;
-  throw invalid(`trustProxy must be true, false or the number of proxies in front of the broker; got ${String(value)}.`);
-}
-
-function integer(name: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) throw invalid(`${name} must be an integer of at least ${min}; got ${value}.`);
-  return value;
-}
-
-/** A limit: a positive integer, or 0 for none (Infinity); `cap` bounds what 0 and larger values mean. */
-function limit(name: string, value: number | undefined, fallback: number, cap = Infinity): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 0) throw invalid(`${name} must be an integer >= 0 (0: no limit); got ${String(value)}.`);
-  if (v > cap) throw invalid(`${name} must be at most ${cap}; got ${v}.`);
-  return v === 0 ? cap : v;
 }
 
 function invalid(message: string): VnfError {

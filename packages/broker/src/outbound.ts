@@ -1,4 +1,4 @@
-import { RecordKind, recordLength, writeRecords, type RecordParts } from '@vnf/websocket-hub';
+import { RecordKind, recordLength, writeRecords, type RecordParts } from '@vnf/protocol';
 
 const EMPTY = new Uint8Array(0);
 

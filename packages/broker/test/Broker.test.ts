@@ -1,5 +1,6 @@
 import { until } from '@vnf/conformance';
-import { CloseCode, WebSocketFactory, WebSocketHub, PROTOCOL_VERSION } from '@vnf/websocket-hub';
+import { CloseCode, WebSocketFactory, WebSocketHub } from '@vnf/websocket-hub';
+import { PROTOCOL_VERSION } from '@vnf/protocol';
 import { Broker } from '../src';
 import { startBroker, type Running } from './fixture';
 import { RawClient, rawPair } from './rawClient';

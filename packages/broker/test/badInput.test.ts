@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { CloseCode, FrameWriter, RecordKind, WebSocketFactory, WebSocketHub, PROTOCOL_VERSION } from '@vnf/websocket-hub';
+import { CloseCode, WebSocketFactory, WebSocketHub } from '@vnf/websocket-hub';
+import { FrameWriter, RecordKind, PROTOCOL_VERSION } from '@vnf/protocol';
 import { startBroker, type Running } from './fixture';
 import { RawClient, rawPair } from './rawClient';
 

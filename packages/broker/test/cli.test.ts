@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FrameWriter, RecordKind } from '@vnf/websocket-hub';
+import { FrameWriter, RecordKind } from '@vnf/protocol';
 import { RawClient } from './rawClient';
 
 const packages = join(__dirname, '..', '..');
@@ -105,7 +105,7 @@ describe('vnf-broker CLI', () => {
         child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
         const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
         expect(code).toBe(2);
-        expect(err).toMatch(/vnf-broker: .*(whole number|unknown argument|Unknown broker option "maxMesageSize")/);
+        expect(err).toMatch(/vnf-broker: .*(whole number|unknown argument|Unknown Broker option "maxMesageSize")/);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

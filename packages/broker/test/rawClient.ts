@@ -1,6 +1,6 @@
 // A client that speaks the wire protocol by hand, to test the broker with input WebSocketHub never sends.
 import WebSocket from 'ws';
-import { FrameWriter, PROTOCOL_VERSION, RecordKind, readRecords, type BrokerMessage } from '@vnf/websocket-hub';
+import { FrameWriter, PROTOCOL_VERSION, RecordKind, readRecords, type BrokerMessage } from '@vnf/protocol';
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 

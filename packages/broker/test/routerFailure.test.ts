@@ -1,4 +1,4 @@
-// A Redis-backed Router (DESIGN.md §5) can fail. The broker must close or refuse the affected socket, never crash.
+// A Redis-backed Router (docs/design.md, Routing and scale) can fail. The broker must close or refuse the affected socket, never crash.
 import { CloseCode, WebSocketFactory, WebSocketHub } from '@vnf/websocket-hub';
 import { MemoryRouter, type Router } from '../src';
 import { startBroker, type Running } from './fixture';

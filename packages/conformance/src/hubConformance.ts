@@ -31,7 +31,7 @@ const BURST_MAX_BYTES = 4 * 1024 * 1024;
 const LIMIT_TESTED_UP_TO = 2 * 1024 * 1024;
 
 /**
- * Registers jest tests that check every rule of DESIGN.md §1 against the hubs `setup` creates.
+ * Registers jest tests that check every rule of docs/design.md, The contract, against the hubs `setup` creates.
  * Each test names the rule it checks and fails if that rule is broken.
  */
 export function hubConformance(name: string, setup: HubConformanceSetup): void {

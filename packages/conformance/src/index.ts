@@ -1,6 +1,11 @@
 export { hubConformance } from './hubConformance';
 export type { HubConformanceSetup } from './hubConformance';
+export { subProtocolConformance, type SubProtocolConformanceSetup, type SubProtocolChannel, type MultiplexingEndpoint } from './subProtocolConformance';
 export { registryConformance } from './registryConformance';
+export { routerConformance } from './routerConformance';
+export { registryStorageConformance } from './registryStorageConformance';
+export type { RegistryStorageConformanceSetup } from './registryStorageConformance';
+export type { RouterConformanceSetup, RouterUnderTest, RouterHolder, RouterClaim } from './routerConformance';
 export type { RegistryConformanceSetup, RegistryFixture } from './registryConformance';
 export { until, waitFor, uniqueEva } from './waiting';
 export { ResourceTracker, trackResources } from './resources';

@@ -30,7 +30,7 @@ export interface RegistryConformanceSetup {
 const C1 = 'conformance-collection-1';
 const C2 = 'conformance-collection-2';
 
-/** Registers jest tests that check every registry rule (DESIGN.md §3) against `setup`. */
+/** Registers jest tests that check every registry rule (docs/design.md, The registry) against `setup`. */
 export function registryConformance(name: string, setup: RegistryConformanceSetup): void {
   const timeoutMs = setup.timeoutMs ?? 5000;
   const maxValueBytes = setup.maxValueBytes ?? 64 * 1024;

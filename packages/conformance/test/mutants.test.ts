@@ -1,6 +1,6 @@
 // The mutant catalog stays armed: every mutation point still occurs exactly once in its file, and every
 // mutant names a suite and a test that exist. (The mutants themselves run in `npm run test:mutants`, in CI.)
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '../../..');
@@ -9,7 +9,12 @@ const { suites, mutants } = require(join(root, 'scripts/mutants/catalog.cjs')) a
   suites: Record<string, string>;
   mutants: { rule: string; file: string; from: string; to: string; suite: string; expect: string }[];
 };
-const conformanceSource = readFileSync(join(root, 'packages/conformance/src/hubConformance.ts'), 'utf8');
+// Every shared suite (hubConformance, subProtocolConformance, …): a mutant's test may live in any of them.
+const conformanceDir = join(root, 'packages/conformance/src');
+const conformanceSource = readdirSync(conformanceDir)
+  .filter((file) => file.endsWith('Conformance.ts'))
+  .map((file) => readFileSync(join(conformanceDir, file), 'utf8'))
+  .join('\n');
 
 describe('the conformance mutants (scripts/mutants/catalog.cjs)', () => {
   it.each(mutants.map((m) => [m.rule, m] as const))('%s: its mutation point occurs exactly once, and its suite and test exist', (_rule, m) => {
@@ -17,7 +22,7 @@ describe('the conformance mutants (scripts/mutants/catalog.cjs)', () => {
     expect(source.split(m.from).length - 1).toBe(1);
     expect(m.to).not.toBe(m.from);
     expect(suites[m.suite]).toBeDefined();
-    expect(readFileSync(join(root, suites[m.suite]), 'utf8')).toContain('hubConformance(');
+    expect(readFileSync(join(root, suites[m.suite]), 'utf8')).toMatch(/\w+Conformance\(/);
     expect(conformanceSource).toContain(m.expect.replace(/\($/, ''));
   });
 

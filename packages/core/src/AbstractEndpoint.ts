@@ -22,7 +22,7 @@ export interface EndpointOptions {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
- * The rules of DESIGN.md §1 in one place: connection bookkeeping, exactly-once callbacks and
+ * The rules of docs/design.md, The contract, in one place: connection bookkeeping, exactly-once callbacks and
  * lost-events, NOT_CONNECTED/DESTROYED checks, timeouts and listener-error handling.
  * A hub implements only its transport: `connect`, `disconnect`, `transmit`, `teardown`,
  * and calls `acceptConnection`, `connectionLost` and `deliver` as its transport reports.

@@ -34,7 +34,7 @@ export interface EndpointEvents {
   error: (error: VnfError) => void;
 }
 
-/** A named mailbox, and a typed event emitter of EndpointEvents. Every hub's endpoints keep the same contract (DESIGN.md §1). */
+/** A named mailbox, and a typed event emitter of EndpointEvents. Every hub's endpoints keep the same contract (docs/design.md, The contract). */
 export interface Endpoint extends EventEmitter<EndpointEvents> {
   readonly eva: string;
   /** Assignable message handler, as in the seed. Also emitted as the `message` event. */

@@ -6,6 +6,7 @@ export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinar
 export { MAX_EVA_LENGTH, validateEva } from './eva';
 export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub } from './contract';
 export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore, RegistryPage, RegistryPageRequest } from './registry';
+export type { RegistryStorage, StoredRecord, StorageChange, ChangesSince, WriteCondition, WriteOutcome, OwnerQuota, RecordValue } from './registryStorage';
 export { createLogger } from './log';
 export { deferred, createMacrotaskQueue } from './async';
 export type { Deferred } from './async';
@@ -17,3 +18,4 @@ export { DecoratorHub } from './DecoratorHub';
 export type { Rpc } from './rpc';
 export { callUserListener } from './listeners';
 export type { ErrorEmitter } from './listeners';
+export { optionsSchema, option, type OptionsSchema, type OptionSpec, type OptionFields, type ResolvedOptions, type SchemaRules } from './options';

@@ -62,7 +62,7 @@ export interface RegistryPage {
 
 /**
  * Where the registry's rules live: one implementation shared by InBrowserRegistry and the broker.
- * Asynchronous so that a Redis-backed store can replace the in-memory one (DESIGN.md §5).
+ * Asynchronous so that a Redis-backed store can replace the in-memory one (docs/design.md, Routing and scale).
  */
 export interface RegistryStore {
   create(owner: string, key: RegistryKey, value: unknown): Promise<Status>;

@@ -1,23 +1,40 @@
-import { AbstractHub, VnfError, createMacrotaskQueue } from '@vnf/core';
+import { AbstractHub, DEFAULT_CONNECT_TIMEOUT_MS, createMacrotaskQueue, option, optionsSchema } from '@vnf/core';
 import { InBrowserEndpoint } from './InBrowserEndpoint';
 import type { InBrowserNetwork } from './InBrowserEndpoint';
 
 export interface InBrowserHubOptions {
-  /** Added delay of every delivery (messages, accepts, lost-events), in ms. Default 0 (next macrotask). */
+  /**
+   * Added delay of every delivery (messages, accepts, lost-events), in ms; 0 delivers on the next macrotask.
+   * @default 0
+   */
   latencyMs?: number;
-  /** Largest payload in bytes, as on a real wire. Default 1 MiB (the broker's default frame limit). */
+  /**
+   * Largest payload in bytes, as on a real wire.
+   * @default 1048576 (1 MiB, the broker's default frame limit)
+   */
   maxPayloadSize?: number;
-  /** How long `openConnection` waits before TIMEOUT. Default 10 000 ms. */
+  /**
+   * How long `openConnection` waits before TIMEOUT, in ms.
+   * @default 10000
+   */
   connectTimeoutMs?: number;
   /**
    * `drain` fires when the bytes sent toward a peer and not yet delivered fall to this many after growing past
-   * it (`bufferedAmount` counts them). Default 64 KiB.
+   * it (`bufferedAmount` counts them).
+   * @default 65536 (64 KiB)
    */
   lowWaterMark?: number;
 }
 
 export const DEFAULT_IN_BROWSER_MAX_PAYLOAD = 1024 * 1024;
 export const DEFAULT_IN_BROWSER_LOW_WATER_MARK = 64 * 1024;
+
+const SCHEMA = optionsSchema('InBrowserHub', {
+  latencyMs: option.number({ min: 0, default: 0 }),
+  maxPayloadSize: option.number({ above: 0, allowInfinity: true, default: DEFAULT_IN_BROWSER_MAX_PAYLOAD }),
+  connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
+  lowWaterMark: option.number({ min: 0, allowInfinity: true, default: DEFAULT_IN_BROWSER_LOW_WATER_MARK }),
+});
 
 /**
  * An in-process hub that behaves like a network: delivery is asynchronous (never inside `send`),
@@ -27,7 +44,7 @@ export const DEFAULT_IN_BROWSER_LOW_WATER_MARK = 64 * 1024;
 export class InBrowserHub extends AbstractHub<InBrowserEndpoint> {
   readonly maxPayloadSize: number;
   private readonly latencyMs: number;
-  private readonly connectTimeoutMs?: number;
+  private readonly connectTimeoutMs: number;
   private readonly lowWaterMark: number;
   private readonly network: InBrowserNetwork;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -35,21 +52,7 @@ export class InBrowserHub extends AbstractHub<InBrowserEndpoint> {
 
   constructor(options: InBrowserHubOptions = {}) {
     super();
-    const {
-      latencyMs = 0,
-      maxPayloadSize = DEFAULT_IN_BROWSER_MAX_PAYLOAD,
-      connectTimeoutMs,
-      lowWaterMark = DEFAULT_IN_BROWSER_LOW_WATER_MARK,
-    } = options;
-    if (!(latencyMs >= 0) || !Number.isFinite(latencyMs)) {
-      throw new VnfError('INVALID_ARGUMENT', `latencyMs must be a finite number >= 0; got ${latencyMs}.`);
-    }
-    if (!(maxPayloadSize > 0)) {
-      throw new VnfError('INVALID_ARGUMENT', `maxPayloadSize must be a positive number of bytes; got ${maxPayloadSize}.`);
-    }
-    if (!(lowWaterMark >= 0)) {
-      throw new VnfError('INVALID_ARGUMENT', `lowWaterMark must be a number of bytes >= 0; got ${lowWaterMark}.`);
-    }
+    const { latencyMs, maxPayloadSize, connectTimeoutMs, lowWaterMark } = SCHEMA.resolve(options);
     this.lowWaterMark = lowWaterMark;
     this.latencyMs = latencyMs;
     this.maxPayloadSize = maxPayloadSize;

@@ -1,20 +1,32 @@
-import { VnfError } from '@vnf/core';
+import { VnfError, option, optionsSchema } from '@vnf/core';
 import { MAX_FRAME_HEADER, MAX_TOTAL_SIZE } from './frames';
 
-/** Options of a MarshallerHub. Every field is optional; the defaults are documented in README.md. */
+/** Options of a MarshallerHub. Every field is optional; an unknown or invalid one throws INVALID_ARGUMENT. */
 export interface MarshallerHubOptions {
-  /** Largest message `send` accepts, in bytes after serialization (JSON text as UTF-8 plus binary). Default 64 MiB. */
+  /**
+   * Largest message `send` accepts, in bytes after serialization (JSON text as UTF-8 plus binary); 1 to 2³²−1.
+   * @default 67108864 (64 MiB)
+   */
   maxMessageSize?: number;
   /**
-   * Largest frame handed to the inner endpoint, in bytes, header included.
-   * Default: 16 KiB (safe on every WebRTC data channel), or the inner hub's `maxPayloadSize` when smaller.
+   * Largest frame handed to the inner endpoint, in bytes, header included; 64 to the inner hub's `maxPayloadSize`.
+   * @default 16384 (16 KiB, safe on every WebRTC data channel), or the inner hub's `maxPayloadSize` when smaller
    */
   chunkSize?: number;
-  /** Deliver messages in exact send order (hold completed messages until earlier ones complete). Default false. */
+  /**
+   * Deliver messages in exact send order (hold completed messages until earlier ones complete).
+   * @default false
+   */
   strictOrder?: boolean;
-  /** A message in transfer is discarded (with an `error` event) after this long without a chunk of it, in ms. Default 30 000. */
+  /**
+   * A message in transfer is discarded (with an `error` event) after this long without a chunk of it, in ms.
+   * @default 30000
+   */
   reassemblyTimeoutMs?: number;
-  /** Sending pauses while the inner endpoint has this many bytes or more buffered toward the peer. Default 1 MiB. */
+  /**
+   * Sending pauses while the inner endpoint has this many bytes or more buffered toward the peer.
+   * @default 1048576 (1 MiB)
+   */
   highWaterMark?: number;
 }
 
@@ -34,10 +46,16 @@ export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /** Below this a frame would be mostly header. */
 export const MIN_CHUNK_SIZE = 64;
 
+const SCHEMA = optionsSchema('MarshallerHub', {
+  maxMessageSize: option.integer({ min: 1, max: MAX_TOTAL_SIZE, default: DEFAULT_MAX_MESSAGE_SIZE }),
+  // Its default and upper bound come from the inner hub: see resolveOptions.
+  chunkSize: option.integer({ min: MIN_CHUNK_SIZE }),
+  strictOrder: option.boolean({ default: false }),
+  reassemblyTimeoutMs: option.number({ above: 0, default: DEFAULT_REASSEMBLY_TIMEOUT_MS }),
+  highWaterMark: option.number({ above: 0, allowInfinity: true, default: DEFAULT_HIGH_WATER_MARK }),
+});
+
 export function resolveOptions(options: MarshallerHubOptions, innerMaxPayloadSize: number): MarshallerConfig {
-  if (typeof options !== 'object' || options === null) {
-    throw new VnfError('INVALID_ARGUMENT', 'MarshallerHub options must be an object (or omitted).');
-  }
   if (typeof innerMaxPayloadSize !== 'number' || !(innerMaxPayloadSize >= MIN_CHUNK_SIZE)) {
     throw new VnfError(
       'INVALID_ARGUMENT',
@@ -45,34 +63,12 @@ export function resolveOptions(options: MarshallerHubOptions, innerMaxPayloadSiz
         'Wrap a hub whose frames can hold a MarshallerHub chunk.',
     );
   }
-  const {
-    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
-    chunkSize = Math.min(DEFAULT_CHUNK_SIZE, Math.floor(innerMaxPayloadSize)),
-    strictOrder = false,
-    reassemblyTimeoutMs = DEFAULT_REASSEMBLY_TIMEOUT_MS,
-    highWaterMark = DEFAULT_HIGH_WATER_MARK,
-  } = options;
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1 || maxMessageSize > MAX_TOTAL_SIZE) {
-    throw new VnfError(
-      'INVALID_ARGUMENT',
-      `maxMessageSize must be an integer from 1 to ${MAX_TOTAL_SIZE} bytes; got ${String(maxMessageSize)}.`,
+  const resolved = SCHEMA.resolve(options);
+  const chunkSize = resolved.chunkSize ?? Math.min(DEFAULT_CHUNK_SIZE, Math.floor(innerMaxPayloadSize));
+  if (chunkSize > innerMaxPayloadSize) {
+    throw SCHEMA.invalid(
+      `chunkSize (${chunkSize}) must be at most the inner hub's maxPayloadSize (${innerMaxPayloadSize}) bytes. It counts the ${MAX_FRAME_HEADER}-byte frame header.`,
     );
   }
-  if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > innerMaxPayloadSize) {
-    throw new VnfError(
-      'INVALID_ARGUMENT',
-      `chunkSize must be an integer from ${MIN_CHUNK_SIZE} to the inner hub's maxPayloadSize (${innerMaxPayloadSize}) bytes; ` +
-        `got ${String(chunkSize)}. It counts the ${MAX_FRAME_HEADER}-byte frame header.`,
-    );
-  }
-  if (typeof strictOrder !== 'boolean') {
-    throw new VnfError('INVALID_ARGUMENT', `strictOrder must be true or false; got ${typeof strictOrder}.`);
-  }
-  if (typeof reassemblyTimeoutMs !== 'number' || !(reassemblyTimeoutMs > 0) || !Number.isFinite(reassemblyTimeoutMs)) {
-    throw new VnfError('INVALID_ARGUMENT', `reassemblyTimeoutMs must be a positive finite number; got ${String(reassemblyTimeoutMs)}.`);
-  }
-  if (typeof highWaterMark !== 'number' || !(highWaterMark > 0)) {
-    throw new VnfError('INVALID_ARGUMENT', `highWaterMark must be a positive number of bytes; got ${String(highWaterMark)}.`);
-  }
-  return { maxMessageSize, chunkSize, strictOrder, reassemblyTimeoutMs, highWaterMark };
+  return { ...resolved, chunkSize };
 }

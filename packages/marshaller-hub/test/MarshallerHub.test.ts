@@ -50,6 +50,14 @@ describe('construction', () => {
     expectCode(() => new MarshallerHub(undefined as unknown as InBrowserHub), 'INVALID_ARGUMENT');
     expectCode(() => new MarshallerHub(new InBrowserHub({ maxPayloadSize: 10 })), 'INVALID_ARGUMENT');
   });
+
+  it('rejects a misspelt option with INVALID_ARGUMENT naming the option meant', () => {
+    const inner = new InBrowserHub();
+    expect(() => new MarshallerHub(inner, { maxMesageSize: 1 } as MarshallerHubOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('"maxMessageSize"') }),
+    );
+    void inner.close();
+  });
 });
 
 describe('round trips', () => {

@@ -1,14 +1,19 @@
-import { VnfError, validateEva, type RegistryClient, type RegistryStore } from '@vnf/core';
-import { MemoryRegistryStore, type MemoryRegistryStoreOptions } from './MemoryRegistryStore';
+import { option, optionsSchema, validateEva, type RegistryClient, type RegistryStore } from '@vnf/core';
+import { MemoryRegistryStore, STORE_LIMIT_FIELDS, type MemoryRegistryStoreOptions } from './MemoryRegistryStore';
 import { InBrowserRegistryClient } from './InBrowserRegistryClient';
 
 export interface InBrowserRegistryOptions extends MemoryRegistryStoreOptions {
   /**
-   * The store holding the entries. Default: a new MemoryRegistryStore built from the limits in these options.
-   * Give either a store or limits, not both.
+   * The store holding the entries. Give either a store or limits, not both.
+   * @default a new MemoryRegistryStore built from the limits in these options
    */
   store?: RegistryStore;
 }
+
+const SCHEMA = optionsSchema('InBrowserRegistry', {
+  store: option.object<RegistryStore>({ expected: 'a RegistryStore such as new MemoryRegistryStore()', check: (store) => typeof store.create === 'function' }),
+  ...STORE_LIMIT_FIELDS,
+});
 
 /**
  * A registry in this process's memory, for tests and single-page apps. It keeps the same rules as the
@@ -21,14 +26,10 @@ export class InBrowserRegistry {
   private readonly clients = new Map<string, Set<InBrowserRegistryClient>>();
 
   constructor(options: InBrowserRegistryOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new VnfError('INVALID_ARGUMENT', 'InBrowserRegistry takes an options object (or nothing).');
-    }
-    const { store, ...limits } = options;
+    // Only what was given: the limits' defaults are the store's, and a store excludes them.
+    const { store, ...limits } = SCHEMA.resolvePartial(options);
     if (store !== undefined) {
-      if (Object.values(limits).some((v) => v !== undefined)) {
-        throw new VnfError('INVALID_ARGUMENT', 'Give InBrowserRegistry either a store or store limits, not both: set the limits on your store.');
-      }
+      if (Object.keys(limits).length > 0) throw SCHEMA.invalid('give either a store or store limits, not both: set the limits on your store.');
       this.store = store;
     } else {
       this.store = new MemoryRegistryStore(limits);

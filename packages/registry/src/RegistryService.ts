@@ -1,14 +1,23 @@
-import { VnfError, validateEva, type RegistryStore } from '@vnf/core';
+import { VnfError, option, optionsSchema, validateEva, type RegistryStore } from '@vnf/core';
 import { isRegistryMethod } from './registryProtocol';
-import { positiveInteger } from './options';
-import { ServiceSession, type SessionLimits, type SessionNotify, type WatchBudget } from './ServiceSession';
+import { ServiceSession } from './ServiceSession';
+import type { RegistrySession, SessionChannel, SessionLimits, SessionNotify } from './sessionTypes';
 
 export interface RegistryServiceOptions {
-  /** Most watches one session may hold at once; one more is refused with TOO_LARGE. Default 64. */
+  /**
+   * Most watches one session may hold at once; one more is refused with TOO_LARGE.
+   * @default 64
+   */
   maxWatchesPerSession?: number;
-  /** Bytes of entries in one list reply: pages are cut below it, a whole list above it is refused TOO_LARGE. Default 256 KiB. */
+  /**
+   * Bytes of entries in one list reply: pages are cut below it, a whole list above it is refused TOO_LARGE.
+   * @default 262144 (256 KiB)
+   */
   maxReplyBytes?: number;
-  /** Most entries in one page. Default 1 000. */
+  /**
+   * Most entries in one page.
+   * @default 1000
+   */
   maxPageEntries?: number;
 }
 
@@ -16,22 +25,11 @@ export const DEFAULT_MAX_WATCHES_PER_SESSION = 64;
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
 export const DEFAULT_MAX_PAGE_ENTRIES = 1000;
 
-/** What the broker tells a session about its channel (see openSession). */
-export interface SessionChannel {
-  watchBudget?: WatchBudget;
-  accepting?: () => boolean;
-}
-
-/** One RPC channel's view of the registry: the broker opens one per channel and closes it when the channel goes. */
-export interface RegistrySession {
-  /**
-   * Handles one call; resolves the result (for JSON.stringify: a list page may come as RawJson, text already, which
-   * the broker puts into its reply as it is) or rejects a VnfError (INVALID_ARGUMENT, NOT_FOUND, FORBIDDEN, …). Validates params strictly: params come from the network.
-   */
-  handle(method: string, params: unknown): Promise<unknown>;
-  /** The channel closed or was lost: removes the entries this session created and ends its watches. */
-  close(): Promise<void>;
-}
+const SCHEMA = optionsSchema('RegistryService', {
+  maxWatchesPerSession: option.integer({ min: 1, default: DEFAULT_MAX_WATCHES_PER_SESSION }),
+  maxReplyBytes: option.integer({ min: 1, default: DEFAULT_MAX_REPLY_BYTES }),
+  maxPageEntries: option.integer({ min: 1, default: DEFAULT_MAX_PAGE_ENTRIES }),
+});
 
 /**
  * The registry's server side, for the broker: it turns `registry.*` RPC calls into store operations
@@ -51,11 +49,8 @@ export class RegistryService {
       throw new VnfError('INVALID_ARGUMENT', 'RegistryService needs a RegistryStore, for example new MemoryRegistryStore().');
     }
     this.store = store;
-    this.limits = {
-      maxWatches: positiveInteger(options.maxWatchesPerSession, DEFAULT_MAX_WATCHES_PER_SESSION, 'maxWatchesPerSession'),
-      maxReplyBytes: positiveInteger(options.maxReplyBytes, DEFAULT_MAX_REPLY_BYTES, 'maxReplyBytes'),
-      maxPageEntries: positiveInteger(options.maxPageEntries, DEFAULT_MAX_PAGE_ENTRIES, 'maxPageEntries'),
-    };
+    const { maxWatchesPerSession, maxReplyBytes, maxPageEntries } = SCHEMA.resolve(options);
+    this.limits = { maxWatches: maxWatchesPerSession, maxReplyBytes, maxPageEntries };
     this.handles = this.handles.bind(this);
     this.openSession = this.openSession.bind(this);
   }

@@ -11,31 +11,11 @@ import {
   type ListResult,
   type StatusResult,
 } from './registryProtocol';
-import type { RegistrySession } from './RegistryService';
-import { PageJson, forwardingWatcher, type MemoryRegistryStore, type RawJson } from './MemoryRegistryStore';
+import type { RegistrySession, SessionLimits, SessionNotify } from './sessionTypes';
+import { PageJson, forwardingWatcher, type RawJson } from './registryJson';
+import type { RegistryRules } from './RegistryRules';
 
 const log = createLogger('registry:service');
-
-/** Pushes a notification to the session's channel: `paramsJson` is its params, already serialized. */
-export type SessionNotify = (method: string, paramsJson: string) => void;
-
-/** Counts one client's watches across its sessions (the broker's per-client limit). */
-export interface WatchBudget {
-  readonly limit: number;
-  /** Takes one unit; false when the client is at its limit. */
-  take(): boolean;
-  give(): void;
-}
-
-export interface SessionLimits {
-  maxWatches: number;
-  /** Bytes of entries in one list reply (a page, or a whole list). */
-  maxReplyBytes: number;
-  maxPageEntries: number;
-  watchBudget?: WatchBudget;
-  /** False while the channel drops notifications anyway (the broker's lagging socket): changes are then skipped unbuilt. */
-  accepting?: () => boolean;
-}
 
 /** RegistryService's session: one RPC channel, speaking for `owner`. */
 export class ServiceSession implements RegistrySession {
@@ -52,6 +32,7 @@ export class ServiceSession implements RegistrySession {
   ) {
     this.handle = this.handle.bind(this);
     this.close = this.close.bind(this);
+    this.detach = this.detach.bind(this);
   }
 
   async handle(method: string, params: unknown): Promise<unknown> {
@@ -87,7 +68,12 @@ export class ServiceSession implements RegistrySession {
   }
 
   close(): Promise<void> {
-    if (!this.closing) this.closing = this.shutDown();
+    if (!this.closing) this.closing = this.shutDown(true);
+    return this.closing;
+  }
+
+  detach(): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown(false);
     return this.closing;
   }
 
@@ -157,7 +143,7 @@ export class ServiceSession implements RegistrySession {
     const maxBytes = this.limits.maxReplyBytes;
     // The page as text from the stored JSON when the store can: a reply of large values is neither parsed nor
     // serialized again on its way out.
-    const asJson = (this.store as Partial<Pick<MemoryRegistryStore, 'listPageJson'>>).listPageJson?.bind(this.store);
+    const asJson = (this.store as Partial<Pick<RegistryRules, 'listPageJson'>>).listPageJson?.bind(this.store);
     if (after !== undefined) {
       const request = { after: after ?? undefined, maxEntries: this.limits.maxPageEntries, maxBytes };
       return asJson ? asJson(collection, request) : this.store.listPage(collection, request);
@@ -176,10 +162,10 @@ export class ServiceSession implements RegistrySession {
     return page instanceof PageJson ? page : { entries: page.entries };
   }
 
-  private async shutDown(): Promise<void> {
+  private async shutDown(removeEntries: boolean): Promise<void> {
     for (const unsubscribe of this.watches.values()) unsubscribe();
     this.watches.clear();
-    if (this.release()) {
+    if (this.release() && removeEntries) {
       try {
         await this.store.removeOwner(this.owner);
       } catch (err) {

@@ -1,12 +1,15 @@
-export { MemoryRegistryStore, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_ENTRIES_PER_OWNER, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_BYTES_PER_OWNER, ENTRY_JSON, PageJson, RawJson, changeEntryJson } from './MemoryRegistryStore';
+export { MemoryRegistryStore, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_ENTRIES_PER_OWNER, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_BYTES_PER_OWNER } from './MemoryRegistryStore';
+export { RegistryRules } from './RegistryRules';
+export type { RegistryLimits } from './RegistryRules';
+export { ENTRY_JSON, PageJson, RawJson, changeEntryJson } from './registryJson';
 export type { MemoryRegistryStoreOptions } from './MemoryRegistryStore';
 export { InBrowserRegistry } from './InBrowserRegistry';
 export type { InBrowserRegistryOptions } from './InBrowserRegistry';
 export { InBrowserRegistryClient } from './InBrowserRegistryClient';
 export { WebSocketRegistryClient } from './WebSocketRegistryClient';
 export { RegistryService, DEFAULT_MAX_WATCHES_PER_SESSION, DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_PAGE_ENTRIES } from './RegistryService';
-export type { WatchBudget, SessionNotify } from './ServiceSession';
-export type { RegistryServiceOptions, RegistrySession, SessionChannel } from './RegistryService';
+export type { WatchBudget, SessionNotify, RegistrySession, SessionChannel } from './sessionTypes';
+export type { RegistryServiceOptions } from './RegistryService';
 export type { RegistryClientEvents } from './clientEvents';
 export { RegistryMethod, REGISTRY_CHANGE_NOTIFICATION, REGISTRY_RESYNC_NOTIFICATION, MAX_WATCH_ID_LENGTH } from './registryProtocol';
 export type {
@@ -21,3 +24,5 @@ export type {
   ChangeNotification,
 } from './registryProtocol';
 export { MAX_VALUE_DEPTH } from './registryValue';
+export { MemoryRegistryStorage, DEFAULT_MAX_LOG_ENTRIES } from './MemoryRegistryStorage';
+export type { MemoryRegistryStorageOptions } from './MemoryRegistryStorage';

@@ -57,6 +57,13 @@ describe('InBrowserRegistry', () => {
     expect(() => new InBrowserRegistry({ maxValueBytes: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
+  it('throws INVALID_ARGUMENT naming the option meant for a misspelt one', () => {
+    expect(() => new InBrowserRegistry({ maxEntriesPerOwnr: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown InBrowserRegistry option "maxEntriesPerOwnr". Did you mean "maxEntriesPerOwner"?' }),
+    );
+    expect(() => new InBrowserRegistry({ store: {} as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('"store"') }));
+  });
+
   it('passes limits to its own store', async () => {
     const client = new InBrowserRegistry({ maxEntriesPerOwner: 1 }).connect('a');
     await client.createEntry({ collection: 'c', name: '1' }, 1);

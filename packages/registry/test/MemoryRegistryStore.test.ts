@@ -73,6 +73,12 @@ describe('MemoryRegistryStore', () => {
     }
   });
 
+  it('throws INVALID_ARGUMENT naming the option meant for a misspelt one', () => {
+    expect(() => new MemoryRegistryStore({ maxValueByte: 10 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown MemoryRegistryStore option "maxValueByte". Did you mean "maxValueBytes"?' }),
+    );
+  });
+
   it('removes every entry of an owner, in key order, telling watchers, and keeps others', async () => {
     const store = new MemoryRegistryStore();
     const seen: RegistryChange[] = [];

@@ -28,6 +28,7 @@ function onTheWire(session: RegistrySession): RegistrySession {
   return {
     handle: async (method, params) => JSON.parse(JSON.stringify(await session.handle(method, params))) as unknown,
     close: () => session.close(),
+    detach: () => session.detach(),
   };
 }
 
@@ -43,6 +44,12 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 const key = { collection: 'c', name: 'n' };
 
 describe('RegistryService', () => {
+  it('throws INVALID_ARGUMENT naming the option meant for a misspelt one', () => {
+    expect(() => new RegistryService(new MemoryRegistryStore(), { maxWatchesPerSesion: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown RegistryService option "maxWatchesPerSesion". Did you mean "maxWatchesPerSession"?' }),
+    );
+  });
+
   it('handles exactly the registry methods', () => {
     const { service } = setup();
     for (const method of Object.values(RegistryMethod)) expect(service.handles(method)).toBe(true);

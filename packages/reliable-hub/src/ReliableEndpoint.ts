@@ -166,7 +166,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
       );
     }
     send.push(size, (seq) => encodeData(link.tag, seq, payload));
-    if (send.bytes >= this.options.lowWaterMarkBytes) link.drainOwed = true;
+    if (send.bytes >= this.options.lowWaterMark) link.drainOwed = true;
     this.pump(link);
   }
 
@@ -454,7 +454,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     let innerBuffered = -1;
     for (let entry = link.send.peek(); entry !== null; entry = link.send.peek()) {
       if (innerBuffered < 0) innerBuffered = this.inner.bufferedAmount(link.peer);
-      if (innerBuffered >= this.options.innerHighWaterMarkBytes) {
+      if (innerBuffered >= this.options.highWaterMark) {
         if (!link.retransmitTimer.armed) link.retransmitTimer.set(PACE_RETRY_MS);
         break;
       }
@@ -501,7 +501,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
 
   private checkDrain(link: Link): void {
     const { send } = link;
-    if (!link.drainOwed || send.bytes >= this.options.lowWaterMarkBytes || send.size > this.options.maxBufferedMessages / 2) return;
+    if (!link.drainOwed || send.bytes >= this.options.lowWaterMark || send.size > this.options.maxBufferedMessages / 2) return;
     link.drainOwed = false;
     this.emitSafely('drain', link.peer);
   }

@@ -1,95 +1,133 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, VnfError } from '@vnf/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, option, optionsSchema, type ResolvedOptions as Resolved } from '@vnf/core';
 
-/** Options of `ReliableHub`. Every field is optional; the defaults are listed in the README. */
+/** Options of `ReliableHub`. Every field is optional; an unknown or invalid one throws INVALID_ARGUMENT. */
 export interface ReliableHubOptions {
-  /** How long `openConnection` waits for the inner connection and the reliable handshake. Default 10 000 ms. */
+  /**
+   * How long `openConnection` waits for the inner connection and the reliable handshake, ms.
+   * @default 10000
+   */
   connectTimeoutMs?: number;
-  /** How long a broken connection may take to come back before it is reported lost. Default 15 000 ms. */
+  /**
+   * How long a broken connection may take to come back before it is reported lost, ms.
+   * @default 15000
+   */
   restoreTimeoutMs?: number;
-  /** A probe is sent when nothing was heard from the peer for this long. Default 1 000 ms. */
+  /**
+   * A probe is sent when nothing was heard from the peer for this long, ms. Below `heartbeatTimeoutMs`.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number;
-  /** Silence after which a connection counts as broken and restoring starts. Default 5 000 ms. */
+  /**
+   * Silence after which a connection counts as broken and restoring starts, ms.
+   * @default 5000
+   */
   heartbeatTimeoutMs?: number;
-  /** Messages in flight (sent, not yet acknowledged) per connection. Default 1024. */
+  /**
+   * Messages in flight (sent, not yet acknowledged) per connection.
+   * @default 1024
+   */
   sendWindow?: number;
-  /** Bytes accepted by `send` and not yet acknowledged, per connection, before `send` throws BUFFER_FULL. Default 16 MiB. */
+  /**
+   * Bytes accepted by `send` and not yet acknowledged, per connection, before `send` throws BUFFER_FULL.
+   * @default 16777216 (16 MiB)
+   */
   maxBufferedBytes?: number;
-  /** Messages accepted by `send` and not yet acknowledged, per connection, before `send` throws BUFFER_FULL. Default 8192. */
+  /**
+   * Messages accepted by `send` and not yet acknowledged, per connection, before `send` throws BUFFER_FULL.
+   * @default 8192
+   */
   maxBufferedMessages?: number;
-  /** `drain` fires when the buffered bytes fall below this after having reached it (or after BUFFER_FULL). Default 1 MiB. */
+  /**
+   * `drain` fires when the buffered bytes fall below this after having reached it (or after BUFFER_FULL). Below
+   * `maxBufferedBytes`.
+   * @default 1048576 (1 MiB)
+   */
+  lowWaterMark?: number;
+  /**
+   * Sending pauses while the inner endpoint holds this many bytes toward the peer.
+   * @default 1048576 (1 MiB)
+   */
+  highWaterMark?: number;
+  /** @deprecated Renamed `lowWaterMark`; the old name stops working in the next release. */
   lowWaterMarkBytes?: number;
-  /** Sending pauses while the inner endpoint holds this many bytes toward the peer. Default 1 MiB. */
+  /** @deprecated Renamed `highWaterMark`; the old name stops working in the next release. */
   innerHighWaterMarkBytes?: number;
-  /** Retransmission timeout before the first round-trip is measured. Default 300 ms. */
+  /**
+   * Retransmission timeout before the first round-trip is measured, ms.
+   * @default 300
+   */
   initialRtoMs?: number;
-  /** Lower bound of the retransmission timeout. Default 50 ms. */
+  /**
+   * Lower bound of the retransmission timeout, ms.
+   * @default 50
+   */
   minRtoMs?: number;
-  /** Upper bound of the retransmission timeout, backoff included. Default 2 000 ms. */
+  /**
+   * Upper bound of the retransmission timeout, backoff included, ms.
+   * @default 2000
+   */
   maxRtoMs?: number;
-  /** Longest delay of an acknowledgement, so several messages share one; the probe timeout allows for it. Default 5 ms. */
+  /**
+   * Longest delay of an acknowledgement, so several messages share one; the probe timeout allows for it, ms.
+   * @default 5
+   */
   ackDelayMs?: number;
-  /** First delay between attempts to re-open a dropped inner connection; doubles each time. Default 100 ms. */
+  /**
+   * First delay between attempts to re-open a dropped inner connection; doubles each time, ms.
+   * @default 100
+   */
   reconnectBaseMs?: number;
-  /** Longest delay between attempts to re-open a dropped inner connection. Default 2 000 ms. */
+  /**
+   * Longest delay between attempts to re-open a dropped inner connection, ms.
+   * @default 2000
+   */
   reconnectMaxMs?: number;
 }
 
-export type ResolvedOptions = Required<ReliableHubOptions>;
+const positive = (fallback: number, renamedFrom?: string) => option.number({ above: 0, default: fallback, renamedFrom });
+const positiveInteger = (fallback: number) => option.integer({ min: 1, default: fallback });
 
-export const DEFAULT_OPTIONS: ResolvedOptions = {
-  connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-  restoreTimeoutMs: 15_000,
-  heartbeatIntervalMs: 1_000,
-  heartbeatTimeoutMs: 5_000,
-  sendWindow: 1024,
-  maxBufferedBytes: 16 * 1024 * 1024,
-  maxBufferedMessages: 8192,
-  lowWaterMarkBytes: 1024 * 1024,
-  innerHighWaterMarkBytes: 1024 * 1024,
-  initialRtoMs: 300,
-  minRtoMs: 50,
-  maxRtoMs: 2_000,
-  ackDelayMs: 5,
-  reconnectBaseMs: 100,
-  reconnectMaxMs: 2_000,
+const FIELDS = {
+  connectTimeoutMs: positive(DEFAULT_CONNECT_TIMEOUT_MS),
+  restoreTimeoutMs: positive(15_000),
+  heartbeatIntervalMs: positive(1_000),
+  heartbeatTimeoutMs: positive(5_000),
+  sendWindow: positiveInteger(1024),
+  maxBufferedBytes: positive(16 * 1024 * 1024),
+  maxBufferedMessages: positiveInteger(8192),
+  lowWaterMark: positive(1024 * 1024, 'lowWaterMarkBytes'),
+  highWaterMark: positive(1024 * 1024, 'innerHighWaterMarkBytes'),
+  initialRtoMs: positive(300),
+  minRtoMs: positive(50),
+  maxRtoMs: positive(2_000),
+  ackDelayMs: positive(5),
+  reconnectBaseMs: positive(100),
+  reconnectMaxMs: positive(2_000),
 };
 
-const INTEGER_OPTIONS = new Set<keyof ReliableHubOptions>(['sendWindow', 'maxBufferedMessages']);
+/** The options after defaults were filled in. */
+export type ResolvedOptions = Resolved<typeof FIELDS>;
 
-/** Fills in defaults and throws INVALID_ARGUMENT for a bad value or combination. */
+const SCHEMA = optionsSchema('ReliableHub', FIELDS, {
+  check: (o) =>
+    below(o, 'heartbeatIntervalMs', 'heartbeatTimeoutMs') ??
+    atMost(o, 'minRtoMs', 'initialRtoMs') ??
+    atMost(o, 'initialRtoMs', 'maxRtoMs') ??
+    below(o, 'lowWaterMark', 'maxBufferedBytes') ??
+    atMost(o, 'reconnectBaseMs', 'reconnectMaxMs'),
+});
+
+/** Fills in defaults and throws INVALID_ARGUMENT for a bad value, an unknown key or a bad combination. */
 export function resolveOptions(options: ReliableHubOptions | undefined): ResolvedOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new VnfError('INVALID_ARGUMENT', 'ReliableHub options must be an object (or omitted).');
-  }
-  const resolved = { ...DEFAULT_OPTIONS };
-  for (const [key, value] of Object.entries(options ?? {})) {
-    if (!(key in DEFAULT_OPTIONS)) {
-      throw new VnfError('INVALID_ARGUMENT', `Unknown ReliableHub option "${key}". See the README for the options.`);
-    }
-    if (value === undefined) continue;
-    const name = key as keyof ReliableHubOptions;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (INTEGER_OPTIONS.has(name) && !Number.isInteger(value))) {
-      const kind = INTEGER_OPTIONS.has(name) ? 'a positive integer' : 'a positive finite number';
-      throw new VnfError('INVALID_ARGUMENT', `ReliableHub option ${key} must be ${kind}; got ${String(value)}.`);
-    }
-    resolved[name] = value;
-  }
-  requireBelow(resolved, 'heartbeatIntervalMs', 'heartbeatTimeoutMs');
-  requireAtMost(resolved, 'minRtoMs', 'initialRtoMs');
-  requireAtMost(resolved, 'initialRtoMs', 'maxRtoMs');
-  requireBelow(resolved, 'lowWaterMarkBytes', 'maxBufferedBytes');
-  requireAtMost(resolved, 'reconnectBaseMs', 'reconnectMaxMs');
-  return resolved;
+  return SCHEMA.resolve(options);
 }
 
-function requireBelow(o: ResolvedOptions, small: keyof ResolvedOptions, large: keyof ResolvedOptions): void {
-  if (!(o[small] < o[large])) {
-    throw new VnfError('INVALID_ARGUMENT', `ReliableHub option ${small} (${o[small]}) must be less than ${large} (${o[large]}).`);
-  }
+type Key = keyof ResolvedOptions;
+
+function below(o: ResolvedOptions, small: Key, large: Key): string | undefined {
+  return o[small] < o[large] ? undefined : `${small} (${o[small]}) must be less than ${large} (${o[large]}).`;
 }
 
-function requireAtMost(o: ResolvedOptions, small: keyof ResolvedOptions, large: keyof ResolvedOptions): void {
-  if (!(o[small] <= o[large])) {
-    throw new VnfError('INVALID_ARGUMENT', `ReliableHub option ${small} (${o[small]}) must not exceed ${large} (${o[large]}).`);
-  }
+function atMost(o: ResolvedOptions, small: Key, large: Key): string | undefined {
+  return o[small] <= o[large] ? undefined : `${small} (${o[small]}) must not exceed ${large} (${o[large]}).`;
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { ConnectionStatus, DecoratorEndpoint, DecoratorHub, VnfError, type Endpoint, type EndpointOptions, type Hub } from '@vnf/core';
 import { InBrowserHub } from '@vnf/in-browser-hub';
 import { MarshallerHub } from '@vnf/marshaller-hub';
@@ -43,7 +43,7 @@ describe('ReliableHub construction', () => {
     ['a negative timeout', { restoreTimeoutMs: -1 }],
     ['a fractional window', { sendWindow: 2.5 }],
     ['a heartbeat timeout not above the interval', { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 500 }],
-    ['a low-water mark not below the buffer limit', { maxBufferedBytes: 100, lowWaterMarkBytes: 100 }],
+    ['a low-water mark not below the buffer limit', { maxBufferedBytes: 100, lowWaterMark: 100 }],
     ['a minimum RTO above the maximum', { minRtoMs: 500, initialRtoMs: 500, maxRtoMs: 100 }],
   ])('throws INVALID_ARGUMENT for %s', (_what, options) => {
     const inner = new InBrowserHub();
@@ -55,6 +55,27 @@ describe('ReliableHub construction', () => {
     }
     expect(VnfError.is(thrown, 'INVALID_ARGUMENT')).toBe(true);
     void inner.close();
+  });
+
+  it('throws INVALID_ARGUMENT naming the option meant for a misspelt one', () => {
+    const inner = new InBrowserHub();
+    expect(() => new ReliableHub(inner, { sendWindw: 8 } as ReliableHubOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown ReliableHub option "sendWindw". Did you mean "sendWindow"?' }),
+    );
+    void inner.close();
+  });
+
+  it('still takes the deprecated lowWaterMarkBytes and innerHighWaterMarkBytes, as lowWaterMark and highWaterMark', () => {
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const inner = new InBrowserHub();
+    try {
+      expect(() => new ReliableHub(inner, { maxBufferedBytes: 100, lowWaterMarkBytes: 100 })).toThrow(/lowWaterMark \(100\) must be less than maxBufferedBytes/);
+      expect(() => new ReliableHub(inner, { innerHighWaterMarkBytes: 0 })).toThrow(/ReliableHub option "innerHighWaterMarkBytes" must be/);
+      expect(() => new ReliableHub(inner, { lowWaterMarkBytes: 10, lowWaterMark: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    } finally {
+      emitWarning.mockRestore();
+      void inner.close();
+    }
   });
 
   it('throws INVALID_ARGUMENT when the inner frames cannot hold its header', () => {

@@ -1,10 +1,13 @@
 import { VnfError, createLogger } from '@vnf/core';
-import { ChannelControl, controlRecord, decodeFrame, encodeFrame, toRecord, type Decoded } from './frameCodec';
+import { dataChannel } from '@vnf/protocol';
 import { PeerLink } from './PeerLink';
 import { SendQueue } from './sendQueue';
 import type { ControlFrame, SignalData } from './signalingFrames';
 import type { ResolvedRtcHubOptions } from './options';
 import type { WebRtcImplementation } from './webRtcImplementation';
+
+const { ChannelControl, controlRecord, decodeFrame, encodeFrame, toRecord } = dataChannel;
+type Decoded = dataChannel.Decoded;
 
 const log = createLogger('rtc-hub:session');
 

@@ -1,16 +1,28 @@
-import { VnfError } from '@vnf/core';
+import { option, optionsSchema } from '@vnf/core';
 import type { Hub } from '@vnf/core';
 import { ReliableHub, type ReliableHubOptions } from '@vnf/reliable-hub';
 import { RtcHub } from './RtcHub';
 import type { RtcHubOptions } from './options';
 
-/** Options of ReliableRtcHub: one object for each layer. */
+/** Options of ReliableRtcHub: one object for each layer, each checked by its layer. */
 export interface ReliableRtcHubOptions {
-  /** Options of the RtcHub beneath. `relay` defaults to `'fallback'` here (RtcHub's own default is `'never'`). */
+  /**
+   * Options of the RtcHub beneath. `relay` defaults to `'fallback'` here (RtcHub's own default is `'never'`).
+   * @default { relay: 'fallback' } and RtcHub's defaults
+   */
   rtc?: RtcHubOptions;
-  /** Options of the ReliableHub on top (acknowledgements, retransmission, heartbeats, restore timeout). */
+  /**
+   * Options of the ReliableHub on top (acknowledgements, retransmission, heartbeats, restore timeout).
+   * @default ReliableHub's defaults
+   */
   reliable?: ReliableHubOptions;
 }
+
+// The layers check what is inside; this only makes sure a misspelt layer name (`{ rtcOptions: … }`) is not ignored.
+const SCHEMA = optionsSchema('ReliableRtcHub', {
+  rtc: option.object<RtcHubOptions>({ expected: 'an object of RtcHub options' }),
+  reliable: option.object<ReliableHubOptions>({ expected: 'an object of ReliableHub options' }),
+});
 
 /**
  * `ReliableHub` over `RtcHub` with relay fallback: messages take the data channel when one is up and the
@@ -19,9 +31,7 @@ export interface ReliableRtcHubOptions {
  */
 export class ReliableRtcHub extends ReliableHub<RtcHub> {
   constructor(signalingHub: Hub, options: ReliableRtcHubOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new VnfError('INVALID_ARGUMENT', 'ReliableRtcHub options must be an object such as { rtc: {…}, reliable: {…} } when given.');
-    }
-    super(new RtcHub(signalingHub, { relay: 'fallback', ...options.rtc }), options.reliable);
+    const { rtc, reliable } = SCHEMA.resolve(options);
+    super(new RtcHub(signalingHub, { relay: 'fallback', ...rtc }), reliable);
   }
 }

@@ -1,5 +1,5 @@
 import { VnfError } from '@vnf/core';
-import type { WebRtcImplementation } from './webRtcImplementation';
+import type { WebRtcImplementation } from './webRtcTypes';
 
 /*
  * The only place that names @roamhq/wrtc. The require is lazy (browsers never run it) and the package's

@@ -1,45 +1,83 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, VnfError } from '@vnf/core';
-import { RECORD_OVERHEAD } from './frameCodec';
+import { DEFAULT_CONNECT_TIMEOUT_MS, option, optionsSchema } from '@vnf/core';
+import { dataChannel } from '@vnf/protocol';
 import type { WebRtcImplementation } from './webRtcImplementation';
+
+const { RECORD_OVERHEAD } = dataChannel;
 
 /** When messages may travel over the signaling hub instead of a WebRTC data channel. */
 export type RelayMode = 'never' | 'fallback';
 
-/** Options of RtcHub. Every option is optional; the defaults are documented on each field. */
+/** Options of RtcHub. Every option is optional; an unknown or invalid one throws INVALID_ARGUMENT. */
 export interface RtcHubOptions {
-  /** ICE servers (STUN/TURN) given to every RTCPeerConnection. Default `[]`: host candidates only (same machine or LAN). */
+  /**
+   * ICE servers (STUN/TURN) given to every RTCPeerConnection; none means host candidates only (same machine or LAN).
+   * @default []
+   */
   iceServers?: RTCIceServer[];
-  /** `'all'` (default) or `'relay'` (only TURN candidates; needs a TURN server in `iceServers`). */
+  /**
+   * `'all'` or `'relay'` (only TURN candidates; needs a TURN server in `iceServers`).
+   * @default 'all'
+   */
   iceTransportPolicy?: RTCIceTransportPolicy;
-  /** Data channel delivery order. Default `true`. */
+  /**
+   * Data channel delivery order.
+   * @default true
+   */
   ordered?: boolean;
-  /** Data channel retransmissions for unreliable delivery; mutually exclusive with `maxPacketLifeTime`. Default unset: reliable. */
+  /**
+   * Data channel retransmissions for unreliable delivery (an integer >= 0); mutually exclusive with `maxPacketLifeTime`.
+   * @default unset: reliable
+   */
   maxRetransmits?: number;
-  /** Data channel lifetime of a message in ms for unreliable delivery. Default unset: reliable. */
+  /**
+   * Data channel lifetime of a message in ms for unreliable delivery.
+   * @default unset: reliable
+   */
   maxPacketLifeTime?: number;
-  /** How long `openConnection` waits before it ends in TIMEOUT. Default 10 000 ms. */
+  /**
+   * How long `openConnection` waits before it ends in TIMEOUT, ms.
+   * @default 10000
+   */
   connectTimeoutMs?: number;
   /**
    * How long ICE may take to connect a data channel before the attempt ends in FAILED (reason `ICE_TIMEOUT`),
-   * also how long ICE may stay `disconnected` before an open channel is reported lost.
-   * Default: 80 % of `connectTimeoutMs` (8 000 ms). Must be below `connectTimeoutMs`.
+   * also how long ICE may stay `disconnected` before an open channel is reported lost, ms. Must be below
+   * `connectTimeoutMs`.
+   * @default 80 % of `connectTimeoutMs` (8000)
    */
   iceTimeoutMs?: number;
-  /** Largest message `send` accepts, in bytes. Default 65 536 (64 KiB, safe across browsers); at most 262 139. */
+  /**
+   * Largest message `send` accepts, in bytes; at most 262 139. With `relay: 'fallback'` it must also fit into one
+   * message of the signaling hub.
+   * @default 65536 (64 KiB, safe across browsers), or what the signaling hub can relay when smaller
+   */
   maxPayloadSize?: number;
-  /** Buffered bytes toward a peer above which `bufferedAmount` callers should pause. Default 1 MiB. */
+  /**
+   * Buffered bytes toward a peer above which `bufferedAmount` callers should pause.
+   * @default 1048576 (1 MiB)
+   */
   highWaterMark?: number;
-  /** Buffered bytes below which `drain` fires after the high-water mark was passed. Default 256 KiB. */
+  /**
+   * Buffered bytes below which `drain` fires after the high-water mark was passed. Must be below `highWaterMark`.
+   * @default 262144 (256 KiB), or a quarter of `highWaterMark` when smaller
+   */
   lowWaterMark?: number;
   /**
-   * `'never'` (default): a connection is direct or it fails or is lost.
+   * `'never'`: a connection is direct or it fails or is lost.
    * `'fallback'`: when no data channel can be made, or one breaks, messages travel over the signaling
    * connection until a new data channel is up (retried every `directRetryMs`). ReliableRtcHub uses it.
+   * @default 'never'
    */
   relay?: RelayMode;
-  /** With `relay: 'fallback'`, how long to wait before trying a direct connection again. Default 5 000 ms. */
+  /**
+   * With `relay: 'fallback'`, how long to wait before trying a direct connection again, ms.
+   * @default 5000
+   */
   directRetryMs?: number;
-  /** The WebRTC implementation. Default: the browser's globals, or `@roamhq/wrtc` in Node (loaded on demand). */
+  /**
+   * The WebRTC implementation.
+   * @default the browser's globals, or `@roamhq/wrtc` in Node (loaded on demand)
+   */
   wrtc?: WebRtcImplementation;
 }
 
@@ -62,76 +100,69 @@ export const DEFAULT_MAX_PAYLOAD_SIZE = 64 * 1024;
 /** Chrome's SCTP max-message-size is 256 KiB; one record and its header must fit into one data channel message. */
 export const MAX_FRAME_SIZE = 256 * 1024;
 
-function invalid(message: string): VnfError {
-  return new VnfError('INVALID_ARGUMENT', message);
-}
+const MAX_PAYLOAD = MAX_FRAME_SIZE - RECORD_OVERHEAD;
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw invalid(`RtcHub option ${name} must be a positive finite number; got ${String(value)}.`);
-  }
-  return value;
-}
+const SCHEMA = optionsSchema(
+  'RtcHub',
+  {
+    iceServers: option.custom<RTCIceServer[]>({ expected: 'an array of RTCIceServer', check: Array.isArray }),
+    iceTransportPolicy: option.enum(['all', 'relay'], { default: 'all' }),
+    ordered: option.boolean({ default: true }),
+    maxRetransmits: option.integer({ min: 0 }),
+    maxPacketLifeTime: option.number({ above: 0 }),
+    connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
+    iceTimeoutMs: option.number({ above: 0 }),
+    // Its default and a second bound come from the signaling hub: see resolveOptions.
+    maxPayloadSize: option.number({
+      above: 0,
+      max: MAX_PAYLOAD,
+      expected: `a number of bytes > 0 and at most ${MAX_PAYLOAD} (one data channel message; wrap the hub in a MarshallerHub for larger messages)`,
+    }),
+    highWaterMark: option.number({ above: 0, default: 1024 * 1024 }),
+    lowWaterMark: option.number({ above: 0 }),
+    relay: option.enum(['never', 'fallback'], { default: 'never' }),
+    directRetryMs: option.number({ above: 0, default: 5000 }),
+    wrtc: option.object<WebRtcImplementation>({
+      expected: 'an object with RTCPeerConnection, RTCSessionDescription and RTCIceCandidate',
+      check: (wrtc) => typeof wrtc.RTCPeerConnection === 'function',
+    }),
+  },
+  {
+    derive: ({ ordered, maxRetransmits, maxPacketLifeTime, iceServers = [], ...o }) => {
+      const channelConfig: RTCDataChannelInit = { ordered };
+      if (maxRetransmits !== undefined) channelConfig.maxRetransmits = maxRetransmits;
+      if (maxPacketLifeTime !== undefined) channelConfig.maxPacketLifeTime = maxPacketLifeTime;
+      return {
+        ...o,
+        iceServers,
+        channelConfig,
+        iceTimeoutMs: o.iceTimeoutMs ?? Math.floor(o.connectTimeoutMs * 0.8),
+        lowWaterMark: o.lowWaterMark ?? Math.min(256 * 1024, o.highWaterMark / 4),
+      };
+    },
+    check: (o) => {
+      if (o.channelConfig.maxRetransmits !== undefined && o.channelConfig.maxPacketLifeTime !== undefined) {
+        return 'maxRetransmits and maxPacketLifeTime exclude each other; set one of them.';
+      }
+      if (o.iceTimeoutMs >= o.connectTimeoutMs) {
+        return `iceTimeoutMs (${o.iceTimeoutMs}) must be below connectTimeoutMs (${o.connectTimeoutMs}) so ICE failures end in FAILED, not TIMEOUT.`;
+      }
+      if (o.lowWaterMark >= o.highWaterMark) return `lowWaterMark (${o.lowWaterMark}) must be below highWaterMark (${o.highWaterMark}).`;
+      return undefined;
+    },
+  },
+);
 
 /**
  * Applies defaults and rejects invalid options and combinations with INVALID_ARGUMENT.
  * `signalingMaxPayload` bounds the payload when messages may be relayed over the signaling hub.
  */
 export function resolveOptions(options: RtcHubOptions, signalingMaxPayload: number): ResolvedRtcHubOptions {
-  if (options === null || typeof options !== 'object') throw invalid('RtcHub options must be an object when given.');
-  const relay = options.relay ?? 'never';
-  if (relay !== 'never' && relay !== 'fallback') throw invalid(`RtcHub option relay must be 'never' or 'fallback'; got ${String(relay)}.`);
-  const iceServers = options.iceServers ?? [];
-  if (!Array.isArray(iceServers)) throw invalid('RtcHub option iceServers must be an array of RTCIceServer.');
-  const iceTransportPolicy = options.iceTransportPolicy ?? 'all';
-  if (iceTransportPolicy !== 'all' && iceTransportPolicy !== 'relay') {
-    throw invalid(`RtcHub option iceTransportPolicy must be 'all' or 'relay'; got ${String(iceTransportPolicy)}.`);
-  }
-  const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
-  const iceTimeoutMs = positive('iceTimeoutMs', options.iceTimeoutMs, Math.floor(connectTimeoutMs * 0.8));
-  if (iceTimeoutMs >= connectTimeoutMs) {
-    throw invalid(`RtcHub option iceTimeoutMs (${iceTimeoutMs}) must be below connectTimeoutMs (${connectTimeoutMs}) so ICE failures end in FAILED, not TIMEOUT.`);
-  }
-  const relayLimit = relay === 'fallback' ? signalingMaxPayload - RECORD_OVERHEAD : Infinity;
-  const maxPayloadSize = positive('maxPayloadSize', options.maxPayloadSize, Math.min(DEFAULT_MAX_PAYLOAD_SIZE, relayLimit));
-  if (maxPayloadSize > MAX_FRAME_SIZE - RECORD_OVERHEAD) {
-    throw invalid(`RtcHub option maxPayloadSize may be at most ${MAX_FRAME_SIZE - RECORD_OVERHEAD} bytes (one data channel message); wrap the hub in a MarshallerHub for larger messages.`);
-  }
+  const resolved = SCHEMA.resolve(options);
+  const relayLimit = resolved.relay === 'fallback' ? signalingMaxPayload - RECORD_OVERHEAD : Infinity;
+  const maxPayloadSize = resolved.maxPayloadSize ?? Math.min(DEFAULT_MAX_PAYLOAD_SIZE, relayLimit);
   if (maxPayloadSize > relayLimit) {
-    throw invalid(`RtcHub option maxPayloadSize (${maxPayloadSize}) exceeds what the signaling hub can relay (${relayLimit}); lower it or use relay: 'never'.`);
+    throw SCHEMA.invalid(`maxPayloadSize (${maxPayloadSize}) exceeds what the signaling hub can relay (${relayLimit}); lower it or use relay: 'never'.`);
   }
-  const highWaterMark = positive('highWaterMark', options.highWaterMark, 1024 * 1024);
-  const lowWaterMark = positive('lowWaterMark', options.lowWaterMark, Math.min(256 * 1024, highWaterMark / 4));
-  if (lowWaterMark >= highWaterMark) throw invalid(`RtcHub option lowWaterMark (${lowWaterMark}) must be below highWaterMark (${highWaterMark}).`);
-  const channelConfig: RTCDataChannelInit = { ordered: options.ordered ?? true };
-  if (options.ordered !== undefined && typeof options.ordered !== 'boolean') throw invalid('RtcHub option ordered must be a boolean.');
-  if (options.maxRetransmits !== undefined && options.maxPacketLifeTime !== undefined) {
-    throw invalid('RtcHub options maxRetransmits and maxPacketLifeTime exclude each other; set one of them.');
-  }
-  if (options.maxRetransmits !== undefined) {
-    if (!Number.isInteger(options.maxRetransmits) || options.maxRetransmits < 0) throw invalid('RtcHub option maxRetransmits must be an integer ≥ 0.');
-    channelConfig.maxRetransmits = options.maxRetransmits;
-  }
-  if (options.maxPacketLifeTime !== undefined) {
-    channelConfig.maxPacketLifeTime = positive('maxPacketLifeTime', options.maxPacketLifeTime, 0);
-  }
-  const directRetryMs = positive('directRetryMs', options.directRetryMs, 5000);
-  const wrtc = options.wrtc;
-  if (wrtc !== undefined && (typeof wrtc !== 'object' || wrtc === null || typeof wrtc.RTCPeerConnection !== 'function')) {
-    throw invalid('RtcHub option wrtc must be an object with RTCPeerConnection, RTCSessionDescription and RTCIceCandidate.');
-  }
-  return {
-    iceServers,
-    iceTransportPolicy,
-    channelConfig,
-    connectTimeoutMs,
-    iceTimeoutMs,
-    maxPayloadSize,
-    highWaterMark,
-    lowWaterMark,
-    relay,
-    directRetryMs,
-    wrtc,
-  };
+  return { ...resolved, maxPayloadSize };
 }

@@ -1,4 +1,7 @@
-import { encodeFrame, recordSize, type FrameRecord } from './frameCodec';
+import { dataChannel } from '@vnf/protocol';
+
+const { encodeFrame, recordSize } = dataChannel;
+type FrameRecord = dataChannel.FrameRecord;
 
 /** Taken slots at the front before the array is compacted (and only once they are half of it). */
 const COMPACT_AFTER = 1024;

@@ -2,7 +2,7 @@ import { VnfError } from '@vnf/core';
 
 /*
  * Control frames RtcHub sends over the signaling connection: small strings, a version prefix and JSON.
- * Binary messages on the signaling connection are relayed data frames (see frameCodec).
+ * Binary messages on the signaling connection are relayed data frames (see dataChannel in @vnf/protocol).
  */
 
 const PREFIX = 'vnf-rtc/1 ';

@@ -1,12 +1,8 @@
 import { VnfError } from '@vnf/core';
 import { loadNodeWrtc } from './nodeWrtc';
+import type { WebRtcImplementation } from './webRtcTypes';
 
-/** The three WebRTC constructors RtcHub needs: the browser's globals, `@roamhq/wrtc`, or a test double. */
-export interface WebRtcImplementation {
-  RTCPeerConnection: typeof RTCPeerConnection;
-  RTCSessionDescription: typeof RTCSessionDescription;
-  RTCIceCandidate: typeof RTCIceCandidate;
-}
+export type { WebRtcImplementation };
 
 function fromGlobals(): WebRtcImplementation | null {
   const g = globalThis as Partial<WebRtcImplementation>;

@@ -1,6 +1,8 @@
 import { afterEach, expect, it, jest } from '@jest/globals';
 import type { VnfError } from '@vnf/core';
-import { decodeFrame } from '../src/frameCodec';
+import { dataChannel } from '@vnf/protocol';
+
+const { decodeFrame } = dataChannel;
 import { resolveOptions } from '../src/options';
 import { PeerSession, type SessionHost } from '../src/PeerSession';
 import type { WebRtcImplementation } from '../src/webRtcImplementation';

@@ -23,6 +23,20 @@ it('rejects options that are not an object', () => {
   expect(VnfError.is(thrown, 'INVALID_ARGUMENT')).toBe(true);
 });
 
+it('rejects a misspelt option, of its own or of a layer, with INVALID_ARGUMENT naming the option meant', () => {
+  const signaling = new InBrowserHub();
+  expect(() => new ReliableRtcHub(signaling, { rtcOptions: {} } as never)).toThrow(
+    expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown ReliableRtcHub option "rtcOptions". Did you mean "rtc"?' }),
+  );
+  expect(() => new ReliableRtcHub(signaling, { rtc: { directRetry: 5 } } as never)).toThrow(
+    expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown RtcHub option "directRetry". Did you mean "directRetryMs"?' }),
+  );
+  expect(() => new ReliableRtcHub(signaling, { reliable: { restoreTimeout: 5 } } as never)).toThrow(
+    expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown ReliableHub option "restoreTimeout". Did you mean "restoreTimeoutMs"?' }),
+  );
+  void signaling.close();
+});
+
 it('a broken data channel: messages go over the relay, then back to a new channel, exactly once and in order', async () => {
   const control = controlledWrtc();
   hub = new ReliableRtcHub(new InBrowserHub(), { rtc: { wrtc: control.impl, directRetryMs: 200, iceTimeoutMs: 1500, connectTimeoutMs: 5000 } });

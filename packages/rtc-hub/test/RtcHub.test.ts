@@ -42,6 +42,14 @@ describe('RtcHub options', () => {
     expect(code(() => new RtcHub(new InBrowserHub({ maxPayloadSize: 1000 }), { relay: 'fallback', maxPayloadSize: 2000 }))).toBe('INVALID_ARGUMENT');
   });
 
+  it('rejects a misspelt option with INVALID_ARGUMENT naming the option meant', () => {
+    const signaling = new InBrowserHub();
+    expect(() => new RtcHub(signaling, { iceTimeout: 1000 } as RtcHubOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown RtcHub option "iceTimeout". Did you mean "iceTimeoutMs"?' }),
+    );
+    void signaling.close();
+  });
+
   it('defaults to a 64 KiB payload limit, lower when relaying through a smaller signaling hub', () => {
     expect(rtcHub().maxPayloadSize).toBe(64 * 1024);
     expect(new RtcHub(new InBrowserHub({ maxPayloadSize: 1000 }), { relay: 'fallback' }).maxPayloadSize).toBe(995);

@@ -1,25 +1,32 @@
-import { VnfError } from '@vnf/core';
-import { RULE_KEYS, isRuleKey, validateRules } from './rules';
+import { option, optionsSchema } from '@vnf/core';
+import { RULE_FIELDS } from './rules';
 import type { ChaosRules } from './rules';
-import { normalizeSeed, randomSeed } from './random';
+import { SEED_EXPECTED, isChaosSeed, normalizeSeed, randomSeed } from './random';
 import type { ChaosSeed } from './random';
 
 /** Options of UnreliableHub: the rules of all traffic (see ChaosRules), plus the hub's own settings. */
 export interface UnreliableHubOptions extends ChaosRules {
   /**
-   * Seed of the chaos decisions: an integer 0…2^32−1 or a string (a decimal string means that number).
-   * Default: a random seed, readable as `hub.seed` so a failing run can be replayed.
+   * Seed of the chaos decisions: an integer 0…2^32−1 or a non-empty string (a decimal string means that number).
+   * @default a random seed, readable as `hub.seed` so a failing run can be replayed
    */
   seed?: ChaosSeed;
-  /** How many events the log keeps (the latest); 0 keeps none (counters and `onEvent` still work). Default 1000. */
+  /**
+   * How many events the log keeps (the latest); 0 keeps none (counters and `onEvent` still work).
+   * @default 1000
+   */
   logSize?: number;
   /**
    * Also apply the chaos to messages arriving from evas that are not endpoints of this hub, so wrapping one
    * side of a link disturbs both directions. Turn off when every peer has its own UnreliableHub, or the
-   * chaos would be applied twice. Default true.
+   * chaos would be applied twice.
+   * @default true
    */
   applyToIncoming?: boolean;
-  /** `drain` fires when the bytes this layer holds toward a peer fall to this after exceeding it. Default 16384. */
+  /**
+   * `drain` fires when the bytes this layer holds toward a peer fall to this after exceeding it.
+   * @default 16384 (16 KiB)
+   */
   lowWaterMark?: number;
 }
 
@@ -34,37 +41,27 @@ export interface HubSettings {
   lowWaterMark: number;
 }
 
-const HUB_KEYS = ['seed', 'logSize', 'applyToIncoming', 'lowWaterMark'];
+const SCHEMA = optionsSchema(
+  'UnreliableHub',
+  {
+    seed: option.custom<ChaosSeed>({ expected: SEED_EXPECTED, check: isChaosSeed }),
+    logSize: option.integer({ min: 0, default: DEFAULT_LOG_SIZE }),
+    applyToIncoming: option.boolean({ default: true }),
+    lowWaterMark: option.number({ min: 0, allowInfinity: true, default: DEFAULT_LOW_WATER_MARK }),
+    ...RULE_FIELDS,
+  },
+  {
+    derive: ({ seed, logSize, applyToIncoming, lowWaterMark, ...rules }): HubSettings => ({
+      seed: seed === undefined ? randomSeed() : normalizeSeed(seed),
+      // Only the rules given: one left out must not hide its default (see ChaosEngine.rulesFor).
+      rules: Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined)) as ChaosRules,
+      logSize,
+      applyToIncoming,
+      lowWaterMark,
+    }),
+  },
+);
 
 export function resolveOptions(options: unknown): HubSettings {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new VnfError('INVALID_ARGUMENT', 'UnreliableHub options must be an object such as { seed: 42, drop: 0.1 }.');
-  }
-  const rules: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (isRuleKey(key)) rules[key] = value;
-    else if (!HUB_KEYS.includes(key)) {
-      throw new VnfError(
-        'INVALID_ARGUMENT',
-        `UnreliableHub: unknown option "${key}". Options: ${[...HUB_KEYS, ...RULE_KEYS].join(', ')}.`,
-      );
-    }
-  }
-  const { seed, logSize = DEFAULT_LOG_SIZE, applyToIncoming = true, lowWaterMark = DEFAULT_LOW_WATER_MARK } = options as UnreliableHubOptions;
-  if (!Number.isInteger(logSize) || logSize < 0) {
-    throw new VnfError('INVALID_ARGUMENT', `UnreliableHub: logSize must be an integer >= 0; got ${String(logSize)}.`);
-  }
-  if (typeof applyToIncoming !== 'boolean') {
-    throw new VnfError('INVALID_ARGUMENT', `UnreliableHub: applyToIncoming must be true or false; got ${String(applyToIncoming)}.`);
-  }
-  if (typeof lowWaterMark !== 'number' || !(lowWaterMark >= 0)) {
-    throw new VnfError('INVALID_ARGUMENT', `UnreliableHub: lowWaterMark must be a number of bytes >= 0; got ${String(lowWaterMark)}.`);
-  }
-  return {
-    seed: seed === undefined ? randomSeed() : normalizeSeed(seed),
-    rules: validateRules(rules, 'UnreliableHub'),
-    logSize,
-    applyToIncoming,
-    lowWaterMark,
-  };
+  return SCHEMA.resolve(options);
 }

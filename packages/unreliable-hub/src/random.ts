@@ -5,22 +5,29 @@ export type ChaosSeed = number | string;
 
 const MAX_SEED = 0xffff_ffff;
 
+/** What `seed` accepts, as messages say it. */
+export const SEED_EXPECTED = `an integer from 0 to ${MAX_SEED} or a non-empty string`;
+
+/** True for a seed a user may give: an integer from 0 to 2^32−1, or a non-empty string. */
+export function isChaosSeed(seed: unknown): seed is ChaosSeed {
+  if (typeof seed === 'number') return Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED;
+  return typeof seed === 'string' && seed.length > 0;
+}
+
 /**
  * Checks a user's seed and brings it to one canonical form: a decimal string that fits 32 bits becomes
  * that number, so `seed: 42` and `CHAOS_SEED=42` (read from the environment as a string) replay the same run.
  */
 export function normalizeSeed(seed: unknown): ChaosSeed {
-  if (typeof seed === 'number') {
-    if (Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED) return seed;
-  } else if (typeof seed === 'string' && seed.length > 0) {
-    if (/^(0|[1-9]\d{0,9})$/.test(seed) && Number(seed) <= MAX_SEED) return Number(seed);
-    return seed;
+  if (!isChaosSeed(seed)) {
+    throw new VnfError(
+      'INVALID_ARGUMENT',
+      `seed must be ${SEED_EXPECTED}; got ${String(seed)}. ` +
+        'Leave it out to get a random seed (read it back from hub.seed to replay the run).',
+    );
   }
-  throw new VnfError(
-    'INVALID_ARGUMENT',
-    `seed must be an integer from 0 to ${MAX_SEED} or a non-empty string; got ${String(seed)}. ` +
-      'Leave it out to get a random seed (read it back from hub.seed to replay the run).',
-  );
+  if (typeof seed === 'string' && /^(0|[1-9]\d{0,9})$/.test(seed) && Number(seed) <= MAX_SEED) return Number(seed);
+  return seed;
 }
 
 /** A fresh random seed, for runs that did not ask for one. */

@@ -44,6 +44,17 @@ describe('UnreliableHub construction', () => {
     expect((thrown as Error).message.length).toBeGreaterThan(20);
   });
 
+  it('throws INVALID_ARGUMENT naming the option meant for a misspelt hub option or rule', () => {
+    const inner = new InBrowserHub();
+    expect(() => new UnreliableHub(inner, { dropRate: 0.1 } as UnreliableHubOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown UnreliableHub option "dropRate". Did you mean "drop"?' }),
+    );
+    expect(() => new UnreliableHub(inner, { lowWaterMarkBytes: 1 } as UnreliableHubOptions)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('Did you mean "lowWaterMark"?') }),
+    );
+    void inner.close();
+  });
+
   it('throws INVALID_ARGUMENT when the inner hub is not a hub', () => {
     expect(() => new UnreliableHub({} as InBrowserHub)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });

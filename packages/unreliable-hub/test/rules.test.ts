@@ -22,11 +22,13 @@ describe('validateRules', () => {
       thrown = err;
     }
     expect(VnfError.is(thrown, 'INVALID_ARGUMENT')).toBe(true);
-    expect((thrown as Error).message).toMatch(/chaos\.set: jitterMs must be a finite number of ms >= 0; got -3/);
+    expect((thrown as Error).message).toBe('chaos.set option "jitterMs" must be a finite number of ms >= 0; got -3.');
   });
 
   it('rejects unknown rules and non-objects', () => {
-    expect(() => validateRules({ latency: 5 }, 'test')).toThrow(/unknown rule "latency"/);
+    expect(() => validateRules({ latency: 5 }, 'chaos.set')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown chaos.set option "latency". Did you mean "latencyMs"?' }),
+    );
     expect(() => validateRules([], 'test')).toThrow(VnfError);
     expect(() => validateRules('drop', 'test')).toThrow(VnfError);
   });

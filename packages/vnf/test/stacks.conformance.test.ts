@@ -1,4 +1,4 @@
-// The documented stacks over a real broker, through the umbrella as users import it (DESIGN.md §2).
+// The documented stacks over a real broker, through the umbrella as users import it (docs/design.md, Stacking decorators).
 // Stacks with WebRTC run in packages/rtc-hub/test/conformance.test.ts.
 import { hubConformance } from '@vnf/conformance';
 import { Broker } from '@vnf/broker';

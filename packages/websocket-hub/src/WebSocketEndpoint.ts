@@ -10,8 +10,7 @@ import {
 } from '@vnf/core';
 import { Channel, type ChannelHandler } from './channel';
 import { EndpointRpc } from './EndpointRpc';
-import { ENVELOPE_BYTES } from './protocol/constants';
-import type { BrokerMessage } from './protocol/messages';
+import { ENVELOPE_BYTES, type BrokerMessage } from '@vnf/protocol';
 import { RpcCalls } from './rpcCalls';
 import type { WebSocketFactory } from './WebSocketFactory';
 

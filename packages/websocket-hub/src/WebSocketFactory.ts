@@ -1,6 +1,6 @@
 import WebSocket from 'isomorphic-ws';
-import { VnfError, createLogger } from '@vnf/core';
-import { resolveBackoff, type Backoff, type ReconnectOptions } from './backoff';
+import { VnfError, createLogger, option, optionsSchema } from '@vnf/core';
+import { RECONNECT_SCHEMA, type Backoff, type ReconnectOptions } from './backoff';
 
 const log = createLogger('websocket-hub:factory');
 
@@ -27,30 +27,72 @@ export interface SessionStore {
 }
 
 export interface WebSocketFactoryOptions {
-  /** WebSocket subprotocols. Default none. */
+  /**
+   * WebSocket subprotocols.
+   * @default none
+   */
   protocols?: string | string[];
-  /** Extra HTTP headers of the upgrade request (Node only: browsers do not allow them). Default none. */
+  /**
+   * Extra HTTP headers of the upgrade request (Node only: browsers do not allow them).
+   * @default none
+   */
   headers?: Record<string, string>;
-  /** Sent in every hello as `auth`; the broker's authenticate hook checks it. Default none. */
+  /**
+   * Sent in every hello as `auth`; the broker's authenticate hook checks it.
+   * @default none
+   */
   authToken?: string;
-  /** Backoff between reconnect attempts. Defaults: 250 ms doubling to 10 s, jitter 0.5. */
+  /**
+   * Backoff between reconnect attempts.
+   * @default { initialDelayMs: 250, maxDelayMs: 10000, factor: 2, jitter: 0.5 }
+   */
   reconnect?: ReconnectOptions;
-  /** How long a socket may take to open and be welcomed by the broker before it is retried, ms. Default 10 000. */
+  /**
+   * How long a socket may take to open and be welcomed by the broker before it is retried, ms.
+   * @default 10000
+   */
   handshakeTimeoutMs?: number;
   /**
    * After this long without receiving anything from the broker, a welcomed socket sends a `ping`, ms.
-   * 0 disables the client's liveness check. Default 15 000.
+   * 0 disables the client's liveness check.
+   * @default 15000
    */
   heartbeatIntervalMs?: number;
   /**
    * Keeps each eva's session token here (give `sessionStorage` in a page: one per tab), so that a tab whose socket
    * died uncleanly and is then reloaded proves its token and gets its eva back within the broker's grace, instead
-   * of EVA_IN_USE. A token is forgotten when its endpoint is destroyed. Default none (tokens live in memory only).
+   * of EVA_IN_USE. A token is forgotten when its endpoint is destroyed.
+   * @default none (tokens live in memory only)
    */
   sessionStore?: SessionStore;
-  /** If nothing at all arrives this long after a ping, the socket counts as dead: it is cut and reconnected, ms. Default 20 000: longer than the broker's slowConsumerTimeoutMs (15 s), so a sender the broker holds back is released before it would cut itself. */
+  /**
+   * If nothing at all arrives this long after a ping, the socket counts as dead: it is cut and reconnected, ms.
+   * Longer than the broker's slowConsumerTimeoutMs (15 s) by default, so a sender the broker holds back is released
+   * before it would cut itself.
+   * @default 20000
+   */
   heartbeatTimeoutMs?: number;
 }
+
+const SCHEMA = optionsSchema('WebSocketFactory', {
+  protocols: option.custom<string | string[]>({
+    expected: 'a string or an array of strings',
+    check: (p) => typeof p === 'string' || (Array.isArray(p) && p.every((item) => typeof item === 'string')),
+  }),
+  headers: option.object<Record<string, string>>({
+    expected: 'an object of header names and string values',
+    check: (h) => Object.values(h).every((value) => typeof value === 'string'),
+  }),
+  authToken: option.string(),
+  reconnect: option.nested(RECONNECT_SCHEMA),
+  handshakeTimeoutMs: option.number({ above: 0, default: 10_000 }),
+  heartbeatIntervalMs: option.number({ min: 0, default: 15_000, expected: 'a finite number of ms, 0 to disable' }),
+  sessionStore: option.object<SessionStore>({
+    expected: 'an object with getItem, setItem and removeItem, as sessionStorage has',
+    check: (store) => ['getItem', 'setItem', 'removeItem'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function'),
+  }),
+  heartbeatTimeoutMs: option.number({ above: 0, default: 20_000 }),
+});
 
 /** Creates the sockets of WebSocketHub endpoints and WebSocketRpc channels for one broker URL. */
 export class WebSocketFactory {
@@ -68,32 +110,16 @@ export class WebSocketFactory {
     if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
       throw new VnfError('INVALID_ARGUMENT', `WebSocketFactory needs a ws:// or wss:// URL; got ${JSON.stringify(url)}.`);
     }
-    if (options.authToken !== undefined && typeof options.authToken !== 'string') {
-      throw new VnfError('INVALID_ARGUMENT', 'authToken must be a string when given.');
-    }
-    const handshake = options.handshakeTimeoutMs ?? 10_000;
-    if (!(handshake > 0)) throw new VnfError('INVALID_ARGUMENT', `handshakeTimeoutMs must be positive; got ${handshake}.`);
-    const heartbeatInterval = options.heartbeatIntervalMs ?? 15_000;
-    if (!(Number.isFinite(heartbeatInterval) && heartbeatInterval >= 0)) {
-      throw new VnfError('INVALID_ARGUMENT', `heartbeatIntervalMs must be a finite number of ms, 0 to disable; got ${String(heartbeatInterval)}.`);
-    }
-    const heartbeatTimeout = options.heartbeatTimeoutMs ?? 20_000;
-    if (!(Number.isFinite(heartbeatTimeout) && heartbeatTimeout > 0)) {
-      throw new VnfError('INVALID_ARGUMENT', `heartbeatTimeoutMs must be a positive finite number of ms; got ${String(heartbeatTimeout)}.`);
-    }
-    const store = options.sessionStore;
-    if (store !== undefined && !(store && ['getItem', 'setItem', 'removeItem'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function'))) {
-      throw new VnfError('INVALID_ARGUMENT', 'sessionStore must have getItem, setItem and removeItem, as sessionStorage does.');
-    }
-    this.sessionStore = store;
+    const resolved = SCHEMA.resolve(options);
+    this.sessionStore = resolved.sessionStore;
     this.url = url;
-    this.authToken = options.authToken;
-    this.reconnect = resolveBackoff(options.reconnect);
-    this.handshakeTimeoutMs = handshake;
-    this.heartbeatIntervalMs = heartbeatInterval;
-    this.heartbeatTimeoutMs = heartbeatTimeout;
-    this.protocols = options.protocols;
-    this.headers = options.headers;
+    this.authToken = resolved.authToken;
+    this.reconnect = resolved.reconnect;
+    this.handshakeTimeoutMs = resolved.handshakeTimeoutMs;
+    this.heartbeatIntervalMs = resolved.heartbeatIntervalMs;
+    this.heartbeatTimeoutMs = resolved.heartbeatTimeoutMs;
+    this.protocols = resolved.protocols;
+    this.headers = resolved.headers;
     this.create = this.create.bind(this);
   }
 

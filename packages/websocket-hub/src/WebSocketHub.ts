@@ -1,19 +1,41 @@
-import { AbstractHub, VnfError } from '@vnf/core';
-import { DEFAULT_MAX_FRAME, ENVELOPE_BYTES } from './protocol/constants';
+import { AbstractHub, DEFAULT_CONNECT_TIMEOUT_MS, VnfError, option, optionsSchema } from '@vnf/core';
+import { DEFAULT_MAX_FRAME, ENVELOPE_BYTES } from '@vnf/protocol';
 import { DEFAULT_CALL_TIMEOUT_MS } from './rpcCalls';
 import { WebSocketEndpoint } from './WebSocketEndpoint';
 import type { WebSocketFactory } from './WebSocketFactory';
 
 export interface WebSocketHubOptions {
-  /** Largest payload `send` accepts, bytes. Default 1 MiB minus the 1 KiB envelope (the broker's default frame limit). */
+  /**
+   * Largest payload `send` accepts, bytes (the broker's `maxPayload` bounds whole frames: `send` also refuses a
+   * payload whose frame the broker would not take).
+   * @default 1047552 (1 MiB minus the 1 KiB envelope: the broker's default frame limit)
+   */
+  maxPayload?: number;
+  /** @deprecated Renamed `maxPayload`, the broker's name; the old name stops working in the next release. */
   maxPayloadSize?: number;
-  /** How long `openConnection` waits (registration included) before TIMEOUT, ms. Default 10 000. */
+  /**
+   * How long `openConnection` waits (registration included) before TIMEOUT, ms.
+   * @default 10000
+   */
   connectTimeoutMs?: number;
-  /** `drain` fires when the send buffer falls back to this many bytes after growing past it. Default 256 KiB. */
+  /**
+   * `drain` fires when the send buffer falls back to this many bytes after growing past it.
+   * @default 262144 (256 KiB)
+   */
   lowWaterMark?: number;
-  /** Default timeout of calls on `endpoint.getWebSocketRpc()`, ms. Default 10 000. */
+  /**
+   * Default timeout of calls on `endpoint.getWebSocketRpc()`, ms.
+   * @default 10000
+   */
   callTimeoutMs?: number;
 }
+
+const SCHEMA = optionsSchema('WebSocketHub', {
+  maxPayload: option.number({ above: 0, allowInfinity: true, default: DEFAULT_MAX_FRAME - ENVELOPE_BYTES, renamedFrom: 'maxPayloadSize' }),
+  connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
+  lowWaterMark: option.number({ min: 0, allowInfinity: true, default: 256 * 1024 }),
+  callTimeoutMs: option.number({ above: 0, default: DEFAULT_CALL_TIMEOUT_MS }),
+});
 
 /** How long `close()` waits for sockets to finish their closing handshake, ms. */
 const CLOSE_WAIT_MS = 3000;
@@ -22,7 +44,7 @@ const CLOSE_WAIT_MS = 3000;
 export class WebSocketHub extends AbstractHub<WebSocketEndpoint> {
   readonly maxPayloadSize: number;
   private readonly factory: WebSocketFactory;
-  private readonly connectTimeoutMs: number | undefined;
+  private readonly connectTimeoutMs: number;
   private readonly lowWaterMark: number;
   private readonly callTimeoutMs: number;
   private readonly live = new Set<WebSocketEndpoint>();
@@ -33,20 +55,12 @@ export class WebSocketHub extends AbstractHub<WebSocketEndpoint> {
     if (!factory || typeof (factory as { create?: unknown }).create !== 'function') {
       throw new VnfError('INVALID_ARGUMENT', 'WebSocketHub needs a WebSocketFactory: new WebSocketHub(new WebSocketFactory(url)).');
     }
-    const max = options.maxPayloadSize ?? DEFAULT_MAX_FRAME - ENVELOPE_BYTES;
-    if (!(max > 0)) throw new VnfError('INVALID_ARGUMENT', `maxPayloadSize must be positive; got ${max}.`);
-    const low = options.lowWaterMark ?? 256 * 1024;
-    if (!(low >= 0)) throw new VnfError('INVALID_ARGUMENT', `lowWaterMark must be zero or more; got ${low}.`);
-    const call = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    if (!(call > 0)) throw new VnfError('INVALID_ARGUMENT', `callTimeoutMs must be positive; got ${call}.`);
-    if (options.connectTimeoutMs !== undefined && !(options.connectTimeoutMs > 0)) {
-      throw new VnfError('INVALID_ARGUMENT', `connectTimeoutMs must be positive; got ${options.connectTimeoutMs}.`);
-    }
+    const resolved = SCHEMA.resolve(options);
     this.factory = factory;
-    this.maxPayloadSize = max;
-    this.connectTimeoutMs = options.connectTimeoutMs;
-    this.lowWaterMark = low;
-    this.callTimeoutMs = call;
+    this.maxPayloadSize = resolved.maxPayload;
+    this.connectTimeoutMs = resolved.connectTimeoutMs;
+    this.lowWaterMark = resolved.lowWaterMark;
+    this.callTimeoutMs = resolved.callTimeoutMs;
   }
 
   protected createEndpoint(eva: string, release: () => void): WebSocketEndpoint {

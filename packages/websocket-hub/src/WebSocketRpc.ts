@@ -1,19 +1,28 @@
-import { VnfError, validateEva, type ErrorEmitter } from '@vnf/core';
+import { VnfError, option, optionsSchema, validateEva, type ErrorEmitter } from '@vnf/core';
 import { Channel, type ChannelHandler } from './channel';
 import { DEFAULT_CALL_TIMEOUT_MS, RpcCalls } from './rpcCalls';
 import { RpcOverCalls } from './RpcOverCalls';
 import type { WebSocketFactory } from './WebSocketFactory';
 
 export interface WebSocketRpcOptions {
-  /** Time a call waits for the broker's answer unless the call says otherwise, ms. Default 10 000. */
+  /**
+   * Time a call waits for the broker's answer unless the call says otherwise, ms.
+   * @default 10000
+   */
   callTimeoutMs?: number;
   /**
    * Called with asynchronous failures: the broker refused this channel for good, or a notification or state
    * listener threw (LISTENER_ERROR). Without it, the first are logged and a throwing listener is rethrown on a
    * microtask, as an EventEmitter with no `error` listener would.
+   * @default none
    */
   onError?: (error: VnfError) => void;
 }
+
+const SCHEMA = optionsSchema('WebSocketRpc', {
+  callTimeoutMs: option.number({ above: 0, default: DEFAULT_CALL_TIMEOUT_MS }),
+  onError: option.function<(error: VnfError) => void>(),
+});
 
 /**
  * RPC to the broker over its own socket, speaking for `eva` (hello role `rpc`). The broker keeps rpc
@@ -27,10 +36,8 @@ export class WebSocketRpc extends RpcOverCalls {
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketRpcOptions = {}) {
     validateEva(eva);
     if (!factory || typeof factory.create !== 'function') throw new VnfError('INVALID_ARGUMENT', 'WebSocketRpc needs a WebSocketFactory.');
-    const timeout = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    if (!(timeout > 0)) throw new VnfError('INVALID_ARGUMENT', `callTimeoutMs must be positive; got ${timeout}.`);
+    const { callTimeoutMs: timeout, onError } = SCHEMA.resolve(options);
     super(eva);
-    const onError = options.onError;
     const handler: ChannelHandler = {
       onUp: () => this.calls.up(),
       onDown: () => this.calls.down(),

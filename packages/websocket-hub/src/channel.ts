@@ -1,8 +1,21 @@
 import { createLogger, VnfError } from '@vnf/core';
 import { backoffDelay } from './backoff';
-import { FrameWriter, readRecords, recordCapacity } from './protocol/codec';
-import { CloseCode, DEFAULT_MAX_FRAME, FATAL_CLOSE_CODES, PROTOCOL_VERSION, RecordKind, closeCodeToErrorCode } from './protocol/constants';
-import { parseBrokerMessage, type BrokerMessage, type ClientMessage, type Role, type WelcomeLimits } from './protocol/messages';
+import {
+  CloseCode,
+  DEFAULT_MAX_FRAME,
+  FATAL_CLOSE_CODES,
+  FrameWriter,
+  PROTOCOL_VERSION,
+  RecordKind,
+  closeCodeToErrorCode,
+  parseBrokerMessage,
+  readRecords,
+  recordCapacity,
+  type BrokerMessage,
+  type ClientMessage,
+  type Role,
+  type WelcomeLimits,
+} from '@vnf/protocol';
 import { CallQueue } from './callQueue';
 import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 

@@ -6,4 +6,6 @@ export type { WebSocketHubOptions } from './WebSocketHub';
 export { WebSocketEndpoint } from './WebSocketEndpoint';
 export { WebSocketRpc } from './WebSocketRpc';
 export type { WebSocketRpcOptions } from './WebSocketRpc';
-export * from './protocol';
+// The wire format lives in @vnf/protocol (shared with the broker); what an app needs of it is re-exported here.
+export { CloseCode } from '@vnf/protocol';
+export type { Role } from '@vnf/protocol';

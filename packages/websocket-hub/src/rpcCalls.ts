@@ -1,7 +1,6 @@
 import { VnfError, callUserListener, utf8Length, type ErrorCode, type ErrorEmitter } from '@vnf/core';
 import type { Channel } from './channel';
-import { RECORD_HEADER_BYTES } from './protocol/constants';
-import type { BrokerMessage } from './protocol/messages';
+import { RECORD_HEADER_BYTES, type BrokerMessage } from '@vnf/protocol';
 
 /** Default time an RPC call waits for the broker's answer, ms. */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;

@@ -15,8 +15,34 @@ describe('WebSocketEndpoint', () => {
   it('invalid options throw INVALID_ARGUMENT', () => {
     expect(() => new WebSocketFactory('http://x')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => new WebSocketFactory('ws://x', { reconnect: { jitter: 2 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new WebSocketHub(running.factory(), { maxPayloadSize: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new WebSocketHub(running.factory(), { maxPayload: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => new WebSocketHub({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('a misspelt WebSocketHub or WebSocketFactory option throws INVALID_ARGUMENT naming the option meant', () => {
+    expect(() => new WebSocketHub(running.factory(), { lowWatermark: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown WebSocketHub option "lowWatermark". Did you mean "lowWaterMark"?' }),
+    );
+    expect(() => new WebSocketFactory('ws://x', { authTokn: 't' } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown WebSocketFactory option "authTokn". Did you mean "authToken"?' }),
+    );
+    expect(() => new WebSocketFactory('ws://x', { reconnect: { maxDelay: 5 } } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown WebSocketFactory option "reconnect.maxDelay". Did you mean "reconnect.maxDelayMs"?' }),
+    );
+  });
+
+  it('takes the deprecated maxPayloadSize as maxPayload, and not both', () => {
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      hub = new WebSocketHub(running.factory(), { maxPayloadSize: 5000 });
+      expect(hub.maxPayloadSize).toBe(5000);
+      expect(() => new WebSocketHub(running.factory(), { maxPayloadSize: 5000, maxPayload: 5000 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    } finally {
+      emitWarning.mockRestore();
+    }
+    const other = new WebSocketHub(running.factory(), { maxPayload: 4000 });
+    expect(other.maxPayloadSize).toBe(4000);
+    void other.close();
   });
 
   it('bufferedAmount grows with queued sends and drain fires once it falls back', async () => {

@@ -223,3 +223,14 @@ describe('a throwing state or notification listener', () => {
     await expect(rpc.call('echo', 2)).resolves.toMatchObject({ params: 2 });
   });
 });
+
+describe('WebSocketRpc options', () => {
+  it('a misspelt option throws INVALID_ARGUMENT naming the option meant, before any socket opens', () => {
+    expect(() => new WebSocketRpc('typo', running.factory(), { callTimeout: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'Unknown WebSocketRpc option "callTimeout". Did you mean "callTimeoutMs"?' }),
+    );
+    expect(() => new WebSocketRpc('typo', running.factory(), { onError: 'log' } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'WebSocketRpc option "onError" must be a function; got the string "log".' }),
+    );
+  });
+});

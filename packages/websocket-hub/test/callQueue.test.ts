@@ -2,7 +2,7 @@
 import { VnfError, type ErrorEmitter, type Rpc } from '@vnf/core';
 import type { ChannelState } from '../src/channel';
 import { CallQueue } from '../src/callQueue';
-import type { BrokerMessage } from '../src/protocol/messages';
+import type { BrokerMessage } from '@vnf/protocol';
 import { RpcCalls, type CallChannel } from '../src/rpcCalls';
 import { WebSocketHub, WebSocketRpc } from '../src';
 import { startBroker, until, type RunningBroker } from './brokerFixture';

@@ -2,7 +2,8 @@
 // and bytes that are not UTF-8 are never turned into another string.
 import WebSocket from 'ws';
 import type { MessageEvent, VnfError } from '@vnf/core';
-import { FrameWriter, PROTOCOL_VERSION, RecordKind, WebSocketFactory, WebSocketHub, readRecords, type VnfSocket } from '../src';
+import { WebSocketFactory, WebSocketHub, type VnfSocket } from '../src';
+import { FrameWriter, PROTOCOL_VERSION, RecordKind, readRecords } from '@vnf/protocol';
 import { startBroker, until, type RunningBroker } from './brokerFixture';
 
 let running: RunningBroker;

@@ -1,16 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import {
-  FrameWriter,
-  RecordKind,
-  WebSocketFactory,
-  WebSocketHub,
-  readRecords,
-  type VnfSocket,
-  type WebSocketFactoryOptions,
-  type WebSocketEndpoint,
-} from '../src';
+import { WebSocketFactory, WebSocketHub, type VnfSocket, type WebSocketFactoryOptions, type WebSocketEndpoint } from '../src';
+import { FrameWriter, RecordKind, readRecords } from '@vnf/protocol';
 import { FAST_RECONNECT, nextEvent, startBroker, until, type RunningBroker } from './brokerFixture';
 
 /**

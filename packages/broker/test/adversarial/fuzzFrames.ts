@@ -2,7 +2,7 @@
 // from attacker sockets (registered ones, and fresh ones whose first frame is the fuzzed one). Used by
 // fuzz.test.ts (2 × 10⁴ frames) and by scripts/soak (10⁶).
 import fc from 'fast-check';
-import { FrameWriter, RecordKind } from '@vnf/websocket-hub';
+import { FrameWriter, RecordKind } from '@vnf/protocol';
 import type { RawClient } from '../rawClient';
 import { ATTACKERS, rawConnect, rawRegister, turn, until } from './support';
 

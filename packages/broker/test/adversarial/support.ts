@@ -2,7 +2,8 @@
 // honest pair that checks its sequenced traffic, and a scope that closes everything a test opened.
 import { createConnection, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { FrameWriter, RecordKind, WebSocketFactory, WebSocketHub, type VnfSocket, type WebSocketEndpoint, type WebSocketFactoryOptions } from '@vnf/websocket-hub';
+import { WebSocketFactory, WebSocketHub, type VnfSocket, type WebSocketEndpoint, type WebSocketFactoryOptions } from '@vnf/websocket-hub';
+import { FrameWriter, RecordKind } from '@vnf/protocol';
 import { RawClient } from '../rawClient';
 
 /**

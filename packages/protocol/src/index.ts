@@ -3,3 +3,5 @@ export { FrameWriter, checkRecords, readRecords, recordCapacity, recordLength, v
 export type { RecordVisitor, StoppableRecordVisitor, RecordParts } from './codec';
 export { parseClientMessage, parseBrokerMessage, MAX_TOKEN_LENGTH, MAX_METHOD_LENGTH } from './messages';
 export type { ClientMessage, BrokerMessage, Role, WelcomeLimits } from './messages';
+// The RtcHub data-channel frame format (peer to peer, or relayed as opaque payloads): records without an eva.
+export * as dataChannel from './dataChannel';

@@ -1,5 +1,5 @@
 import { VnfError } from '@vnf/core';
-import { parseBrokerMessage, parseClientMessage } from '../../src';
+import { parseBrokerMessage, parseClientMessage } from '../src';
 
 describe('parseClientMessage', () => {
   it('accepts each client message type', () => {

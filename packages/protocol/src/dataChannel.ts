@@ -1,7 +1,7 @@
 import { VnfError, copyBinary, utf8Length } from '@vnf/core';
 
 /*
- * Data frames: several messages in one data channel (or relayed) message, because each native send costs far
+ * RtcHub's data frames: several messages in one data channel (or relayed) message, because each native send costs far
  * more than the bytes it carries. A frame is a sequence of records: kind (1 byte: 0 string, 1 binary,
  * 2 channel control), length (4 bytes, big-endian), then that many bytes (UTF-8 for strings, one code for control).
  */

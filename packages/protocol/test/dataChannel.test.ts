@@ -1,6 +1,6 @@
 import { expect, it, jest } from '@jest/globals';
 import { VnfError } from '@vnf/core';
-import { ChannelControl, RECORD_OVERHEAD, controlRecord, decodeFrame, encodeFrame, recordSize, toRecord } from '../src/frameCodec';
+import { ChannelControl, RECORD_OVERHEAD, controlRecord, decodeFrame, encodeFrame, recordSize, toRecord } from '../src/dataChannel';
 
 it('round-trips strings, binary and control records in one frame', () => {
   const records = [toRecord('héllo 😀'), toRecord(Uint8Array.of(1, 2, 3)), toRecord(''), toRecord(new ArrayBuffer(2)), controlRecord(ChannelControl.BYE)];

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FrameWriter, RecordKind, readRecords, recordCapacity, writeRecords, type RecordParts } from '../../src';
+import { FrameWriter, RecordKind, readRecords, recordCapacity, writeRecords, type RecordParts } from '../src';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -1,0 +1,176 @@
+import { createLogger } from '@vnf/core';
+import type { RecordKind } from '@vnf/protocol';
+import type { Bus, BusMember, BusMessage } from './Bus';
+import type { ClientConnection } from './ClientConnection';
+import type { RouteHolder } from './Router';
+
+const log = createLogger('broker:cluster');
+/** How long an open waits for the other broker's answer before it is refused. */
+const OPEN_TIMEOUT_MS = 10_000;
+
+/** What ClusterLink needs of its broker. */
+export interface ClusterHost {
+  /** This broker's node id (the prefix of its socket ids). */
+  readonly node: string;
+  connection(id: string): ClientConnection | undefined;
+  send(conn: ClientConnection, message: object): void;
+  /** Queues a relayed record toward `target`; true when `target` is now above relayHighWaterMark. */
+  deliver(target: ClientConnection, from: string, kind: RecordKind, payload: Uint8Array): boolean;
+  /** A reconnect elsewhere took over the eva of socket `id` (live, or reserved in its grace): it closes 4004, its registry entries stay for the new session. */
+  takenOver(id: string): void;
+  /** Whether `target` drained below half its high-water mark. */
+  drained(target: ClientConnection): boolean;
+  /** `conn` stops (or starts again) being read, as held by the flow control of another broker. */
+  syncReading(conn: ClientConnection): void;
+}
+
+/** A pending open toward another broker. */
+interface PendingOpen {
+  conn: ClientConnection;
+  to: string;
+  toSocket: string;
+  toNode: string;
+  resolve: (accepted: boolean) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The broker's side of a cluster: connections with endpoints held by other brokers (open, records, lost) over a
+ * Bus, with relay backpressure across brokers — a target above its high-water mark holds back a sender on another
+ * broker exactly as one on its own.
+ */
+export class ClusterLink {
+  private readonly member: BusMember;
+  private readonly pending = new Map<number, PendingOpen>();
+  private nextOpen = 1;
+
+  constructor(
+    bus: Bus,
+    private readonly host: ClusterHost,
+  ) {
+    this.member = bus.join(host.node, (message) => this.receive(message));
+  }
+
+  /** True when `holder` is a socket of another broker. */
+  isRemote(holder: RouteHolder): boolean {
+    return holder.node !== this.host.node;
+  }
+
+  /** Opens `conn` → `to`, held by `holder` on another broker; resolves whether that broker accepted. */
+  open(conn: ClientConnection, to: string, holder: RouteHolder): Promise<boolean> {
+    const id = this.nextOpen++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.answered(id, false), OPEN_TIMEOUT_MS);
+      this.pending.set(id, { conn, to, toSocket: holder.id, toNode: holder.node, resolve, timer });
+      this.member.send(holder.node, { t: 'open', id, from: conn.eva, fromSocket: conn.id, fromNode: this.host.node, to, toSocket: holder.id });
+    });
+  }
+
+  /** Relays a record from `conn` to its peer `to` on another broker; false when `to` is no remote peer of `conn`. */
+  relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array): boolean {
+    const peer = conn.remotes.get(to);
+    if (!peer) return false;
+    this.member.send(peer.node, { t: 'record', from: conn.eva, fromSocket: conn.id, fromNode: this.host.node, toSocket: peer.socket, kind, payload });
+    return true;
+  }
+
+  /** `conn` closed its connection with the remote peer `to` (or is gone): the other broker tells `to`. */
+  disconnect(conn: ClientConnection, to: string): boolean {
+    const peer = conn.remotes.get(to);
+    if (!peer) return false;
+    conn.remotes.delete(to);
+    this.member.send(peer.node, { t: 'lost', from: conn.eva, fromSocket: conn.id, toSocket: peer.socket });
+    return true;
+  }
+
+  /** `conn` is gone: its remote peers are told, the remote senders it held read again, the opens it waited for end. */
+  forget(conn: ClientConnection): void {
+    for (const to of [...conn.remotes.keys()]) this.disconnect(conn, to);
+    this.releaseRemote(conn, true);
+    conn.heldRemotely.clear();
+    for (const [id, open] of this.pending) if (open.conn === conn) this.answered(id, false);
+  }
+
+  /** A reconnect on this broker took over `previous`, a socket of another broker. */
+  takeOver(previous: RouteHolder): void {
+    this.member.send(previous.node, { t: 'takeover', socket: previous.id });
+  }
+
+  /** `target` drained: the senders of other brokers it held back are read again. */
+  releaseRemote(target: ClientConnection, force = false): void {
+    if (target.remoteHeldSenders.size === 0 || (!force && !this.host.drained(target))) return;
+    for (const [socket, node] of target.remoteHeldSenders) this.member.send(node, { t: 'release', socket, by: target.id });
+    target.remoteHeldSenders.clear();
+  }
+
+  leave(): void {
+    for (const id of [...this.pending.keys()]) this.answered(id, false);
+    this.member.leave();
+  }
+
+  private answered(id: number, accepted: boolean): void {
+    const open = this.pending.get(id);
+    if (!open) return;
+    this.pending.delete(id);
+    clearTimeout(open.timer);
+    if (accepted && open.conn.state === 'ready') open.conn.remotes.set(open.to, { node: open.toNode, socket: open.toSocket });
+    open.resolve(accepted && open.conn.state === 'ready');
+  }
+
+  private receive(message: BusMessage): void {
+    switch (message.t) {
+      case 'open': {
+        const target = this.host.connection(message.toSocket);
+        if (!target || target.state !== 'ready' || target.role !== 'endpoint' || target.eva !== message.to) {
+          this.member.send(message.fromNode, { t: 'refused', id: message.id, fromSocket: message.fromSocket });
+          return;
+        }
+        const known = target.remotes.get(message.from);
+        if (!known || known.socket !== message.fromSocket) {
+          target.remotes.set(message.from, { node: message.fromNode, socket: message.fromSocket });
+          this.host.send(target, { t: 'accept', from: message.from });
+        }
+        this.member.send(message.fromNode, { t: 'opened', id: message.id, fromSocket: message.fromSocket });
+        return;
+      }
+      case 'opened':
+      case 'refused':
+        this.answered(message.id, message.t === 'opened');
+        return;
+      case 'record': {
+        const target = this.host.connection(message.toSocket);
+        // Only from the incarnation the target is connected with: a message of an old socket is dropped.
+        if (!target || target.state !== 'ready' || target.remotes.get(message.from)?.socket !== message.fromSocket) {
+          log('%s -> %s dropped: not connected', message.from, message.toSocket);
+          return;
+        }
+        if (this.host.deliver(target, message.from, message.kind, message.payload) && !target.remoteHeldSenders.has(message.fromSocket)) {
+          target.remoteHeldSenders.set(message.fromSocket, message.fromNode);
+          this.member.send(message.fromNode, { t: 'hold', socket: message.fromSocket, by: target.id });
+        }
+        return;
+      }
+      case 'lost': {
+        const target = this.host.connection(message.toSocket);
+        // A late `lost` of an old incarnation never closes the connection a reconnect reopened.
+        if (!target || target.remotes.get(message.from)?.socket !== message.fromSocket) return;
+        target.remotes.delete(message.from);
+        target.remoteHeldSenders.delete(message.fromSocket);
+        this.host.send(target, { t: 'lost', from: message.from });
+        return;
+      }
+      case 'hold':
+      case 'release': {
+        const sender = this.host.connection(message.socket);
+        if (!sender) return;
+        if (message.t === 'hold') sender.heldRemotely.add(message.by);
+        else sender.heldRemotely.delete(message.by);
+        this.host.syncReading(sender);
+        return;
+      }
+      case 'takeover':
+        this.host.takenOver(message.socket);
+        return;
+    }
+  }
+}

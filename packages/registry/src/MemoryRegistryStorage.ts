@@ -1,0 +1,223 @@
+import {
+  VnfError,
+  option,
+  optionsSchema,
+  type ChangesSince,
+  type OwnerQuota,
+  type RecordValue,
+  type RegistryKey,
+  type RegistryStorage,
+  type StorageChange,
+  type StoredRecord,
+  type WriteCondition,
+  type WriteOutcome,
+} from '@vnf/core';
+
+export interface MemoryRegistryStorageOptions {
+  /**
+   * Changes the log keeps for `changesSince`; older ones are dropped (a reader that far behind reads a snapshot).
+   * @default 10000
+   */
+  maxLogEntries?: number;
+}
+
+export const DEFAULT_MAX_LOG_ENTRIES = 10_000;
+
+const SCHEMA = optionsSchema('MemoryRegistryStorage', { maxLogEntries: option.integer({ min: 1, default: DEFAULT_MAX_LOG_ENTRIES }) });
+
+/** What an entry adds to a page besides its value's JSON and names: field names, version, punctuation. */
+const ENTRY_OVERHEAD_BYTES = 64;
+/** The most bytes one UTF-16 unit of a name takes in JSON (`\uXXXX`): page sizes are upper bounds. */
+const MAX_ESCAPED_UNIT_BYTES = 6;
+
+/**
+ * RegistryStorage in this process's memory: every write is atomic because nothing else runs during it. Brokers
+ * of one process share one; across processes a Redis storage (issue 16) keeps the same promises (the suite
+ * `registryStorageConformance` of @vnf/conformance).
+ */
+export class MemoryRegistryStorage implements RegistryStorage {
+  private readonly collections = new Map<string, Map<string, StoredRecord>>();
+  private readonly byOwner = new Map<string, Map<string, StoredRecord>>();
+  private readonly bytesByOwner = new Map<string, number>();
+  private readonly subscribers = new Map<string, Set<(change: StorageChange) => void>>();
+  private readonly leases = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly log: StorageChange[] = [];
+  private readonly maxLogEntries: number;
+  private current = 0;
+
+  constructor(options: MemoryRegistryStorageOptions = {}) {
+    this.maxLogEntries = SCHEMA.resolve(options).maxLogEntries;
+  }
+
+  async write(key: RegistryKey, value: RecordValue | null, condition: WriteCondition, quota?: OwnerQuota): Promise<WriteOutcome> {
+    return this.writeNow(key, value, condition, quota);
+  }
+
+  async read(key: RegistryKey): Promise<StoredRecord | undefined> {
+    const record = this.collections.get(key.collection)?.get(key.name);
+    return record && { ...record };
+  }
+
+  async page(collection: string, after: string | undefined, maxEntries: number, maxBytes: number): Promise<{ records: StoredRecord[]; next?: string }> {
+    const entries = this.collections.get(collection);
+    const names = [...(entries?.keys() ?? [])].sort(compare);
+    let i = after === undefined ? 0 : upperBound(names, after);
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (; i < names.length && records.length < maxEntries; i++) {
+      const record = entries!.get(names[i])!;
+      const size = record.bytes + (record.name.length + record.owner.length + record.collection.length) * MAX_ESCAPED_UNIT_BYTES + ENTRY_OVERHEAD_BYTES;
+      if (records.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      records.push({ ...record });
+    }
+    return i < names.length ? { records, next: names[i - 1] } : { records };
+  }
+
+  async ownedBy(owner: string): Promise<StoredRecord[]> {
+    const owned = [...(this.byOwner.get(owner)?.values() ?? [])];
+    return owned.sort((a, b) => compare(a.collection, b.collection) || compare(a.name, b.name)).map((r) => ({ ...r }));
+  }
+
+  async revision(): Promise<number> {
+    return this.current;
+  }
+
+  async changesSince(revision: number, limit: number): Promise<ChangesSince> {
+    const oldest = this.log.length > 0 ? this.log[0].revision : this.current + 1;
+    // Every change after `revision` is in the log when the log starts at or before revision + 1.
+    const truncated = revision + 1 < oldest && revision < this.current;
+    const from = this.log.findIndex((c) => c.revision > revision);
+    const changes = from < 0 ? [] : this.log.slice(from, from + limit).map((c) => ({ ...c, record: { ...c.record } }));
+    return { changes, truncated, revision: this.current };
+  }
+
+  async subscribe(collection: string, listener: (change: StorageChange) => void): Promise<() => void> {
+    const set = this.subscribers.get(collection) ?? new Set();
+    // Each subscription its own record: one function subscribed twice is told twice.
+    const own = (change: StorageChange): void => listener(change);
+    set.add(own);
+    this.subscribers.set(collection, set);
+    return () => {
+      set.delete(own);
+      if (set.size === 0 && this.subscribers.get(collection) === set) this.subscribers.delete(collection);
+    };
+  }
+
+  async keepAlive(owner: string, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) throw new VnfError('INVALID_ARGUMENT', `A lease needs a positive ttlMs; got ${String(ttlMs)}.`);
+    const previous = this.leases.get(owner);
+    if (previous) clearTimeout(previous);
+    const timer = setTimeout(() => {
+      this.leases.delete(owner);
+      this.expire(owner);
+    }, ttlMs);
+    // A lease must not keep a process alive by itself.
+    (timer as { unref?: () => void }).unref?.();
+    this.leases.set(owner, timer);
+  }
+
+  async endLease(owner: string): Promise<void> {
+    const timer = this.leases.get(owner);
+    if (timer) clearTimeout(timer);
+    this.leases.delete(owner);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.leases.values()) clearTimeout(timer);
+    this.leases.clear();
+  }
+
+  /** The lease of `owner` ran out: its entries go, each as a change. */
+  private expire(owner: string): void {
+    const owned = [...(this.byOwner.get(owner)?.values() ?? [])].sort((a, b) => compare(a.collection, b.collection) || compare(a.name, b.name));
+    for (const record of owned) this.writeNow(record, null, { version: record.version });
+  }
+
+  private writeNow(key: RegistryKey, value: RecordValue | null, condition: WriteCondition, quota?: OwnerQuota): WriteOutcome {
+    const entries = this.collections.get(key.collection);
+    const current = entries?.get(key.name);
+    const holds = 'absent' in condition ? current === undefined : current !== undefined && current.version === condition.version;
+    if (!holds) return { ok: false, reason: 'condition', current: current && { ...current } };
+    if (value === null) {
+      if (!current) return { ok: false, reason: 'condition', current: undefined };
+      return this.commit('removed', current, () => this.unlink(current));
+    }
+    const owner = value.owner;
+    // Who pays: the value's owner. An update by another owner is the rules' business (FORBIDDEN), not storage's.
+    const previousBytes = current && current.owner === owner ? current.bytes : 0;
+    const ownedNow = this.byOwner.get(owner)?.size ?? 0;
+    const heldBytes = this.bytesByOwner.get(owner) ?? 0;
+    if (quota) {
+      const entries = ownedNow + (current && current.owner === owner ? 0 : 1);
+      const bytes = heldBytes - previousBytes + value.bytes;
+      if (entries > quota.maxEntries || (value.bytes > previousBytes && bytes > quota.maxBytes)) {
+        return { ok: false, reason: 'quota', entries: ownedNow, bytes: heldBytes };
+      }
+    }
+    const record: StoredRecord = {
+      collection: key.collection,
+      name: key.name,
+      owner,
+      version: current ? current.version + 1 : 1,
+      revision: this.current + 1,
+      json: value.json,
+      bytes: value.bytes,
+    };
+    return this.commit(current ? 'updated' : 'added', record, () => {
+      if (current) this.unlink(current);
+      this.link(record);
+    });
+  }
+
+  /** Applies a write, bumps the revision, logs the change and tells the collection's subscribers. */
+  private commit(type: StorageChange['type'], record: StoredRecord, apply: () => void): WriteOutcome {
+    apply();
+    this.current += 1;
+    const written = type === 'removed' ? { ...record } : record;
+    const change: StorageChange = { revision: this.current, type, record: written };
+    this.log.push(change);
+    if (this.log.length > this.maxLogEntries) this.log.splice(0, this.log.length - this.maxLogEntries);
+    const set = this.subscribers.get(record.collection);
+    if (set) for (const listener of [...set]) if (set.has(listener)) listener({ ...change, record: { ...written } });
+    return { ok: true, record: { ...written }, revision: this.current };
+  }
+
+  private link(record: StoredRecord): void {
+    const entries = this.collections.get(record.collection) ?? new Map<string, StoredRecord>();
+    entries.set(record.name, record);
+    this.collections.set(record.collection, entries);
+    const owned = this.byOwner.get(record.owner) ?? new Map<string, StoredRecord>();
+    owned.set(`${record.collection}\u0000${record.name}`, record);
+    this.byOwner.set(record.owner, owned);
+    this.bytesByOwner.set(record.owner, (this.bytesByOwner.get(record.owner) ?? 0) + record.bytes);
+  }
+
+  private unlink(record: StoredRecord): void {
+    const entries = this.collections.get(record.collection);
+    entries?.delete(record.name);
+    if (entries && entries.size === 0) this.collections.delete(record.collection);
+    const owned = this.byOwner.get(record.owner);
+    owned?.delete(`${record.collection}\u0000${record.name}`);
+    if (owned && owned.size === 0) this.byOwner.delete(record.owner);
+    const bytes = (this.bytesByOwner.get(record.owner) ?? 0) - record.bytes;
+    if (bytes <= 0) this.bytesByOwner.delete(record.owner);
+    else this.bytesByOwner.set(record.owner, bytes);
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of the first name greater than `name` in sorted `names`. */
+function upperBound(names: string[], name: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid] <= name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
