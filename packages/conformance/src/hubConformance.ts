@@ -23,12 +23,36 @@ export interface HubConformanceSetup {
   cutTransport?(endpoint: Endpoint): void | Promise<void>;
 }
 
-/** The size of each message of the drain test's burst, and how much it sends at most before it expects `drain`. */
+/** The size of each message of the drain tests' bursts. */
 const BURST_MESSAGE_BYTES = 16 * 1024;
-const BURST_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Largest payload limit the suite exercises byte-for-byte (bigger limits are checked by the layer's own tests). */
 const LIMIT_TESTED_UP_TO = 2 * 1024 * 1024;
+
+/**
+ * Sends 16 KiB messages from `a` to `b` in one tick until `a.bufferedAmount(b)` passed the hub's highWaterMark (or
+ * the layer refused one BUFFER_FULL, which owes a drain too), as a bulk sender writes.
+ */
+function burstPastHighWaterMark(hub: Hub, a: Endpoint, b: Endpoint): { sent: number; size: number; peak: number } {
+  const size = Math.min(BURST_MESSAGE_BYTES, hub.maxPayloadSize);
+  const chunk = new Uint8Array(size).fill(7);
+  const high = Number.isFinite(hub.highWaterMark) ? hub.highWaterMark : 4 * 1024 * 1024;
+  const limit = high * 4 + 64 * size;
+  let sent = 0;
+  let peak = 0;
+  while (peak <= high) {
+    if (sent * size > limit) throw new Error(`bufferedAmount never passed highWaterMark ${high}: it peaked at ${peak} after ${sent} messages of ${size} bytes`);
+    try {
+      a.send(b.eva, chunk);
+    } catch (err) {
+      if (VnfError.is(err) && err.code === 'BUFFER_FULL') break;
+      throw err;
+    }
+    sent++;
+    peak = Math.max(peak, a.bufferedAmount(b.eva));
+  }
+  return { sent, size, peak };
+}
 
 /**
  * Registers jest tests that check every rule of docs/design.md, The contract, against the hubs `setup` creates.
@@ -527,21 +551,7 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
         throw new Error('drain handler failed');
       });
       const atB = inbox(b);
-      // One burst in one tick, as a bulk sender writes: it must fill what the stack buffers past its low-water mark.
-      const size = Math.min(BURST_MESSAGE_BYTES, hub.maxPayloadSize);
-      const chunk = new Uint8Array(size).fill(7);
-      let sent = 0;
-      let peak = 0;
-      while (sent * size < BURST_MAX_BYTES) {
-        try {
-          a.send(b.eva, chunk);
-        } catch (err) {
-          if (VnfError.is(err) && err.code === 'BUFFER_FULL') break; // the layer's own backpressure: also owes a drain
-          throw err;
-        }
-        sent++;
-        peak = Math.max(peak, a.bufferedAmount(b.eva));
-      }
+      const { sent, size, peak } = burstPastHighWaterMark(hub, a, b);
       expect(peak).toBeGreaterThan(0);
       await until('the drain event', timeoutMs * 4, () => drains > 0, () => `bufferedAmount ${a.bufferedAmount(b.eva)}`);
       await until('the drain listener error', timeoutMs, () => errors.some((e) => e.message.includes('drain handler failed')));
@@ -549,6 +559,33 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       await atB.waitForCount(sent);
       expect(atB.messages.every((e) => (e.message as Uint8Array).byteLength === size)).toBe(true);
       await roundTrip(a, b, 'after-drain');
+    }, testTimeout * 2);
+
+    it('drain keeps the marks: owed once bufferedAmount passed highWaterMark, fired once at or below lowWaterMark, never without', async () => {
+      const hub = await newHub();
+      expect(hub.lowWaterMark).toBeLessThan(hub.highWaterMark);
+      expect(hub.lowWaterMark).toBeGreaterThanOrEqual(0);
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const b = hub.openEndpoint(uniqueEva('b'));
+      await connected(a, b);
+      const atDrain: number[] = [];
+      a.on('drain', (peer) => peer === b.eva && atDrain.push(a.bufferedAmount(b.eva)));
+      const atB = inbox(b);
+      // Below the high mark: a few small messages owe nothing.
+      const small = new Uint8Array(Math.min(512, hub.maxPayloadSize)).fill(3);
+      for (let i = 0; i < 4; i++) a.send(b.eva, small);
+      expect(a.bufferedAmount(b.eva)).toBeLessThanOrEqual(hub.highWaterMark);
+      await atB.waitForCount(4);
+      await roundTrip(a, b, 'below-high');
+      expect(atDrain).toEqual([]);
+      if (!Number.isFinite(hub.highWaterMark)) return; // a hub that never owes a drain says so with an infinite mark
+      // Past it, in one tick: exactly one drain, when the buffer is back at or below the low mark.
+      const { sent } = burstPastHighWaterMark(hub, a, b);
+      await until('the drain event', timeoutMs * 4, () => atDrain.length > 0, () => `bufferedAmount ${a.bufferedAmount(b.eva)}`);
+      expect(atDrain[0]).toBeLessThanOrEqual(hub.lowWaterMark);
+      await atB.waitForCount(4 + sent);
+      await roundTrip(a, b, 'after-drain');
+      expect(atDrain).toHaveLength(1);
     }, testTimeout * 2);
 
     if (setup.cutTransport) {

@@ -17,6 +17,12 @@ export interface EndpointOptions {
   maxPayloadSize?: number;
   /** Called once when the endpoint is destroyed (the hub frees the eva). */
   onDestroyed?: (endpoint: AbstractEndpoint) => void;
+  /**
+   * The drain rule's marks (docs/design.md, Backpressure): once `bufferedAmount(peer)` passed `highWaterMark`,
+   * `drain(peer)` fires once when it falls to at most `lowWaterMark`. Default: no drain (Infinity and 0).
+   */
+  highWaterMark?: number;
+  lowWaterMark?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -36,6 +42,10 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   private readonly pending = new Map<string, { promise: Promise<ConnectionEvent>; abort: AbortController }>();
   private readonly onDestroyed?: (endpoint: AbstractEndpoint) => void;
   private isDestroyed = false;
+  private readonly drainHigh: number;
+  private readonly drainLow: number;
+  /** Peers whose buffer passed highWaterMark since the last `drain`: each is owed one. */
+  private readonly drainOwed = new Set<string>();
 
   constructor(eva: string, options: EndpointOptions = {}) {
     super();
@@ -46,6 +56,11 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     this.connectTimeoutMs = timeout;
     this.maxPayloadSize = options.maxPayloadSize ?? Infinity;
     this.onDestroyed = options.onDestroyed;
+    this.drainHigh = options.highWaterMark ?? Infinity;
+    this.drainLow = options.lowWaterMark ?? 0;
+    if (!(this.drainLow < this.drainHigh)) {
+      throw new VnfError('INVALID_ARGUMENT', `lowWaterMark (${this.drainLow}) must be below highWaterMark (${this.drainHigh}).`);
+    }
     // Public methods work unbound (`endpoint.send.bind(null, …)`, passing `endpoint.send` as a callback).
     this.openConnection = this.openConnection.bind(this);
     this.send = this.send.bind(this);
@@ -113,11 +128,15 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     }
     this.validatePayload(message);
     this.transmit(targetEva, message);
+    if (this.drainHigh !== Infinity && !this.drainOwed.has(targetEva) && this.queuedBytes(targetEva) > this.drainHigh) {
+      this.drainOwed.add(targetEva);
+    }
   }
 
   closeConnection(targetEva: string): void {
     this.assertAlive('closeConnection');
     if (!this.connected.delete(targetEva)) return;
+    this.drainOwed.delete(targetEva);
     this.disconnect(targetEva);
   }
 
@@ -152,6 +171,29 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     return 0;
   }
 
+  /**
+   * The layer's buffer toward `peerEva` (or toward every peer) shrank: its own queue moved on, or the layer beneath
+   * drained. Emits the `drain` owed to a peer whose buffer passed highWaterMark, once it is at most lowWaterMark.
+   */
+  protected checkDrain(peerEva?: string): void {
+    if (this.drainOwed.size === 0 || this.isDestroyed) return;
+    for (const peer of peerEva === undefined ? [...this.drainOwed] : [peerEva]) {
+      if (!this.drainOwed.has(peer) || !this.drained(peer, this.drainLow)) continue;
+      this.drainOwed.delete(peer);
+      this.emitSafely('drain', peer);
+    }
+  }
+
+  /** A send toward `peerEva` was refused for a limit of the layer's own (BUFFER_FULL): it owes a `drain` too. */
+  protected oweDrain(peerEva: string): void {
+    if (this.connected.has(peerEva)) this.drainOwed.add(peerEva);
+  }
+
+  /** Whether an owed `drain` toward `peerEva` is due: the buffer is at most `lowWaterMark`. A layer with other limits adds them. */
+  protected drained(peerEva: string, lowWaterMark: number): boolean {
+    return this.queuedBytes(peerEva) <= lowWaterMark;
+  }
+
   /** `isConnected` for the layer's own code: never throws, false once destroyed. */
   protected hasConnection(eva: string): boolean {
     return this.connected.has(eva);
@@ -172,6 +214,7 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   /** The transport reports a connection gone. Emits `connectionLost` once, only if it was open. */
   protected connectionLost(peerEva: string): void {
     if (this.isDestroyed || !this.connected.delete(peerEva)) return;
+    this.drainOwed.delete(peerEva);
     log('%s lost connection to %s', this.eva, peerEva);
     this.emitSafely('connectionLost', peerEva);
   }

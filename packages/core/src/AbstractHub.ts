@@ -17,6 +17,8 @@ export function openInnerEndpoint<E extends Endpoint>(hub: Hub<E>, eva: string):
 /** Eva bookkeeping shared by every hub: EVA_IN_USE, DESTROYED after close, close() destroys all endpoints. */
 export abstract class AbstractHub<E extends Endpoint = Endpoint> implements Hub<E> {
   abstract readonly maxPayloadSize: number;
+  abstract readonly highWaterMark: number;
+  abstract readonly lowWaterMark: number;
   private readonly endpoints = new Map<string, E>();
   private readonly shareable = new Set<string>();
   private closing: Promise<void> | null = null;

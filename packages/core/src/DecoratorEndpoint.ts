@@ -53,9 +53,9 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     this.acceptConnection(peerEva);
   }
 
-  /** The inner endpoint's send buffer toward `peerEva` drained. A layer with its own queue emits `drain` when that empties instead. */
+  /** The inner endpoint's send buffer toward `peerEva` drained: this layer's own drain may be due. */
   protected innerDrain(peerEva: string): void {
-    this.emitSafely('drain', peerEva);
+    this.checkDrain(peerEva);
   }
 
   /** The inner endpoint lost a connection. */

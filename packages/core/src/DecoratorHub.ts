@@ -20,10 +20,27 @@ export class DecoratorHub<E extends Endpoint = Endpoint, Inner extends Hub = Hub
     return this.inner.maxPayloadSize;
   }
 
+  /**
+   * A decorator without a buffer of its own has the marks of the hub beneath (its bufferedAmount is that hub's). One
+   * with a buffer overrides both, its lowWaterMark at least the inner hub's highWaterMark (see waterMarksOver).
+   */
+  get highWaterMark(): number {
+    return this.inner.highWaterMark;
+  }
+
+  get lowWaterMark(): number {
+    return this.inner.lowWaterMark;
+  }
+
   protected createEndpoint(eva: string, release: () => void): E {
     const innerEndpoint = openInnerEndpoint(this.inner, eva);
     try {
-      return this.wrapEndpoint(innerEndpoint, { onDestroyed: release, maxPayloadSize: this.maxPayloadSize });
+      return this.wrapEndpoint(innerEndpoint, {
+        onDestroyed: release,
+        maxPayloadSize: this.maxPayloadSize,
+        highWaterMark: this.highWaterMark,
+        lowWaterMark: this.lowWaterMark,
+      });
     } catch (err) {
       innerEndpoint.destroy();
       throw err;

@@ -28,7 +28,11 @@ export interface EndpointEvents {
   online: () => void;
   /** The transport beneath the endpoint dropped; the endpoint is trying to restore it. */
   offline: () => void;
-  /** The send buffer toward `peerEva` fell below the layer's low-water mark after `bufferedAmount` had grown past it. */
+  /**
+   * Once `bufferedAmount(peerEva)` passed the hub's `highWaterMark`, fires once when it falls to at most its
+   * `lowWaterMark` (docs/design.md, Backpressure). Not before the buffer passed the high mark, never twice for one
+   * crossing; a lost connection owes nothing.
+   */
   drain: (peerEva: string) => void;
   /** An asynchronous failure: never thrown into a caller's stack from a timer. */
   error: (error: VnfError) => void;
@@ -70,4 +74,8 @@ export interface Hub<E extends Endpoint = Endpoint> {
   close(): Promise<void>;
   /** The largest single message this hub's endpoints carry, in bytes (Infinity when unbounded). */
   readonly maxPayloadSize: number;
+  /** `bufferedAmount` past which an endpoint owes a `drain` (Infinity: this hub never emits `drain`). */
+  readonly highWaterMark: number;
+  /** `bufferedAmount` at or below which an owed `drain` fires; below `highWaterMark`. */
+  readonly lowWaterMark: number;
 }

@@ -18,4 +18,4 @@ export { DecoratorHub } from './DecoratorHub';
 export type { Rpc } from './rpc';
 export { callUserListener } from './listeners';
 export type { ErrorEmitter } from './listeners';
-export { optionsSchema, option, type OptionsSchema, type OptionSpec, type OptionFields, type ResolvedOptions, type SchemaRules } from './options';
+export { optionsSchema, option, waterMarksOver, type OptionsSchema, type OptionSpec, type OptionFields, type ResolvedOptions, type SchemaRules } from './options';

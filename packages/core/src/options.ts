@@ -404,3 +404,31 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+/**
+ * The drain marks of a decorator with a buffer of its own over `inner` (docs/design.md, Backpressure): its
+ * lowWaterMark must be at least the inner hub's highWaterMark, or a buffer that the inner layer holds below its own
+ * high mark — and so never drains for — could keep the decorator above its low mark with no event left to tell it.
+ * Omitted marks default to `defaults`, raised to the inner hub's where needed. Throws INVALID_ARGUMENT.
+ */
+export function waterMarksOver(
+  owner: string,
+  inner: { highWaterMark: number; lowWaterMark: number },
+  given: { highWaterMark?: number; lowWaterMark?: number },
+  defaults: { highWaterMark: number; lowWaterMark: number },
+): { highWaterMark: number; lowWaterMark: number } {
+  const floor = Number.isFinite(inner.highWaterMark) ? inner.highWaterMark : 0;
+  const wantedLow = given.highWaterMark === undefined ? defaults.lowWaterMark : Math.min(defaults.lowWaterMark, given.highWaterMark / 2);
+  const lowWaterMark = given.lowWaterMark ?? Math.max(wantedLow, floor);
+  const highWaterMark = given.highWaterMark ?? Math.max(defaults.highWaterMark, lowWaterMark * 2);
+  if (lowWaterMark < floor) {
+    throw new VnfError(
+      'INVALID_ARGUMENT',
+      `${owner}: lowWaterMark (${lowWaterMark}) must be at least the inner hub's highWaterMark (${floor}): raise it, or lower the inner hub's marks.`,
+    );
+  }
+  if (!(lowWaterMark < highWaterMark)) {
+    throw new VnfError('INVALID_ARGUMENT', `${owner}: lowWaterMark (${lowWaterMark}) must be below highWaterMark (${highWaterMark}).`);
+  }
+  return { highWaterMark, lowWaterMark };
+}

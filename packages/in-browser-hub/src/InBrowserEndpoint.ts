@@ -10,29 +10,21 @@ export interface InBrowserNetwork {
   schedule(task: () => void): void;
 }
 
-export interface InBrowserEndpointOptions extends EndpointOptions {
-  /** `drain` fires when the bytes in flight toward a peer fall to this many after growing past it. */
-  lowWaterMark: number;
-}
-
 /** Bytes sent on one connection and not yet handed to the peer; a new connection gets a new record. */
 interface Flight {
   bytes: number;
-  drainOwed: boolean;
 }
 
 /** An endpoint of an InBrowserHub. */
 export class InBrowserEndpoint extends AbstractEndpoint {
   private readonly network: InBrowserNetwork;
-  private readonly lowWaterMark: number;
   /** The peer endpoint objects of open connections (a re-opened eva is a different object). */
   private readonly peers = new Map<string, InBrowserEndpoint>();
   private readonly flights = new Map<string, Flight>();
 
-  constructor(eva: string, network: InBrowserNetwork, options: InBrowserEndpointOptions) {
+  constructor(eva: string, network: InBrowserNetwork, options: EndpointOptions) {
     super(eva, options);
     this.network = network;
-    this.lowWaterMark = options.lowWaterMark;
   }
 
   /** Bytes accepted by `send` toward `targetEva` whose delivery is still scheduled, as a socket's send buffer. */
@@ -70,10 +62,9 @@ export class InBrowserEndpoint extends AbstractEndpoint {
     const payload = typeof message === 'string' ? message : copyBinary(message as Uint8Array | ArrayBuffer);
     const bytes = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength;
     let flight = this.flights.get(targetEva);
-    if (!flight) this.flights.set(targetEva, (flight = { bytes: 0, drainOwed: false }));
+    if (!flight) this.flights.set(targetEva, (flight = { bytes: 0 }));
     const own = flight;
     own.bytes += bytes;
-    if (own.bytes > this.lowWaterMark) own.drainOwed = true;
     this.network.schedule(() => {
       peer.received(this, payload);
       this.handedOver(targetEva, own, bytes);
@@ -88,9 +79,7 @@ export class InBrowserEndpoint extends AbstractEndpoint {
 
   private handedOver(targetEva: string, flight: Flight, bytes: number): void {
     flight.bytes -= bytes;
-    if (!flight.drainOwed || flight.bytes > this.lowWaterMark) return;
-    flight.drainOwed = false;
-    if (this.flights.get(targetEva) === flight && !this.destroyed) this.emitSafely('drain', targetEva);
+    if (this.flights.get(targetEva) === flight) this.checkDrain(targetEva);
   }
 
   private accepted(source: InBrowserEndpoint): void {

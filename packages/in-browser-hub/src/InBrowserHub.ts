@@ -19,8 +19,12 @@ export interface InBrowserHubOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * `drain` fires when the bytes sent toward a peer and not yet delivered fall to this many after growing past
-   * it (`bufferedAmount` counts them).
+   * Bytes sent toward a peer and not yet delivered (`bufferedAmount`) past which the endpoint owes a `drain`.
+   * @default 262144 (256 KiB)
+   */
+  highWaterMark?: number;
+  /**
+   * `bufferedAmount` at or below which an owed `drain` fires. Must be below `highWaterMark`.
    * @default 65536 (64 KiB)
    */
   lowWaterMark?: number;
@@ -28,13 +32,15 @@ export interface InBrowserHubOptions {
 
 export const DEFAULT_IN_BROWSER_MAX_PAYLOAD = 1024 * 1024;
 export const DEFAULT_IN_BROWSER_LOW_WATER_MARK = 64 * 1024;
+export const DEFAULT_IN_BROWSER_HIGH_WATER_MARK = 256 * 1024;
 
 const SCHEMA = optionsSchema('InBrowserHub', {
   latencyMs: option.number({ min: 0, default: 0 }),
   maxPayloadSize: option.number({ above: 0, allowInfinity: true, default: DEFAULT_IN_BROWSER_MAX_PAYLOAD }),
   connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
-  lowWaterMark: option.number({ min: 0, allowInfinity: true, default: DEFAULT_IN_BROWSER_LOW_WATER_MARK }),
-});
+  highWaterMark: option.number({ above: 0, allowInfinity: true, default: DEFAULT_IN_BROWSER_HIGH_WATER_MARK }),
+  lowWaterMark: option.number({ min: 0, default: DEFAULT_IN_BROWSER_LOW_WATER_MARK }),
+}, { check: (o) => (o.lowWaterMark < o.highWaterMark ? undefined : `lowWaterMark (${o.lowWaterMark}) must be below highWaterMark (${o.highWaterMark}).`) });
 
 /**
  * An in-process hub that behaves like a network: delivery is asynchronous (never inside `send`),
@@ -45,14 +51,16 @@ export class InBrowserHub extends AbstractHub<InBrowserEndpoint> {
   readonly maxPayloadSize: number;
   private readonly latencyMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly lowWaterMark: number;
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
   private readonly network: InBrowserNetwork;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly open = new Map<string, InBrowserEndpoint>();
 
   constructor(options: InBrowserHubOptions = {}) {
     super();
-    const { latencyMs, maxPayloadSize, connectTimeoutMs, lowWaterMark } = SCHEMA.resolve(options);
+    const { latencyMs, maxPayloadSize, connectTimeoutMs, highWaterMark, lowWaterMark } = SCHEMA.resolve(options);
+    this.highWaterMark = highWaterMark;
     this.lowWaterMark = lowWaterMark;
     this.latencyMs = latencyMs;
     this.maxPayloadSize = maxPayloadSize;
@@ -68,6 +76,7 @@ export class InBrowserHub extends AbstractHub<InBrowserEndpoint> {
     const endpoint = new InBrowserEndpoint(eva, this.network, {
       maxPayloadSize: this.maxPayloadSize,
       connectTimeoutMs: this.connectTimeoutMs,
+      highWaterMark: this.highWaterMark,
       lowWaterMark: this.lowWaterMark,
       onDestroyed: () => {
         this.open.delete(eva);

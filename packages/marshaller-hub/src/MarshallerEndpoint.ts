@@ -26,11 +26,6 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     return super.queuedBytes(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
   }
 
-  /** Our own queue decides when the application may resume: its Sender emits `drain` when that empties. */
-  protected override innerDrain(peerEva: string): void {
-    if ((this.senders.get(peerEva)?.queuedBytes ?? 0) === 0) this.emitSafely('drain', peerEva);
-  }
-
   /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
   protected override validatePayload(): void {}
 
@@ -43,7 +38,7 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
         peer: targetEva,
         config: this.config,
         onError: (error) => this.reportError(error),
-        onDrain: () => this.emitSafely('drain', targetEva),
+        onProgress: () => this.checkDrain(targetEva),
       });
       this.senders.set(targetEva, sender);
     }

@@ -20,9 +20,18 @@ export class MarshallerHub<Inner extends Hub = Hub> extends DecoratorHub<Marshal
       throw new VnfError('INVALID_ARGUMENT', 'MarshallerHub wraps a hub: pass one, e.g. new MarshallerHub(new InBrowserHub()).');
     }
     // Read once, now: a ReliableHub beneath reports its frame size minus its own header.
-    const config = resolveOptions(options, inner.maxPayloadSize);
+    const config = resolveOptions(options, inner.maxPayloadSize, inner);
     super(inner);
     this.options = Object.freeze({ ...config });
+  }
+
+  /** Its own marks: its bufferedAmount adds its queue to the inner endpoint's buffer. */
+  override get highWaterMark(): number {
+    return this.options.highWaterMark;
+  }
+
+  override get lowWaterMark(): number {
+    return this.options.lowWaterMark;
   }
 
   /** The largest message `send` accepts: `maxMessageSize`. */

@@ -12,11 +12,11 @@ const log = createLogger('marshaller-hub');
  */
 export const BURST_BYTES = 256 * 1024;
 /**
- * While paused on backpressure, bufferedAmount is re-checked (and a frame refused with BUFFER_FULL offered again)
- * this often even without a `drain`: the inner layer emits `drain` only below its own low-water mark, which may
- * lie under our highWaterMark.
+ * Over an inner hub with no drain signal (highWaterMark Infinity: a third-party hub), a sender paused on a
+ * BUFFER_FULL tries again this often. Every VNF hub owes a `drain` after BUFFER_FULL and past its highWaterMark,
+ * so over them nothing polls.
  */
-export const DRAIN_POLL_MS = 50;
+export const BLIND_RETRY_MS = 50;
 
 /** One turn of the event loop for every sender of the process, batched. */
 const nextTurn = createMacrotaskQueue();
@@ -27,8 +27,8 @@ export interface SenderHost {
   readonly config: MarshallerConfig;
   /** Sending failed asynchronously; the queue was dropped. */
   onError(error: VnfError): void;
-  /** bufferedAmount fell below highWaterMark after having reached it. */
-  onDrain(): void;
+  /** Frames left the queue: bufferedAmount shrank (the endpoint's drain may be due). */
+  onProgress(): void;
 }
 
 /** A frame cut from `message`, carrying `dataLength` body bytes. */
@@ -50,7 +50,6 @@ export class Sender {
   private nextId = 0;
   private state: 'idle' | 'pumping' | 'scheduled' | 'waiting' = 'idle';
   private burst = 0;
-  private aboveMark = false;
   private closed = false;
   private stopWaiting: (() => void) | null = null;
   /** A frame the inner endpoint refused with BUFFER_FULL: it goes out before any other. */
@@ -69,7 +68,7 @@ export class Sender {
   }
 
   enqueue(encoded: EncodedMessage): void {
-    const { chunkSize, highWaterMark } = this.host.config;
+    const { chunkSize } = this.host.config;
     let id = 0;
     if (!OutgoingMessage.fitsOneFrame(encoded.size, chunkSize)) {
       id = this.nextId;
@@ -77,7 +76,6 @@ export class Sender {
     }
     this.queue.push(new OutgoingMessage(encoded, id));
     this.queued += encoded.size;
-    if (this.queued + this.innerBuffered() >= highWaterMark) this.aboveMark = true;
     if (this.state === 'idle') this.pump();
   }
 
@@ -95,23 +93,16 @@ export class Sender {
 
   private pump(): void {
     if (this.closed) return;
+    const before = this.queued;
     this.sendFrames();
     if (this.closed) return;
-    if (!this.aboveMark) return;
-    if (this.queued + this.innerBuffered() < this.host.config.highWaterMark) {
-      this.aboveMark = false;
-      this.host.onDrain();
-    } else if (this.state === 'idle') {
-      // Everything is handed over but the inner layer still holds too much: watch it, so `drain` is not missed.
-      this.waitForDrain();
-    }
+    if (this.queued < before) this.host.onProgress();
   }
 
   private sendFrames(): void {
     const { inner, peer, config } = this.host;
     this.state = 'pumping';
     while (this.blocked !== null || this.queue.length > 0) {
-      if (this.innerBuffered() >= config.highWaterMark) return this.waitForDrain();
       if (this.burst >= BURST_BYTES) return this.yieldTurn();
       const cut = this.blocked ?? this.cutFrame();
       this.blocked = null;
@@ -130,6 +121,9 @@ export class Sender {
       this.burst += cut.frame.byteLength;
       // inner.send may report the connection lost synchronously, which closes this sender.
       if (this.closed) return;
+      // Checked after a send, never before: the inner endpoint owes a `drain` once a send left it past its
+      // highWaterMark, so the wait always ends (a buffer grown by the inner layer's own traffic owes none yet).
+      if (this.innerBuffered() > config.innerHighWaterMark) return this.waitForDrain();
     }
     this.state = 'idle';
   }
@@ -153,11 +147,11 @@ export class Sender {
     const onDrain = (drained: string): void => {
       if (drained === peer) this.resume();
     };
-    const timer = setTimeout(() => this.resume(), DRAIN_POLL_MS);
+    const timer = this.host.config.innerHighWaterMark === Infinity ? setTimeout(() => this.resume(), BLIND_RETRY_MS) : null;
     inner.on('drain', onDrain);
     this.stopWaiting = () => {
       this.stopWaiting = null;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       inner.off('drain', onDrain);
     };
   }

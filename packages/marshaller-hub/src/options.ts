@@ -1,4 +1,4 @@
-import { VnfError, option, optionsSchema } from '@vnf/core';
+import { VnfError, option, optionsSchema, waterMarksOver } from '@vnf/core';
 import { MAX_FRAME_HEADER, MAX_TOTAL_SIZE } from './frames';
 
 /** Options of a MarshallerHub. Every field is optional; an unknown or invalid one throws INVALID_ARGUMENT. */
@@ -24,10 +24,17 @@ export interface MarshallerHubOptions {
    */
   reassemblyTimeoutMs?: number;
   /**
-   * Sending pauses while the inner endpoint has this many bytes or more buffered toward the peer.
-   * @default 1048576 (1 MiB)
+   * Bytes accepted by `send` and not yet sent (`bufferedAmount`: this layer's queue and the inner endpoint's buffer)
+   * past which an endpoint owes its peer a `drain`.
+   * @default 4194304 (4 MiB), or twice lowWaterMark when that is more
    */
   highWaterMark?: number;
+  /**
+   * `bufferedAmount` at or below which an owed `drain` fires; at least the inner hub's highWaterMark, so that the
+   * inner layer's own `drain` always comes before this one is due.
+   * @default 1048576 (1 MiB), or the inner hub's highWaterMark when that is more
+   */
+  lowWaterMark?: number;
 }
 
 /** Options after defaults and validation. */
@@ -37,12 +44,16 @@ export interface MarshallerConfig {
   readonly strictOrder: boolean;
   readonly reassemblyTimeoutMs: number;
   readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  /** The inner hub's highWaterMark: frames wait while the inner endpoint holds more (it then owes a `drain`). */
+  readonly innerHighWaterMark: number;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_CHUNK_SIZE = 16 * 1024;
 export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 30_000;
-export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
+export const DEFAULT_LOW_WATER_MARK = 1024 * 1024;
 /** Below this a frame would be mostly header. */
 export const MIN_CHUNK_SIZE = 64;
 
@@ -52,10 +63,16 @@ const SCHEMA = optionsSchema('MarshallerHub', {
   chunkSize: option.integer({ min: MIN_CHUNK_SIZE }),
   strictOrder: option.boolean({ default: false }),
   reassemblyTimeoutMs: option.number({ above: 0, default: DEFAULT_REASSEMBLY_TIMEOUT_MS }),
-  highWaterMark: option.number({ above: 0, allowInfinity: true, default: DEFAULT_HIGH_WATER_MARK }),
+  // Their defaults depend on the inner hub's marks: see resolveOptions.
+  highWaterMark: option.number({ above: 0 }),
+  lowWaterMark: option.number({ min: 0 }),
 });
 
-export function resolveOptions(options: MarshallerHubOptions, innerMaxPayloadSize: number): MarshallerConfig {
+export function resolveOptions(
+  options: MarshallerHubOptions,
+  innerMaxPayloadSize: number,
+  innerMarks: { highWaterMark: number; lowWaterMark: number } = { highWaterMark: Infinity, lowWaterMark: 0 },
+): MarshallerConfig {
   if (typeof innerMaxPayloadSize !== 'number' || !(innerMaxPayloadSize >= MIN_CHUNK_SIZE)) {
     throw new VnfError(
       'INVALID_ARGUMENT',
@@ -70,5 +87,6 @@ export function resolveOptions(options: MarshallerHubOptions, innerMaxPayloadSiz
       `chunkSize (${chunkSize}) must be at most the inner hub's maxPayloadSize (${innerMaxPayloadSize}) bytes. It counts the ${MAX_FRAME_HEADER}-byte frame header.`,
     );
   }
-  return { ...resolved, chunkSize };
+  const marks = waterMarksOver('MarshallerHub', innerMarks, resolved, { highWaterMark: DEFAULT_HIGH_WATER_MARK, lowWaterMark: DEFAULT_LOW_WATER_MARK });
+  return { ...resolved, ...marks, chunkSize, innerHighWaterMark: innerMarks.highWaterMark };
 }

@@ -46,8 +46,9 @@ describe('connection loss during a transfer', () => {
 describe('destroy', () => {
   it('clears every timer: reassembly timers and a sender paused on backpressure', async () => {
     const resources = trackResources();
-    const gated = new GatedHub(new InBrowserHub(), false);
-    const hub = track(new MarshallerHub(gated, { chunkSize: 1024, highWaterMark: 4096 }));
+    // A gate that never emits drain but refuses frames past two: the sender retries on its blind timer.
+    const gated = new GatedHub(new InBrowserHub(), false, 2);
+    const hub = track(new MarshallerHub(gated, { chunkSize: 1024 }));
     const a = hub.openEndpoint('a');
     const b = hub.openEndpoint('b');
     const atB = new Recorder(b);
@@ -56,7 +57,7 @@ describe('destroy', () => {
     const gateB = gated.openEndpoint('b');
     a.send(b.eva, pattern(100_000));
     // Let the first frames through so `b` has a transfer in progress (with its reassembly timer),
-    // while `a` stays paused on backpressure (polling, as this gate never emits drain).
+    // while `a` stays paused on the gate's BUFFER_FULL (retrying on a timer, as this gate never emits drain).
     const framesAtB = waitFor<void>('frames to reach b', (done) => {
       const listener = (): void => done();
       gateB.on('message', listener);

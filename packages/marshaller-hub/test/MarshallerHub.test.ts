@@ -24,8 +24,16 @@ describe('construction', () => {
       chunkSize: DEFAULT_CHUNK_SIZE,
       strictOrder: false,
       reassemblyTimeoutMs: 30_000,
-      highWaterMark: 1024 * 1024,
+      // Its low mark is at least the inner hub's high mark (InBrowserHub: 256 KiB), so the inner drain comes first.
+      highWaterMark: 4 * 1024 * 1024,
+      lowWaterMark: 1024 * 1024,
+      innerHighWaterMark: 256 * 1024,
     });
+    expect([hub.highWaterMark, hub.lowWaterMark]).toEqual([4 * 1024 * 1024, 1024 * 1024]);
+    // Over a hub whose high mark is above the default low mark, the low mark follows it.
+    const deep = track(new MarshallerHub(new InBrowserHub({ highWaterMark: 2 * 1024 * 1024, lowWaterMark: 1024 })));
+    expect([deep.lowWaterMark, deep.highWaterMark]).toEqual([2 * 1024 * 1024, 4 * 1024 * 1024]);
+    expect(() => new MarshallerHub(new InBrowserHub(), { lowWaterMark: 1024 })).toThrow(/at least the inner hub's highWaterMark/);
     expect(hub.maxPayloadSize).toBe(DEFAULT_MAX_MESSAGE_SIZE);
     const small = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: 1000 }), { maxMessageSize: 5000 }));
     expect(small.options.chunkSize).toBe(1000);

@@ -9,8 +9,9 @@ const CHUNK = 4096;
 const HIGH_WATER = 64 * 1024;
 
 async function gatedPair(emitsDrain: boolean, maxHeldFrames = Infinity) {
-  const gated = new GatedHub(new InBrowserHub(), emitsDrain, maxHeldFrames);
-  const hub = track(new MarshallerHub(gated, { chunkSize: CHUNK, highWaterMark: HIGH_WATER }));
+  // The gate's highWaterMark is where the sender stops handing it frames (the gate then owes a drain).
+  const gated = new GatedHub(new InBrowserHub(), emitsDrain, maxHeldFrames, HIGH_WATER);
+  const hub = track(new MarshallerHub(gated, { chunkSize: CHUNK }));
   const a = hub.openEndpoint('a');
   const b = hub.openEndpoint('b');
   // The MarshallerHub opened 'a' on the gated hub as shareable: opening it again returns that very endpoint.
@@ -22,15 +23,15 @@ async function gatedPair(emitsDrain: boolean, maxHeldFrames = Infinity) {
 }
 
 describe('backpressure', () => {
-  it('stops handing frames to the inner endpoint at highWaterMark and resumes on its drain', async () => {
+  it("stops handing frames to the inner endpoint past the inner hub's highWaterMark and resumes on its drain", async () => {
     const { a, b, gate, atB } = await gatedPair(true);
     const size = 1024 * 1024;
     a.send(b.eva, pattern(size, 1));
     let releases = 0;
     while (a.bufferedAmount(b.eva) > gate.bufferedAmount(b.eva)) {
       // The sender still holds bytes of its own, so it must have filled the gate up to the mark and stopped there.
-      expect(gate.bufferedAmount(b.eva)).toBeGreaterThanOrEqual(HIGH_WATER);
-      expect(gate.bufferedAmount(b.eva)).toBeLessThan(HIGH_WATER + CHUNK);
+      expect(gate.bufferedAmount(b.eva)).toBeGreaterThan(HIGH_WATER);
+      expect(gate.bufferedAmount(b.eva)).toBeLessThanOrEqual(HIGH_WATER + CHUNK);
       const before = a.bufferedAmount(b.eva);
       gate.release();
       releases++;
@@ -40,30 +41,24 @@ describe('backpressure', () => {
     await atB.messageCount(1);
     expect(sameBytes(atB.messages[0], pattern(size, 1))).toBe(true);
     expect(releases).toBeGreaterThanOrEqual(Math.floor(size / (HIGH_WATER + CHUNK)));
-    expect(gate.peakBuffered).toBeLessThan(HIGH_WATER + CHUNK);
+    expect(gate.peakBuffered).toBeLessThanOrEqual(HIGH_WATER + CHUNK);
     expect(gate.largestFrame).toBeLessThanOrEqual(CHUNK);
   }, 60_000);
 
-  it('still makes progress when the inner layer never emits drain, and emits its own drain below the mark', async () => {
+  it('over an inner hub with no drain signal (an infinite highWaterMark), hands everything over in bursts, in order', async () => {
     const { a, b, gate, atB } = await gatedPair(false);
-    const size = 256 * 1024;
-    const drains: number[] = [];
-    a.on('drain', () => drains.push(a.bufferedAmount(b.eva)));
+    const size = 1024 * 1024;
     a.send(b.eva, pattern(size, 2));
-    while (a.bufferedAmount(b.eva) > gate.bufferedAmount(b.eva)) {
-      const next = gate.nextFrame();
-      gate.release();
-      await waitFor<void>('the sender to resume without a drain event', (done) => {
-        void next.then(() => done());
-        return () => {};
-      });
-    }
+    // Nothing says when such a layer drains: the sender does not wait on its buffer, it only yields between bursts.
+    await waitFor<void>('every frame handed to the gate', (done) => {
+      const check = (): void => (a.bufferedAmount(b.eva) === gate.bufferedAmount(b.eva) ? done() : void gate.nextFrame().then(check));
+      check();
+      return () => {};
+    });
     gate.release();
     await atB.messageCount(1);
     expect(sameBytes(atB.messages[0], pattern(size, 2))).toBe(true);
-    expect(gate.peakBuffered).toBeLessThan(HIGH_WATER + CHUNK);
-    expect(drains.length).toBeGreaterThan(0);
-    for (const buffered of drains) expect(buffered).toBeLessThan(HIGH_WATER);
+    expect(gate.largestFrame).toBeLessThanOrEqual(CHUNK);
   }, 60_000);
 });
 

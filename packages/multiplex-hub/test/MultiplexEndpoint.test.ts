@@ -236,7 +236,7 @@ describe('events', () => {
   });
 
   it('relays drain; bufferedAmount is the endpoint’s', async () => {
-    const { a, b } = await pair({}, { lowWaterMark: 1000 });
+    const { a, b } = await pair({}, { highWaterMark: 2000, lowWaterMark: 1000 });
     const x = a.subProtocol('bulk');
     b.subProtocol('bulk');
     const drains: string[] = [];

@@ -37,8 +37,6 @@ export class Link {
   ackScheduled = false;
   /** Acknowledgements repeated since a data frame last arrived, while a gap is held. */
   ackRepeats = 0;
-  /** The buffer rose above the low-water mark (or send threw BUFFER_FULL): `drain` is owed. */
-  drainOwed = false;
   /** `sendAcknowledged` promises by sequence number, in order. */
   readonly waiters = new Map<number, Deferred<void>>();
   readonly retransmitTimer: Timer;

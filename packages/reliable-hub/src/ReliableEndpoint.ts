@@ -157,7 +157,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     const size = payloadByteLength(payload);
     const { send } = link;
     if (send.size >= this.options.maxBufferedMessages || (send.size > 0 && send.bytes + size > this.options.maxBufferedBytes)) {
-      link.drainOwed = true;
+      this.oweDrain(targetEva);
       throw new VnfError(
         'BUFFER_FULL',
         `The send buffer from ${this.eva} to ${targetEva} is full (${send.bytes} bytes in ${send.size} messages not yet ` +
@@ -166,7 +166,6 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
       );
     }
     send.push(size, (seq) => encodeData(link.tag, seq, payload));
-    if (send.bytes >= this.options.lowWaterMark) link.drainOwed = true;
     this.pump(link);
   }
 
@@ -431,7 +430,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     const { advanced, released } = link.send.acknowledge(cum, ranges, performance.now());
     if (advanced) link.settleWaiters();
     this.service(link);
-    if (released > 0) this.checkDrain(link);
+    if (released > 0) this.checkDrain(link.peer);
   }
 
   /** Declares losses, sends what may be sent and arms the retransmission timer. */
@@ -454,7 +453,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     let innerBuffered = -1;
     for (let entry = link.send.peek(); entry !== null; entry = link.send.peek()) {
       if (innerBuffered < 0) innerBuffered = this.inner.bufferedAmount(link.peer);
-      if (innerBuffered >= this.options.highWaterMark) {
+      if (innerBuffered >= this.options.innerHighWaterMark) {
         if (!link.retransmitTimer.armed) link.retransmitTimer.set(PACE_RETRY_MS);
         break;
       }
@@ -499,11 +498,10 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     for (let i = 0; i < CLOSE_COPIES; i++) this.sendControl(link.peer, encodeSignal('close', link.tag));
   }
 
-  private checkDrain(link: Link): void {
-    const { send } = link;
-    if (!link.drainOwed || send.bytes >= this.options.lowWaterMark || send.size > this.options.maxBufferedMessages / 2) return;
-    link.drainOwed = false;
-    this.emitSafely('drain', link.peer);
+  /** Due once the unacknowledged bytes are at most lowWaterMark and the messages at most half the limit (after BUFFER_FULL on it). */
+  protected override drained(peerEva: string, lowWaterMark: number): boolean {
+    const send = this.links.get(peerEva)?.send;
+    return !send || (send.bytes <= lowWaterMark && send.size <= this.options.maxBufferedMessages / 2);
   }
 
   // ---- liveness and restore -------------------------------------------------------------------

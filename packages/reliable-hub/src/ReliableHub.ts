@@ -27,6 +27,15 @@ export class ReliableHub<Inner extends Hub = Hub> extends DecoratorHub<ReliableE
     this.options = resolveOptions(options);
   }
 
+  /** Its own marks: its bufferedAmount counts unacknowledged bytes, which acknowledgements drain whatever the inner hub's marks. */
+  override get highWaterMark(): number {
+    return this.options.highWaterMark;
+  }
+
+  override get lowWaterMark(): number {
+    return this.options.lowWaterMark;
+  }
+
   /** The inner hub's limit minus the per-message header. */
   override get maxPayloadSize(): number {
     return this.inner.maxPayloadSize - FRAME_OVERHEAD;

@@ -38,19 +38,23 @@ export interface ReliableHubOptions {
    */
   maxBufferedMessages?: number;
   /**
-   * `drain` fires when the buffered bytes fall below this after having reached it (or after BUFFER_FULL). Below
-   * `maxBufferedBytes`.
+   * Unacknowledged bytes (`bufferedAmount`) past which an endpoint owes its peer a `drain`. Below `maxBufferedBytes`.
+   * @default 2097152 (2 MiB)
+   */
+  highWaterMark?: number;
+  /**
+   * `bufferedAmount` at or below which an owed `drain` fires (a send refused BUFFER_FULL owes one too). Below `highWaterMark`.
    * @default 1048576 (1 MiB)
    */
   lowWaterMark?: number;
   /**
-   * Sending pauses while the inner endpoint holds this many bytes toward the peer.
+   * Sending to the inner endpoint pauses while it holds this many bytes toward the peer.
    * @default 1048576 (1 MiB)
    */
-  highWaterMark?: number;
+  innerHighWaterMark?: number;
   /** @deprecated Renamed `lowWaterMark`; the old name stops working in the next release. */
   lowWaterMarkBytes?: number;
-  /** @deprecated Renamed `highWaterMark`; the old name stops working in the next release. */
+  /** @deprecated Renamed `innerHighWaterMark`; the old name stops working in the next release. */
   innerHighWaterMarkBytes?: number;
   /**
    * Retransmission timeout before the first round-trip is measured, ms.
@@ -95,8 +99,9 @@ const FIELDS = {
   sendWindow: positiveInteger(1024),
   maxBufferedBytes: positive(16 * 1024 * 1024),
   maxBufferedMessages: positiveInteger(8192),
+  highWaterMark: positive(2 * 1024 * 1024),
   lowWaterMark: positive(1024 * 1024, 'lowWaterMarkBytes'),
-  highWaterMark: positive(1024 * 1024, 'innerHighWaterMarkBytes'),
+  innerHighWaterMark: positive(1024 * 1024, 'innerHighWaterMarkBytes'),
   initialRtoMs: positive(300),
   minRtoMs: positive(50),
   maxRtoMs: positive(2_000),
@@ -113,7 +118,8 @@ const SCHEMA = optionsSchema('ReliableHub', FIELDS, {
     below(o, 'heartbeatIntervalMs', 'heartbeatTimeoutMs') ??
     atMost(o, 'minRtoMs', 'initialRtoMs') ??
     atMost(o, 'initialRtoMs', 'maxRtoMs') ??
-    below(o, 'lowWaterMark', 'maxBufferedBytes') ??
+    below(o, 'lowWaterMark', 'highWaterMark') ??
+    below(o, 'highWaterMark', 'maxBufferedBytes') ??
     atMost(o, 'reconnectBaseMs', 'reconnectMaxMs'),
 });
 

@@ -65,12 +65,13 @@ describe('ReliableHub construction', () => {
     void inner.close();
   });
 
-  it('still takes the deprecated lowWaterMarkBytes and innerHighWaterMarkBytes, as lowWaterMark and highWaterMark', () => {
+  it('still takes the deprecated lowWaterMarkBytes and innerHighWaterMarkBytes, as lowWaterMark and innerHighWaterMark', () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const inner = new InBrowserHub();
     try {
-      expect(() => new ReliableHub(inner, { maxBufferedBytes: 100, lowWaterMarkBytes: 100 })).toThrow(/lowWaterMark \(100\) must be less than maxBufferedBytes/);
+      expect(() => new ReliableHub(inner, { highWaterMark: 50, lowWaterMarkBytes: 100 })).toThrow(/lowWaterMark \(100\) must be less than highWaterMark/);
       expect(() => new ReliableHub(inner, { innerHighWaterMarkBytes: 0 })).toThrow(/ReliableHub option "innerHighWaterMarkBytes" must be/);
+      expect(new ReliableHub(inner, { lowWaterMarkBytes: 1000, highWaterMark: 4000 }).lowWaterMark).toBe(1000);
       expect(() => new ReliableHub(inner, { lowWaterMarkBytes: 10, lowWaterMark: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     } finally {
       emitWarning.mockRestore();

@@ -199,9 +199,7 @@ export class RtcEndpoint extends AbstractEndpoint {
       },
       linger: (link, released) => lingering.add(link, released),
       deliver: (peer, message) => this.deliver(peer, message),
-      drain: (peer) => {
-        if (!this.destroyed) this.emitSafely('drain', peer);
-      },
+      drain: (peer) => this.checkDrain(peer),
       error: (error) => this.reportError(error),
     };
   }

@@ -31,10 +31,19 @@ export class RtcHub extends AbstractHub<RtcEndpoint> {
     this.wrtc = resolveWebRtc(this.options.wrtc);
   }
 
+  /** Bytes queued toward a peer (this layer's queue and the data channel's, or the relay's) past which `drain` is owed. */
+  get highWaterMark(): number {
+    return this.options.highWaterMark;
+  }
+
+  get lowWaterMark(): number {
+    return this.options.lowWaterMark;
+  }
+
   protected createEndpoint(eva: string, release: () => void): RtcEndpoint {
     const signaling = openInnerEndpoint(this.signalingHub, eva);
     try {
-      return new RtcEndpoint(signaling, this.options, this.wrtc, { onDestroyed: release }, this.lingering);
+      return new RtcEndpoint(signaling, this.options, this.wrtc, { onDestroyed: release, highWaterMark: this.highWaterMark, lowWaterMark: this.lowWaterMark }, this.lingering);
     } catch (err) {
       signaling.destroy();
       throw err;

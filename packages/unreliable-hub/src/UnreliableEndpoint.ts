@@ -11,7 +11,6 @@ export interface ChaosContext {
   /** Runs a task on a later macrotask (connection cuts are reported from the event loop, as a dropped transport is). */
   later(task: () => void): void;
   applyToIncoming: boolean;
-  lowWaterMark: number;
 }
 
 /**
@@ -25,7 +24,6 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   private readonly incoming = new Map<string, ChaosLink>();
   /** Connections being cut: messages to them are discarded until the cut is reported. */
   private readonly cutting = new Map<string, symbol>();
-  private readonly aboveLowWater = new Set<string>();
 
   constructor(inner: Inner, options: EndpointOptions, context: ChaosContext) {
     super(inner, options);
@@ -142,7 +140,6 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
       const reorder = copy === 0 && decision.reorder ? { distance: rules.reorderDistance, maxHoldMs: rules.reorderMaxHoldMs } : null;
       target.add(copyOf(message), size, seq, delay, rules.bytesPerSecond, reorder);
     });
-    if (links === this.outgoing && target.bufferedBytes > this.context.lowWaterMark) this.aboveLowWater.add(peer);
   }
 
   private needsHolding({ delays, reorder, rules }: Decision): boolean {
@@ -170,12 +167,9 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
         );
       }
     };
+    // From a timer: checkDrain emits through the listener guard, so a throwing listener becomes an `error` event.
     const afterTimer = (): void => {
-      if (links !== this.outgoing || !this.aboveLowWater.has(peer)) return;
-      if (link.bufferedBytes > this.context.lowWaterMark) return;
-      this.aboveLowWater.delete(peer);
-      // From a timer: a throwing listener must become an `error` event, not an uncaught exception.
-      this.emitSafely('drain', peer);
+      if (links === this.outgoing) this.checkDrain(peer);
     };
     const link = new ChaosLink(release, afterTimer);
     links.set(peer, link);
@@ -186,7 +180,6 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   private discardLinks(peer: string): void {
     const { engine } = this.context;
     this.cutting.delete(peer);
-    this.aboveLowWater.delete(peer);
     for (const item of this.outgoing.get(peer)?.close() ?? []) engine.record('discarded', this.eva, peer, item.seq);
     for (const item of this.incoming.get(peer)?.close() ?? []) engine.record('discarded', peer, this.eva, item.seq);
     this.outgoing.delete(peer);

@@ -1,10 +1,10 @@
-import { DecoratorHub, VnfError, createMacrotaskQueue, createLogger } from '@vnf/core';
+import { DecoratorHub, VnfError, createMacrotaskQueue, createLogger, waterMarksOver } from '@vnf/core';
 import type { Endpoint, EndpointOptions, Hub } from '@vnf/core';
 import { ChaosEngine } from './chaosEngine';
 import { ChaosController } from './ChaosController';
 import { UnreliableEndpoint } from './UnreliableEndpoint';
 import type { ChaosContext } from './UnreliableEndpoint';
-import { resolveOptions } from './options';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK, resolveOptions } from './options';
 import type { UnreliableHubOptions } from './options';
 import type { ChaosSeed } from './random';
 
@@ -21,13 +21,25 @@ export class UnreliableHub<Inner extends Hub = Hub> extends DecoratorHub<Unrelia
   /** Run-time control, counters and the event log. */
   readonly chaos: ChaosController;
   private readonly context: ChaosContext;
+  private readonly marks: { highWaterMark: number; lowWaterMark: number };
+
+  /** Its own marks: held messages add to the inner endpoint's buffer. */
+  override get highWaterMark(): number {
+    return this.marks.highWaterMark;
+  }
+
+  override get lowWaterMark(): number {
+    return this.marks.lowWaterMark;
+  }
 
   constructor(inner: Inner, options: UnreliableHubOptions = {}) {
     if (typeof inner !== 'object' || inner === null || typeof (inner as Partial<Hub>).openEndpoint !== 'function') {
       throw new VnfError('INVALID_ARGUMENT', 'UnreliableHub wraps a hub: new UnreliableHub(new InBrowserHub(), { seed: 42 }).');
     }
     const settings = resolveOptions(options);
+    const marks = waterMarksOver('UnreliableHub', inner, settings.marks, { highWaterMark: DEFAULT_HIGH_WATER_MARK, lowWaterMark: DEFAULT_LOW_WATER_MARK });
     super(inner);
+    this.marks = marks;
     const engine = new ChaosEngine(settings.seed, settings.rules, settings.logSize);
     this.seed = settings.seed;
     this.chaos = new ChaosController(engine);
@@ -35,7 +47,6 @@ export class UnreliableHub<Inner extends Hub = Hub> extends DecoratorHub<Unrelia
       engine,
       later: createMacrotaskQueue(),
       applyToIncoming: settings.applyToIncoming,
-      lowWaterMark: settings.lowWaterMark,
     };
     log('chaos seed %s', String(this.seed));
   }

@@ -24,21 +24,29 @@ export interface UnreliableHubOptions extends ChaosRules {
    */
   applyToIncoming?: boolean;
   /**
-   * `drain` fires when the bytes this layer holds toward a peer fall to this after exceeding it.
-   * @default 16384 (16 KiB)
+   * `bufferedAmount` (what this layer holds toward a peer, plus the inner endpoint's buffer) past which an endpoint
+   * owes its peer a `drain`.
+   * @default 65536 (64 KiB), or twice lowWaterMark when that is more
+   */
+  highWaterMark?: number;
+  /**
+   * `bufferedAmount` at or below which an owed `drain` fires; at least the inner hub's highWaterMark.
+   * @default 16384 (16 KiB), or the inner hub's highWaterMark when that is more
    */
   lowWaterMark?: number;
 }
 
 export const DEFAULT_LOG_SIZE = 1000;
 export const DEFAULT_LOW_WATER_MARK = 16 * 1024;
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
 export interface HubSettings {
   seed: ChaosSeed;
   rules: ChaosRules;
   logSize: number;
   applyToIncoming: boolean;
-  lowWaterMark: number;
+  /** As given; the hub resolves them against its inner hub's (waterMarksOver). */
+  marks: { highWaterMark?: number; lowWaterMark?: number };
 }
 
 const SCHEMA = optionsSchema(
@@ -47,17 +55,18 @@ const SCHEMA = optionsSchema(
     seed: option.custom<ChaosSeed>({ expected: SEED_EXPECTED, check: isChaosSeed }),
     logSize: option.integer({ min: 0, default: DEFAULT_LOG_SIZE }),
     applyToIncoming: option.boolean({ default: true }),
-    lowWaterMark: option.number({ min: 0, allowInfinity: true, default: DEFAULT_LOW_WATER_MARK }),
+    highWaterMark: option.number({ above: 0 }),
+    lowWaterMark: option.number({ min: 0 }),
     ...RULE_FIELDS,
   },
   {
-    derive: ({ seed, logSize, applyToIncoming, lowWaterMark, ...rules }): HubSettings => ({
+    derive: ({ seed, logSize, applyToIncoming, highWaterMark, lowWaterMark, ...rules }): HubSettings => ({
       seed: seed === undefined ? randomSeed() : normalizeSeed(seed),
       // Only the rules given: one left out must not hide its default (see ChaosEngine.rulesFor).
       rules: Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined)) as ChaosRules,
       logSize,
       applyToIncoming,
-      lowWaterMark,
+      marks: { highWaterMark, lowWaterMark },
     }),
   },
 );

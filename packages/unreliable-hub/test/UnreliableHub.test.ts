@@ -146,7 +146,7 @@ describe('held messages', () => {
 describe('bandwidth cap', () => {
   it('queues messages in order, counts them in bufferedAmount and emits drain once they left', () =>
     withSeed(SEED, async () => {
-      const hub = chaosHub({ bytesPerSecond: 50_000, lowWaterMark: 0 });
+      const hub = chaosHub({ bytesPerSecond: 50_000, highWaterMark: 2, lowWaterMark: 1 }, { highWaterMark: 1, lowWaterMark: 0 });
       const a = hub.openEndpoint('a');
       const b = hub.openEndpoint('b');
       await connect(a, b);
@@ -163,7 +163,8 @@ describe('bandwidth cap', () => {
       expect(a.bufferedAmount(b.eva)).toBeLessThanOrEqual(10_000);
       await until('drain', () => drained.length > 0);
       expect(drained).toEqual([b.eva]);
-      // With lowWaterMark 0, drain waits until the cap has handed every message on to the inner hub.
+      // With lowWaterMark 1 (the inner hub's high mark; nothing of 1 000 bytes fits under it), drain waits until the
+      // cap has handed every message on and the inner hub delivered them.
       expect(handedOnAtDrain).toEqual([10]);
       // The inner hub may still be carrying the last ones (its bufferedAmount counts them): then nothing is left.
       await until('bufferedAmount to fall to 0', () => a.bufferedAmount(b.eva) === 0);

@@ -1,7 +1,7 @@
 import { until as waitUntil } from '@vnf/conformance';
 import { ConnectionStatus } from '@vnf/core';
 import type { Endpoint, Hub, MessageEvent } from '@vnf/core';
-import { InBrowserHub } from '@vnf/in-browser-hub';
+import { InBrowserHub, type InBrowserHubOptions } from '@vnf/in-browser-hub';
 import { UnreliableHub } from '../src';
 import type { ChaosEvent, UnreliableHubOptions } from '../src';
 
@@ -13,8 +13,8 @@ export const WAIT_MS = 10_000;
 /** Hubs opened by a test; `closeAll` in afterEach closes them, so no timer outlives a test. */
 const open: Hub[] = [];
 
-export function chaosHub(options: UnreliableHubOptions = {}): UnreliableHub<InBrowserHub> {
-  const hub = new UnreliableHub(new InBrowserHub(), { seed: SEED, ...options });
+export function chaosHub(options: UnreliableHubOptions = {}, inner: InBrowserHubOptions = {}): UnreliableHub<InBrowserHub> {
+  const hub = new UnreliableHub(new InBrowserHub(inner), { seed: SEED, ...options });
   open.push(hub);
   return hub;
 }

@@ -123,7 +123,7 @@ describe('a throwing onEvent listener', () => {
 
 describe('a throwing drain listener', () => {
   async function capped(withErrorListener: boolean) {
-    const hub = chaosHub({ bytesPerSecond: 100_000, lowWaterMark: 0 });
+    const hub = chaosHub({ bytesPerSecond: 100_000, highWaterMark: 2, lowWaterMark: 1 }, { highWaterMark: 1, lowWaterMark: 0 });
     const a = hub.openEndpoint('a');
     const b = hub.openEndpoint('b');
     await connect(a, b);

@@ -15,7 +15,8 @@ import { RpcCalls } from './rpcCalls';
 import type { WebSocketFactory } from './WebSocketFactory';
 
 export interface WebSocketEndpointOptions extends EndpointOptions {
-  /** `drain` fires when the send buffer falls to this many bytes after growing past it. */
+  /** The drain rule's marks (required here: the hub resolves them). */
+  highWaterMark: number;
   lowWaterMark: number;
   /** Default timeout of calls on `getWebSocketRpc()`, ms. */
   callTimeoutMs: number;
@@ -32,6 +33,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private readonly channel: Channel;
   private readonly opens = new Map<string, (event: ConnectionEvent) => void>();
   private readonly upWaiters = new Set<() => void>();
+  private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
   private readonly callTimeoutMs: number;
   private readonly hubRegistered: () => Promise<void>;
@@ -42,6 +44,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketEndpointOptions) {
     super(eva, options);
+    this.highWaterMark = options.highWaterMark;
     this.lowWaterMark = options.lowWaterMark;
     this.callTimeoutMs = options.callTimeoutMs;
     this.hubRegistered = options.hubRegistered;
@@ -52,9 +55,8 @@ export class WebSocketEndpoint extends AbstractEndpoint {
       onFatal: (error) => this.channelFailed(error),
       onControl: (message) => this.control(message),
       onData: (source, payload) => this.deliver(source, payload),
-      onDrain: () => {
-        for (const peer of this.connections()) this.emitSafely('drain', peer);
-      },
+      // One socket carries every connection: its buffer draining is every owed peer's drain.
+      onDrain: () => this.checkDrain(),
       onError: (error) => this.reportError(error),
     };
     this.channel = new Channel(factory, 'endpoint', eva, handler);
@@ -117,7 +119,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   protected transmit(targetEva: string, message: unknown): void {
     this.channel.sendData(targetEva, typeof message === 'string' ? message : toUint8Array(message as Uint8Array | ArrayBuffer));
-    if (this.channel.bufferedAmount() > this.lowWaterMark) this.channel.watchDrain(this.lowWaterMark);
+    if (this.channel.bufferedAmount() > this.highWaterMark) this.channel.watchDrain(this.lowWaterMark);
   }
 
   protected teardown(): void {

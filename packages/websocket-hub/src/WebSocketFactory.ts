@@ -13,7 +13,8 @@ export interface VnfSocket {
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
-  send(data: string | Uint8Array): void;
+  /** `written`: ws in Node calls it once the data reached the kernel; browsers ignore it. */
+  send(data: string | Uint8Array, written?: (err?: Error) => void): void;
   close(code?: number, reason?: string): void;
   /** Cuts the connection without a close handshake (`ws` in Node; browsers have none and close instead). */
   terminate?(): void;

@@ -19,7 +19,13 @@ export interface WebSocketHubOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * `drain` fires when the send buffer falls back to this many bytes after growing past it.
+   * Bytes in an endpoint's send buffer (`bufferedAmount`: queued and not yet written to the socket) past which it
+   * owes its peers a `drain`.
+   * @default 1048576 (1 MiB)
+   */
+  highWaterMark?: number;
+  /**
+   * `bufferedAmount` at or below which an owed `drain` fires. Must be below `highWaterMark`.
    * @default 262144 (256 KiB)
    */
   lowWaterMark?: number;
@@ -33,9 +39,10 @@ export interface WebSocketHubOptions {
 const SCHEMA = optionsSchema('WebSocketHub', {
   maxPayload: option.number({ above: 0, allowInfinity: true, default: DEFAULT_MAX_FRAME - ENVELOPE_BYTES, renamedFrom: 'maxPayloadSize' }),
   connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
-  lowWaterMark: option.number({ min: 0, allowInfinity: true, default: 256 * 1024 }),
+  highWaterMark: option.number({ above: 0, allowInfinity: true, default: 1024 * 1024 }),
+  lowWaterMark: option.number({ min: 0, default: 256 * 1024 }),
   callTimeoutMs: option.number({ above: 0, default: DEFAULT_CALL_TIMEOUT_MS }),
-});
+}, { check: (o) => (o.lowWaterMark < o.highWaterMark ? undefined : `lowWaterMark (${o.lowWaterMark}) must be below highWaterMark (${o.highWaterMark}).`) });
 
 /** How long `close()` waits for sockets to finish their closing handshake, ms. */
 const CLOSE_WAIT_MS = 3000;
@@ -45,7 +52,8 @@ export class WebSocketHub extends AbstractHub<WebSocketEndpoint> {
   readonly maxPayloadSize: number;
   private readonly factory: WebSocketFactory;
   private readonly connectTimeoutMs: number;
-  private readonly lowWaterMark: number;
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
   private readonly callTimeoutMs: number;
   private readonly live = new Set<WebSocketEndpoint>();
   private readonly socketsClosing = new Set<Promise<void>>();
@@ -59,6 +67,7 @@ export class WebSocketHub extends AbstractHub<WebSocketEndpoint> {
     this.factory = factory;
     this.maxPayloadSize = resolved.maxPayload;
     this.connectTimeoutMs = resolved.connectTimeoutMs;
+    this.highWaterMark = resolved.highWaterMark;
     this.lowWaterMark = resolved.lowWaterMark;
     this.callTimeoutMs = resolved.callTimeoutMs;
   }
@@ -67,6 +76,7 @@ export class WebSocketHub extends AbstractHub<WebSocketEndpoint> {
     const endpoint = new WebSocketEndpoint(eva, this.factory, {
       maxPayloadSize: this.maxPayloadSize,
       connectTimeoutMs: this.connectTimeoutMs,
+      highWaterMark: this.highWaterMark,
       lowWaterMark: this.lowWaterMark,
       callTimeoutMs: this.callTimeoutMs,
       hubRegistered: () => this.registered(),

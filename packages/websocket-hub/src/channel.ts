@@ -67,7 +67,10 @@ export class Channel {
   private nextCall = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Browsers only (no write callback): polls the buffer while a drain is watched. */
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The low-water mark a drain is watched for (null: none), checked as each frame is written (ws in Node). */
+  private drainWatch: number | null = null;
   /** The liveness check's one timer: it looks at `lastReceived` when it fires instead of being re-armed on every frame. */
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the current socket last received a frame (Date.now()). */
@@ -120,9 +123,18 @@ export class Channel {
     return this.queuedBytes + (this.socket?.bufferedAmount ?? 0);
   }
 
-  /** Starts watching for the buffer to fall to `lowWaterMark`, then calls `onDrain` once. */
+  /**
+   * Starts watching for the buffer to fall to `lowWaterMark`, then calls `onDrain` once. In Node (ws) each frame
+   * sent meanwhile reports when it was written, and the last one written empties the buffer: no timer. Browsers'
+   * WebSocket has no such signal, so there the buffer is polled.
+   */
   watchDrain(lowWaterMark: number): void {
-    if (this.drainTimer || this.state !== 'up') return;
+    if (this.state !== 'up') return;
+    if (this.socket?.terminate) {
+      this.drainWatch = lowWaterMark;
+      return;
+    }
+    if (this.drainTimer) return;
     const check = (): void => {
       this.drainTimer = null;
       if (this.state !== 'up') return;
@@ -184,8 +196,16 @@ export class Channel {
     this.queuedBytes = 0;
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) return;
-    for (const frame of frames) socket.send(frame);
+    const written = this.drainWatch === null ? undefined : this.written;
+    for (const frame of frames) socket.send(frame, written);
   }
+
+  /** A frame sent while a drain is watched reached the kernel (ws in Node). */
+  private written = (): void => {
+    if (this.drainWatch === null || this.state !== 'up' || this.bufferedAmount() > this.drainWatch) return;
+    this.drainWatch = null;
+    this.handler.onDrain();
+  };
 
   private dropQueue(): void {
     this.writer = null;
@@ -416,6 +436,7 @@ export class Channel {
   private clearTimers(): void {
     for (const timer of [this.reconnectTimer, this.handshakeTimer, this.drainTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
     this.reconnectTimer = this.handshakeTimer = this.drainTimer = this.heartbeatTimer = null;
+    this.drainWatch = null;
   }
 
   private finishClose(): void {

@@ -46,7 +46,7 @@ describe('WebSocketEndpoint', () => {
   });
 
   it('bufferedAmount grows with queued sends and drain fires once it falls back', async () => {
-    hub = new WebSocketHub(running.factory(), { lowWaterMark: 1024 });
+    hub = new WebSocketHub(running.factory(), { highWaterMark: 512 * 1024, lowWaterMark: 1024 });
     const a = hub.openEndpoint('a');
     const b = hub.openEndpoint('b');
     await a.openConnection('b');

@@ -66,8 +66,18 @@ export class GatedHub extends DecoratorHub<GatedEndpoint> {
     inner: Hub,
     private readonly emitsDrain = true,
     private readonly maxHeldFrames = Infinity,
+    private readonly gateHighWaterMark = 64 * 1024,
   ) {
     super(inner);
+  }
+
+  /** A gate that emits drain says so with finite marks; one that never does, with an infinite high mark. */
+  override get highWaterMark(): number {
+    return this.emitsDrain ? this.gateHighWaterMark : Infinity;
+  }
+
+  override get lowWaterMark(): number {
+    return 0;
   }
 
   protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): GatedEndpoint {
