@@ -11,7 +11,7 @@
 const Vnf = require('vnf');
 
 const CALLS = 40;
-const RETRY_AFTER_MS = 300;
+const RETRY_AFTER_MS = 800;
 const MAX_ATTEMPTS = 20;
 
 // ---- the code under test --------------------------------------------------------------------------------------
@@ -45,7 +45,8 @@ class CounterClient {
           return;
         }
         this.endpoint.send(this.serverEva, JSON.stringify({ id, op: 'increment' }));
-        // Long enough that only a lost message (not a slow one) causes a retry: replays then stay exact.
+        // Long enough that only a lost message (not a slow one, even on a loaded machine) causes a retry: a retry
+        // shifts every later message's chaos decisions, so replays stay exact only if timing never causes one.
         pending.timer = setTimeout(attempt, RETRY_AFTER_MS);
       };
       this.pending.set(id, pending);

@@ -29,6 +29,7 @@ const hubClass = 'packages/in-browser-hub/src/InBrowserHub.ts';
 const marshaller = 'packages/marshaller-hub/src/MarshallerEndpoint.ts';
 const wsEndpoint = 'packages/websocket-hub/src/WebSocketEndpoint.ts';
 const wsChannel = 'packages/websocket-hub/src/channel.ts';
+const wsIncoming = 'packages/websocket-hub/src/IncomingRecords.ts';
 const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
 const multiplexEndpoint = 'packages/multiplex-hub/src/MultiplexEndpoint.ts';
 const memoryRouter = 'packages/broker/src/MemoryRouter.ts';
@@ -53,7 +54,7 @@ const mutants = [
   { rule: 'messages reordered', file: hub, from: scheduled, to: "if (typeof payload === 'string' && payload.endsWith('7')) setTimeout(() => peer.received(this, payload), 1);\n    this.network.schedule(() => {\n      if (!(typeof payload === 'string' && payload.endsWith('7'))) peer.received(this, payload);", suite: 'inBrowser', expect: 'in the order sent' },
   { rule: 'messages duplicated', file: hub, from: scheduled, to: "this.network.schedule(() => {\n      peer.received(this, payload); if (payload === 'a3') peer.received(this, payload);", suite: 'inBrowser', expect: 'each exactly once (' },
   { rule: 'timer leaked on close', file: hubClass, from: 'this.timers.clear();', to: 'this.timers.clear(); setInterval(() => undefined, 1000);', suite: 'inBrowser', expect: 'no timer or socket' },
-  { rule: 'socket left open on close', file: wsChannel, from: 'this.dropQueue();\n    try {\n      socket.close(CloseCode.NORMAL);', to: 'this.dropQueue();\n    try {\n      this.finishClose();', suite: 'webSocket', expect: 'no timer or socket' },
+  { rule: 'socket left open on close', file: wsChannel, from: 'this.outgoing.drop();\n    try {\n      socket.close(CloseCode.NORMAL);', to: 'this.outgoing.drop();\n    try {\n      this.finishClose();', suite: 'webSocket', expect: 'no timer or socket' },
   { rule: 'payload not validated', file: core, from: 'validateWirePayload(message, this.maxPayloadSize);', to: '', suite: 'inBrowser', expect: 'INVALID_PAYLOAD' },
   { rule: 'size limit not enforced', file: core, from: 'this.maxPayloadSize = options.maxPayloadSize ?? Infinity;', to: 'this.maxPayloadSize = Infinity;', suite: 'inBrowser', expect: 'TOO_LARGE' },
   { rule: 'listener error not reported', file: listeners, from: "if (emitter.listenerCount('error') > 0) emitter.emit('error', error);", to: "if (false) emitter.emit('error', error);", suite: 'inBrowser', expect: 'throwing onMessage' },
@@ -66,7 +67,7 @@ const mutants = [
   { rule: 'offline emitted twice', file: wsEndpoint, from: "    this.emitSafely('offline');", to: "    this.emitSafely('offline'); this.emitSafely('offline');", suite: 'webSocket', expect: 'cut transport' },
   { rule: 'online not emitted after a reconnect', file: wsEndpoint, from: "if (this.wasOnline) this.emitSafely('online');", to: '', suite: 'webSocket', expect: 'cut transport' },
   { rule: 'RtcHub hides offline', file: rtcEndpoint, from: "signaling.on('offline', this.onSignalingOffline, this);", to: '', suite: 'rtc', expect: 'cut transport' },
-  { rule: 'BOM stripped from a received string', file: wsChannel, from: "new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })", to: "new TextDecoder('utf-8', { fatal: true })", suite: 'webSocket', expect: 'strings arrive intact' },
+  { rule: 'BOM stripped from a received string', file: wsIncoming, from: "new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })", to: "new TextDecoder('utf-8', { fatal: true })", suite: 'webSocket', expect: 'strings arrive intact' },
   { rule: 'lone surrogate carried by a wire hub', file: payload, from: "if (typeof payload === 'string' && !isWellFormedString(payload)) {", to: 'if (false) {', suite: 'inBrowser', expect: 'INVALID_PAYLOAD' },
   { rule: 'methods need this', file: core, from: 'this.send = this.send.bind(this);', to: '', suite: 'inBrowser', expect: 'unbound' },
   { rule: 'close leaves endpoints open', file: abstractHub, from: 'for (const endpoint of open) endpoint.destroy();', to: '', suite: 'inBrowser', expect: 'hub.close() destroys' },

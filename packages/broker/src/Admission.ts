@@ -98,7 +98,8 @@ export class Admission {
       this.host.drop(conn, CloseCode.UNAUTHORIZED, 'authentication failed');
       return;
     }
-    const claim = await this.options.router.claim(hello.role, hello.eva, { id: conn.id, node: this.host.node, session: newSessionToken() }, hello.session);
+    const holder = { id: conn.id, node: this.host.node, session: newSessionToken() };
+    const claim = await this.options.router.claim(hello.role, hello.eva, holder, hello.session, this.options.claimTtlMs);
     if (conn.closed) {
       // The socket went while claiming. A takeover still ends its predecessor, which the router no longer lists:
       // one live socket per eva, and it is the router's holder (here: none; the client reconnects with its token).

@@ -9,6 +9,7 @@ import { CloseCode, type Role } from '@vnf/protocol';
 import { Admission } from './Admission';
 import { BrokerCalls } from './BrokerCalls';
 import { ClientBudgets } from './ClientBudgets';
+import { ClaimRenewal } from './ClaimRenewal';
 import { ClusterLink } from './ClusterLink';
 import { ControlDispatch } from './ControlDispatch';
 import { Departures } from './Departures';
@@ -65,6 +66,7 @@ export class Broker {
   private readonly cluster: ClusterLink;
   private readonly relay: Relay;
   private readonly departures: Departures;
+  private readonly renewal: ClaimRenewal;
   private readonly admission: Admission;
   private readonly dispatch: ControlDispatch;
   private nextId = 1;
@@ -87,6 +89,7 @@ export class Broker {
       send: (conn, message) => this.relay.send(conn, message),
       sendText: (conn, json) => this.relay.sendText(conn, json),
       replied: (conn, bytes) => this.intake.replied(conn, bytes),
+      sessionOpened: (conn) => this.renewal.leaseOwner(conn.eva),
     });
     this.cluster = new ClusterLink(this.options.bus, {
       node: this.idPrefix,
@@ -103,6 +106,7 @@ export class Broker {
       endpoints: this.endpoints,
       isClosing: () => this.closing !== null,
     });
+    this.renewal = new ClaimRenewal(this.options.router, this.options.registryStore, this.options.claimTtlMs, () => this.departures.heldClaims());
     this.admission = new Admission(this.options, this.budgets, this.calls, this.cluster, {
       node: this.idPrefix,
       connections: this.connections,
@@ -190,6 +194,7 @@ export class Broker {
     server.on('upgrade', onUpgrade);
     this.attached.push({ server, onUpgrade });
     this.departures.startHeartbeat();
+    this.renewal.start();
   }
 
   /**
@@ -225,6 +230,7 @@ export class Broker {
 
   private async shutDown(): Promise<void> {
     this.departures.stop();
+    this.renewal.stop();
     this.removeServerLimits?.();
     for (const { server, onUpgrade } of this.attached) server.off('upgrade', onUpgrade);
     const closed = [...this.sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));

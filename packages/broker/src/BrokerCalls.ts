@@ -17,6 +17,8 @@ export interface CallsHost {
   sendText(conn: ClientConnection, json: string): void;
   /** A reply of `bytes` went to `conn`: counted against its client's reply budget. */
   replied(conn: ClientConnection, bytes: number): void;
+  /** `conn` opened its registry session (its owner's entries get a lease on shared storage). */
+  sessionOpened(conn: ClientConnection): void;
 }
 
 /**
@@ -102,6 +104,7 @@ export class BrokerCalls {
       // A lagging socket drops every notification until its resync: its watches need not even build them.
       accepting: () => conn.state === 'ready' && conn.lagTimer === null,
     });
+    this.host.sessionOpened(conn);
     return conn.registry;
   }
 

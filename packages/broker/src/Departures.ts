@@ -117,6 +117,12 @@ export class Departures {
     }, this.options.heartbeatIntervalMs);
   }
 
+  /** The sockets whose evas this broker keeps: registered ones, and those in their grace. */
+  *heldClaims(): Iterable<ClientConnection> {
+    for (const conn of this.host.connections.values()) if (conn.state === 'ready') yield conn;
+    yield* this.reservations.values();
+  }
+
   /** The broker is closing: the heartbeat stops and every reservation ends now, as if its grace had passed. */
   stop(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -38,6 +38,11 @@ export class GraceReservations<T> {
     }
   }
 
+  /** What is reserved now. */
+  *values(): Iterable<T> {
+    for (const { value } of this.held.values()) yield value;
+  }
+
   get size(): number {
     return this.held.size;
   }

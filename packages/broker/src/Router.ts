@@ -9,6 +9,13 @@ export interface RouteHolder {
   session: string;
 }
 
+/** A claim to renew: the eva in a role, as held by socket `id`. */
+export interface RenewedClaim {
+  role: Role;
+  eva: string;
+  id: string;
+}
+
 export type ClaimResult =
   | { outcome: 'claimed'; session: string }
   | { outcome: 'replaced'; session: string; previous: RouteHolder }
@@ -28,9 +35,14 @@ export interface Router {
    * that holder's session token. With `proof` equal to the current holder's session token the new holder takes
    * over (keeping that session token) and the previous one is returned.
    */
-  claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined): Promise<ClaimResult>;
+  claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined, ttlMs?: number): Promise<ClaimResult>;
   /** The current holder of `eva`, if any. */
   lookup(role: Role, eva: string): Promise<RouteHolder | undefined>;
   /** Frees `eva` if `holderId` still holds it (a socket that was taken over frees nothing). */
   release(role: Role, eva: string, holderId: string): Promise<void>;
+  /**
+   * Extends the claims of these holders by `ttlMs` from now (a claim given a TTL and not renewed in time is gone, as
+   * if released: the broker holding it died). Claims another holder took over are left alone.
+   */
+  renew(claims: readonly RenewedClaim[], ttlMs: number): Promise<void>;
 }

@@ -28,6 +28,7 @@ const NUMERIC = [
   'maxConnectionsPerAddress',
   'headersTimeoutMs',
   'requestTimeoutMs',
+  'claimTtlMs',
 ] as const;
 /** Limits of the default registry store: `--registry-max-value-bytes N` and `registry: { maxValueBytes }` in --config. */
 const REGISTRY = ['maxValueBytes', 'maxEntriesPerOwner', 'maxBytesPerOwner', 'maxKeyLength'] as const;

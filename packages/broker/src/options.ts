@@ -116,6 +116,12 @@ export interface BrokerOptions {
   registry?: MemoryRegistryStoreOptions;
   /** Where registry entries live. Default a new MemoryRegistryStore with the `registry` limits. */
   registryStore?: RegistryStore;
+  /**
+   * How long a claim on the router outlives the broker that holds it, ms: the broker renews the claims of its
+   * sockets (and the owner leases of their registry entries) every third of it, so when a broker of a cluster dies
+   * its evas and entries free themselves after this. 0: claims and leases never expire. Default 30 000.
+   */
+  claimTtlMs?: number;
   /** Which eva is on which socket. Default a new MemoryRouter. */
   router?: Router;
   /**
@@ -160,6 +166,7 @@ export interface ResolvedOptions {
   registryStore: RegistryStore;
   router: Router;
   bus: Bus;
+  claimTtlMs: number;
   methods: Map<string, RpcMethod>;
 }
 
@@ -213,9 +220,10 @@ const SCHEMA = optionsSchema(
     registry: option.object<MemoryRegistryStoreOptions>({ expected: 'the limits of the default store, e.g. { maxValueBytes: 65536 }' }),
     registryStore: option.object<RegistryStore>({ expected: 'a RegistryStore such as new MemoryRegistryStore()', check: (s) => typeof s.create === 'function' }),
     router: option.object<Router>({
-      expected: 'a Router (claim, lookup, release), such as new MemoryRouter()',
-      check: (r) => typeof r.claim === 'function' && typeof r.lookup === 'function' && typeof r.release === 'function',
+      expected: 'a Router (claim, lookup, release, renew), such as new MemoryRouter()',
+      check: (r) => typeof r.claim === 'function' && typeof r.lookup === 'function' && typeof r.release === 'function' && typeof r.renew === 'function',
     }),
+    claimTtlMs: option.integer({ min: 0, default: 30_000, zeroMeansNoLimit: true }),
     bus: option.object<Bus>({ expected: 'a Bus (join), such as a MemoryBus shared by the brokers', check: (b) => typeof b.join === 'function' }),
     methods: option.object<Record<string, RpcMethod>>({ expected: 'an object of RPC method handlers' }),
   },

@@ -2,7 +2,7 @@
 // brokers talk as if on one broker (messages in order, connection events, one registry), and a slow receiver on one
 // broker holds back a fast sender on the other instead of being closed as a slow consumer.
 import { trackResources, until } from '@vnf/conformance';
-import { MemoryRegistryStore, WebSocketRegistryClient } from '@vnf/registry';
+import { MemoryRegistryStorage, MemoryRegistryStore, RegistryRules, WebSocketRegistryClient } from '@vnf/registry';
 import { CloseCode, WebSocketFactory, WebSocketHub } from '@vnf/websocket-hub';
 import { MemoryBus, MemoryRouter, type BrokerOptions } from '../src';
 import { startBroker, type Running } from './fixture';
@@ -155,4 +155,76 @@ it('a reconnect to the other broker within the grace keeps the entries; they go 
     reader.sendControl({ t: 'call', id: 3, method: 'registry.list', params: { collection: 'c' } });
     return reader.controls.some((m) => m.t === 'result' && m.id === 3 && (m.result as { entries: unknown[] }).entries.length === 0);
   });
+});
+
+/** What a broker that died leaves behind: its calls to the shared router and storage stop arriving once cut. */
+function severable<T extends object>(target: T): { view: T; cut: () => void } {
+  let cut = false;
+  const view = new Proxy(target, {
+    get(obj, key) {
+      const value = Reflect.get(obj, key, obj) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      // Reads keep working (the dead broker's leftovers are still there); its writes and renewals are gone.
+      return (...args: unknown[]) => (cut && !['lookup', 'read', 'page', 'ownedBy', 'revision', 'changesSince', 'subscribe'].includes(String(key)) ? Promise.resolve(undefined) : method.apply(obj, args));
+    },
+  });
+  return { view, cut: () => (cut = true) };
+}
+
+it("a broker that dies frees its evas and its owners' entries after claimTtlMs on the shared router and storage", async () => {
+  const router = new MemoryRouter();
+  const bus = new MemoryBus();
+  const storage = new MemoryRegistryStorage();
+  const limits = { maxValueBytes: 65536, maxEntriesPerOwner: 1000, maxKeyLength: 256, maxBytesPerOwner: 1024 * 1024 };
+  const dying = { router: severable(router), storage: severable(storage) };
+  const one = await startBroker({ router: dying.router.view, bus, registryStore: new RegistryRules(dying.storage.view, limits), claimTtlMs: 300 });
+  const two = await startBroker({ router, bus, registryStore: new RegistryRules(storage, limits), claimTtlMs: 300 });
+  brokers = [one, two];
+  const [frank] = await RawClient.register(one.url, 'frank');
+  one.track(frank);
+  frank.sendControl({ t: 'call', id: 1, method: 'registry.create', params: { collection: 'c', name: 'n', value: 1 } });
+  await frank.control((m) => m.t === 'result' && m.id === 1);
+  // Broker one dies: nothing it does reaches the shared router or storage any more.
+  dying.router.cut();
+  dying.storage.cut();
+  await one.close();
+  brokers = [two];
+  await expect(RawClient.register(two.url, 'frank')).rejects.toThrow(String(CloseCode.EVA_IN_USE));
+  // Within a few claimTtlMs the eva is free on broker two, and the entry gone with its lease (polled, with deadlines).
+  const deadline = Date.now() + 10_000;
+  let second: RawClient | null = null;
+  while (second === null) {
+    try {
+      [second] = await RawClient.register(two.url, 'frank');
+    } catch (err) {
+      if (!String(err).includes(String(CloseCode.EVA_IN_USE))) throw err;
+      if (Date.now() > deadline) throw new Error('frank was still in use on broker two 10 s after broker one died');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  two.track(second);
+  while ((await storage.read({ collection: 'c', name: 'n' })) !== undefined) {
+    if (Date.now() > deadline) throw new Error("the dead broker's entry was still there after 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await storage.close();
+});
+
+it('a live broker keeps renewing: its sockets keep their evas and entries long past claimTtlMs', async () => {
+  const router = new MemoryRouter();
+  let renewals = 0;
+  const counting = new Proxy(router, {
+    get: (obj, key) => (key === 'renew' ? (...args: Parameters<MemoryRouter['renew']>) => (renewals++, obj.renew(...args)) : Reflect.get(obj, key, obj)),
+  });
+  const [one, two] = await cluster({ router: counting, claimTtlMs: 90 });
+  const [gina] = await RawClient.register(one.url, 'gina');
+  one.track(gina);
+  gina.sendControl({ t: 'call', id: 1, method: 'registry.create', params: { collection: 'c', name: 'n', value: 1 } });
+  await gina.control((m) => m.t === 'result' && m.id === 1);
+  // Each broker renews every 30 ms: twelve renewals are well past one 90 ms TTL.
+  await until('twelve renewals', 10_000, () => renewals >= 12);
+  await expect(RawClient.register(two.url, 'gina')).rejects.toThrow(String(CloseCode.EVA_IN_USE));
+  gina.sendControl({ t: 'call', id: 2, method: 'registry.get', params: { collection: 'c', name: 'n' } });
+  expect(await gina.control((m) => m.t === 'result' && m.id === 2)).toMatchObject({ result: { entry: { value: 1 } } });
 });

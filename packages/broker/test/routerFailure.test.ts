@@ -12,6 +12,7 @@ class FlakyRouter implements Router {
   claim: Router['claim'] = (...args) => (this.failClaims ? Promise.reject(new Error('router down')) : this.inner.claim(...args));
   lookup: Router['lookup'] = (...args) => (this.failLookups ? Promise.reject(new Error('router down')) : this.inner.lookup(...args));
   release: Router['release'] = (...args) => this.inner.release(...args);
+  renew: Router['renew'] = (...args) => this.inner.renew(...args);
 }
 
 let running: Running;

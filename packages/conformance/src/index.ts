@@ -1,6 +1,6 @@
 export { hubConformance } from './hubConformance';
 export type { HubConformanceSetup } from './hubConformance';
-export { subProtocolConformance, type SubProtocolConformanceSetup, type SubProtocolChannel, type MultiplexingEndpoint } from './subProtocolConformance';
+export { subProtocolConformance, type SubProtocolConformanceSetup } from './subProtocolConformance';
 export { registryConformance } from './registryConformance';
 export { routerConformance } from './routerConformance';
 export { registryStorageConformance } from './registryStorageConformance';

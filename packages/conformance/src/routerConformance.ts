@@ -11,9 +11,10 @@ export type RouterClaim = { outcome: 'claimed'; session: string } | { outcome: '
 
 /** The Router contract of @vnf/broker (packages/broker/src/Router.ts). */
 export interface RouterUnderTest {
-  claim(role: 'endpoint' | 'rpc', eva: string, holder: RouterHolder, proof: string | undefined): Promise<RouterClaim>;
+  claim(role: 'endpoint' | 'rpc', eva: string, holder: RouterHolder, proof: string | undefined, ttlMs?: number): Promise<RouterClaim>;
   lookup(role: 'endpoint' | 'rpc', eva: string): Promise<RouterHolder | undefined>;
   release(role: 'endpoint' | 'rpc', eva: string, holderId: string): Promise<void>;
+  renew(claims: readonly { role: 'endpoint' | 'rpc'; eva: string; id: string }[], ttlMs: number): Promise<void>;
 }
 
 export interface RouterConformanceSetup {
@@ -96,6 +97,24 @@ export function routerConformance(name: string, setup: RouterConformanceSetup): 
         const seen = await router.lookup('endpoint', 'alice');
         if (seen) seen.id = 'forged';
         expect((await router.lookup('endpoint', 'alice'))?.id).toBe('a1');
+      }));
+
+    it('lets a claim given a TTL run out unless renewed: its eva is then free, as if released (the broker died)', () =>
+      withRouters(async (one, two) => {
+        await one.claim('endpoint', 'kept', holder('k1', 'n1'), undefined, 40);
+        await one.renew([{ role: 'endpoint', eva: 'kept', id: 'k1' }], 60_000);
+        // A renewal names its holder: one naming another socket extends nothing.
+        await one.renew([{ role: 'endpoint', eva: 'kept', id: 'someone-else' }], 1);
+        await one.claim('endpoint', 'lapsed', holder('l1', 'n1'), undefined, 40);
+        // Polls the router until the unrenewed claim is gone (a condition with a deadline, never a fixed sleep).
+        const deadline = Date.now() + 5000;
+        while ((await two.lookup('endpoint', 'lapsed')) !== undefined) {
+          if (Date.now() > deadline) throw new Error('a claim with a 40 ms TTL was still held after 5 s');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // The kept claim, made before it with the same TTL, outlived it: the renewal extended it.
+        expect((await two.lookup('endpoint', 'kept'))?.id).toBe('k1');
+        expect((await two.claim('endpoint', 'lapsed', holder('l2', 'n2'), undefined)).outcome).toBe('claimed');
       }));
 
     it('shows two brokers one table: a claim through one is seen, refused and taken over through the other', () =>

@@ -1,21 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionStatus, VnfError } from '@vnf/core';
-import type { Endpoint, Hub, MessageEvent } from '@vnf/core';
+import type { Endpoint, Hub, MessageEvent, MultiplexingEndpoint, SubProtocolChannel } from '@vnf/core';
 import { uniqueEva, until, waitFor } from './waiting';
-
-/** What the suite needs of a sub-protocol channel (`MultiplexHub`'s `SubProtocol` has it). */
-export interface SubProtocolChannel {
-  readonly name: string;
-  onMessage: ((event: MessageEvent<any>) => void) | null;
-  send(targetEva: string, message: unknown): void;
-  close(): void;
-  on(event: 'connectionLost', listener: (peerEva: string) => void): unknown;
-}
-
-/** An endpoint that carries named sub-protocols beside the app's messages. */
-export interface MultiplexingEndpoint extends Endpoint {
-  subProtocol(name: string): SubProtocolChannel;
-}
 
 export interface SubProtocolConformanceSetup {
   /** Creates a fresh hub for one test; its endpoints must reach each other. The suite closes it. */

@@ -79,3 +79,24 @@ export interface Hub<E extends Endpoint = Endpoint> {
   /** `bufferedAmount` at or below which an owed `drain` fires; below `highWaterMark`. */
   readonly lowWaterMark: number;
 }
+
+/**
+ * A named channel beside the app's messages on one endpoint (docs/design.md, Sub-protocols): rooms, encryption,
+ * services and streams each speak on their own, and the app's `onMessage` never sees their frames.
+ */
+export interface SubProtocolChannel {
+  readonly name: string;
+  /** Messages of this sub-protocol from connected peers (`sourceEva` stamped by the transport). */
+  onMessage: ((event: MessageEvent<any>) => void) | null;
+  /** Sends on the endpoint's open connection to `targetEva`; throws at the call as `Endpoint.send` does. */
+  send(targetEva: string, message: unknown): void;
+  /** Stops this sub-protocol here; its name may be opened again. */
+  close(): void;
+  on(event: 'connectionLost', listener: (peerEva: string) => void): unknown;
+}
+
+/** An endpoint that carries named sub-protocols beside the app's messages (MultiplexHub's). */
+export interface MultiplexingEndpoint extends Endpoint {
+  /** The channel of sub-protocol `name`; one per name while open (INVALID_ARGUMENT for a second). */
+  subProtocol(name: string): SubProtocolChannel;
+}

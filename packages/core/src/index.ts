@@ -4,7 +4,7 @@ export type { Status } from './status';
 export type { Payload } from './payload';
 export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinary, toUint8Array } from './payload';
 export { MAX_EVA_LENGTH, validateEva } from './eva';
-export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub } from './contract';
+export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub, SubProtocolChannel, MultiplexingEndpoint } from './contract';
 export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore, RegistryPage, RegistryPageRequest } from './registry';
 export type { RegistryStorage, StoredRecord, StorageChange, ChangesSince, WriteCondition, WriteOutcome, OwnerQuota, RecordValue } from './registryStorage';
 export { createLogger } from './log';

@@ -1,3 +1,4 @@
+import type { MultiplexingEndpoint } from '@vnf/core';
 import { DecoratorEndpoint, VnfError, callUserListener, createLogger, isBinary, payloadByteLength } from '@vnf/core';
 import type { Endpoint, EndpointOptions } from '@vnf/core';
 import { APP_HEADER_BYTES, ChannelCodec, decodeFrame, encodeApp, validateSubProtocolName } from './frameCodec';
@@ -20,7 +21,7 @@ interface Channel {
  * An endpoint of a MultiplexHub. The app uses it as any endpoint and sees only its own messages; each
  * `subProtocol(name)` is a channel of its own over the same connections. See the package README for the frames.
  */
-export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends DecoratorEndpoint<Inner> {
+export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends DecoratorEndpoint<Inner> implements MultiplexingEndpoint {
   private readonly config: MultiplexConfig;
   private readonly channels = new Map<string, Channel>();
   /** Per peer, the unknown sub-protocol names already reported on the current connection. */

@@ -1,3 +1,4 @@
+import type { SubProtocolChannel } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import { VnfError } from '@vnf/core';
 import type { MessageEvent } from '@vnf/core';
@@ -34,7 +35,7 @@ export interface SubProtocolHost {
  * One named channel of a MultiplexEndpoint, sharing its connections with the app: `endpoint.subProtocol('ping')`.
  * Its messages never reach the app's `onMessage`, and the app's never reach it.
  */
-export class SubProtocol extends EventEmitter<SubProtocolEvents> {
+export class SubProtocol extends EventEmitter<SubProtocolEvents> implements SubProtocolChannel {
   /** Assignable message handler, as on the endpoint. Also emitted as the `message` event. */
   onMessage: ((event: MessageEvent<any>) => void) | null = null;
   private isClosed = false;

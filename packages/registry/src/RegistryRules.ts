@@ -132,6 +132,8 @@ export class RegistryRules implements RegistryStore {
 
   async removeOwner(owner: string): Promise<void> {
     validateEva(owner, 'owner');
+    // Removed on purpose: a lease left running would only remove nothing later.
+    await this.storage.endLease(owner);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const owned = await this.storage.ownedBy(owner);
       if (owned.length === 0) return;

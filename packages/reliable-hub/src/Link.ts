@@ -1,9 +1,12 @@
-import type { Deferred } from '@vnf/core';
+import { deferred, type Deferred } from '@vnf/core';
 import { ReceiveBuffer } from './ReceiveBuffer';
 import { RttEstimator } from './RttEstimator';
 import { SendBuffer } from './SendBuffer';
 import { Timer } from './Timer';
 import type { ResolvedOptions } from './options';
+
+/** Why a link ended. */
+export type LossReason = 'closed' | 'reset' | 'superseded' | 'restarted' | 'timeout' | 'failed';
 
 /** What a link's timers call back into (the endpoint). */
 export interface LinkHandlers {
@@ -38,7 +41,9 @@ export class Link {
   /** Acknowledgements repeated since a data frame last arrived, while a gap is held. */
   ackRepeats = 0;
   /** `sendAcknowledged` promises by sequence number, in order. */
-  readonly waiters = new Map<number, Deferred<void>>();
+  private readonly waiters = new Map<number, Deferred<void>>();
+  /** Why the link ended, once it did. */
+  private closedWith: Error | null = null;
   readonly retransmitTimer: Timer;
   readonly ackTimer: Timer;
   /** Repeats the acknowledgement while a gap is held, in case it was lost. */
@@ -71,6 +76,7 @@ export class Link {
 
   /** Ends the link: timers stopped, buffers dropped, `sendAcknowledged` promises rejected with `error`. */
   close(error: Error): void {
+    this.closedWith = error;
     const timers = [this.retransmitTimer, this.ackTimer, this.repeatAckTimer, this.heartbeatTimer, this.restoreTimer, this.reconnectTimer];
     for (const timer of timers) timer.clear();
     this.send.clear();
@@ -78,6 +84,14 @@ export class Link {
     const waiters = [...this.waiters.values()];
     this.waiters.clear();
     for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /** A `sendAcknowledged` promise for message `seq`; rejected at once when the link already ended. */
+  waitFor(seq: number): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const waiter = deferred<void>();
+    this.waiters.set(seq, waiter);
+    return waiter.promise;
   }
 
   /** Resolves the `sendAcknowledged` promises of everything the peer delivered. */

@@ -24,7 +24,7 @@ export class ReliableHub<Inner extends Hub = Hub> extends DecoratorHub<ReliableE
           `${FRAME_OVERHEAD}-byte header. Use an inner hub with a larger maxPayloadSize.`,
       );
     }
-    this.options = resolveOptions(options);
+    this.options = resolveOptions(options, inner.highWaterMark);
   }
 
   /** Its own marks: its bufferedAmount counts unacknowledged bytes, which acknowledgements drain whatever the inner hub's marks. */

@@ -48,8 +48,8 @@ export interface ReliableHubOptions {
    */
   lowWaterMark?: number;
   /**
-   * Sending to the inner endpoint pauses while it holds this many bytes toward the peer.
-   * @default 1048576 (1 MiB)
+   * Sending to the inner endpoint pauses once it holds more than this many bytes toward the peer, until its `drain`.
+   * @default the inner hub's highWaterMark (where the inner endpoint owes a drain), or 1 MiB when it has none
    */
   innerHighWaterMark?: number;
   /** @deprecated Renamed `lowWaterMark`; the old name stops working in the next release. */
@@ -101,7 +101,7 @@ const FIELDS = {
   maxBufferedMessages: positiveInteger(8192),
   highWaterMark: positive(2 * 1024 * 1024),
   lowWaterMark: positive(1024 * 1024, 'lowWaterMarkBytes'),
-  innerHighWaterMark: positive(1024 * 1024, 'innerHighWaterMarkBytes'),
+  innerHighWaterMark: option.number({ above: 0, renamedFrom: 'innerHighWaterMarkBytes' }),
   initialRtoMs: positive(300),
   minRtoMs: positive(50),
   maxRtoMs: positive(2_000),
@@ -111,7 +111,14 @@ const FIELDS = {
 };
 
 /** The options after defaults were filled in. */
-export type ResolvedOptions = Resolved<typeof FIELDS>;
+export type ResolvedOptions = Omit<Resolved<typeof FIELDS>, 'innerHighWaterMark'> & {
+  innerHighWaterMark: number;
+  /**
+   * True when the inner endpoint owes a `drain` whenever sending paused on it (its marks are finite and the pause
+   * is at or above its highWaterMark): the pause then waits for that event alone, with no timer.
+   */
+  innerDrains: boolean;
+};
 
 const SCHEMA = optionsSchema('ReliableHub', FIELDS, {
   check: (o) =>
@@ -124,16 +131,23 @@ const SCHEMA = optionsSchema('ReliableHub', FIELDS, {
 });
 
 /** Fills in defaults and throws INVALID_ARGUMENT for a bad value, an unknown key or a bad combination. */
-export function resolveOptions(options: ReliableHubOptions | undefined): ResolvedOptions {
-  return SCHEMA.resolve(options);
+export function resolveOptions(options: ReliableHubOptions | undefined, innerHighWaterMark = Infinity): ResolvedOptions {
+  const resolved = SCHEMA.resolve(options);
+  const pause = resolved.innerHighWaterMark ?? (Number.isFinite(innerHighWaterMark) ? innerHighWaterMark : DEFAULT_INNER_HIGH_WATER_MARK);
+  return { ...resolved, innerHighWaterMark: pause, innerDrains: Number.isFinite(innerHighWaterMark) && pause >= innerHighWaterMark };
 }
 
-type Key = keyof ResolvedOptions;
+/** Where sending pauses over an inner hub without drain marks. */
+const DEFAULT_INNER_HIGH_WATER_MARK = 1024 * 1024;
 
-function below(o: ResolvedOptions, small: Key, large: Key): string | undefined {
+type Checked = Resolved<typeof FIELDS>;
+/** The options compared with one another (each has a default). */
+type Key = Exclude<keyof Checked, 'innerHighWaterMark'>;
+
+function below(o: Checked, small: Key, large: Key): string | undefined {
   return o[small] < o[large] ? undefined : `${small} (${o[small]}) must be less than ${large} (${o[large]}).`;
 }
 
-function atMost(o: ResolvedOptions, small: Key, large: Key): string | undefined {
+function atMost(o: Checked, small: Key, large: Key): string | undefined {
   return o[small] <= o[large] ? undefined : `${small} (${o[small]}) must not exceed ${large} (${o[large]}).`;
 }

@@ -326,6 +326,18 @@ describe('ReliableEndpoint.sendAcknowledged', () => {
     await expect(pending).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
     expect(() => a.sendAcknowledged('b', 'closed')).toThrow(expect.objectContaining({ code: 'NOT_CONNECTED' }));
   });
+
+  it('rejects with the failure when handing the message to the inner endpoint ended the connection', async () => {
+    const metered = new MeteredHub(new InBrowserHub());
+    const hub = new ReliableHub(metered);
+    hubs.push(hub);
+    const [a] = await pair(hub);
+    const atA = record(a);
+    metered.meters.get('a')!.sendError = new VnfError('INTERNAL', 'The inner layer failed.');
+    await expect(a.sendAcknowledged('b', 'doomed')).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(atA.lost).toEqual(['b']);
+    expect(atA.errors.map((e) => e.code)).toEqual(['INTERNAL']);
+  });
 });
 
 describe('ReliableHub backpressure', () => {
@@ -362,10 +374,17 @@ class MeteredHub extends DecoratorHub<MeteredEndpoint> {
 class MeteredEndpoint extends DecoratorEndpoint {
   bufferedAmountCalls = 0;
   full = false;
+  /** When set, `send` throws it, as a failing inner layer would. */
+  sendError: VnfError | null = null;
 
   override bufferedAmount(targetEva: string): number {
     this.bufferedAmountCalls++;
     return this.full ? Number.MAX_SAFE_INTEGER : super.bufferedAmount(targetEva);
+  }
+
+  protected override transmit(targetEva: string, message: unknown): void {
+    if (this.sendError) throw this.sendError;
+    super.transmit(targetEva, message);
   }
 
   /** Empties the pretended buffer and tells the layer above, as a socket that drained would. */

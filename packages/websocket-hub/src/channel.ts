@@ -4,30 +4,20 @@ import {
   CloseCode,
   DEFAULT_MAX_FRAME,
   FATAL_CLOSE_CODES,
-  FrameWriter,
   PROTOCOL_VERSION,
   RecordKind,
   closeCodeToErrorCode,
-  parseBrokerMessage,
-  readRecords,
-  recordCapacity,
   type BrokerMessage,
   type ClientMessage,
   type Role,
   type WelcomeLimits,
 } from '@vnf/protocol';
 import { CallQueue } from './callQueue';
+import { IncomingRecords } from './IncomingRecords';
+import { OutgoingBatch } from './OutgoingBatch';
 import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 
 const log = createLogger('websocket-hub');
-/**
- * Byte for byte: a leading U+FEFF is part of the eva or string (the default decoder would strip it, so
- * "\uFEFFcarol" would arrive as "carol"), and bytes that are not UTF-8 throw instead of becoming U+FFFD.
- */
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const OPEN = 1;
-/** How often the drain watcher looks at the socket's bufferedAmount (browsers have no drain event). */
-const DRAIN_POLL_MS = 10;
 
 /** `connecting`: first attempt; `up`: welcomed; `down`: reconnecting; `failed`: refused for good; `closed`: by us. */
 export type ChannelState = 'connecting' | 'up' | 'down' | 'failed' | 'closed';
@@ -58,7 +48,7 @@ export class Channel {
   /** Set when the state is `failed`. */
   fatalError: VnfError | null = null;
   /** The RPC calls of every Rpc on this socket, held to `limits.callsInFlight`. */
-  readonly calls = new CallQueue((text) => this.enqueue(RecordKind.CONTROL, '', text));
+  readonly calls = new CallQueue((text) => this.outgoing.enqueue(RecordKind.CONTROL, '', text));
   /** Resolves once the first connection attempt succeeded or failed. */
   readonly firstAttempt: Promise<void>;
   private socket: VnfSocket | null = null;
@@ -67,10 +57,6 @@ export class Channel {
   private nextCall = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Browsers only (no write callback): polls the buffer while a drain is watched. */
-  private drainTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The low-water mark a drain is watched for (null: none), checked as each frame is written (ws in Node). */
-  private drainWatch: number | null = null;
   /** The liveness check's one timer: it looks at `lastReceived` when it fires instead of being re-armed on every frame. */
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the current socket last received a frame (Date.now()). */
@@ -79,16 +65,11 @@ export class Channel {
   private awaitingPong = false;
   /** The socket's bufferedAmount when the ping left: if it shrank, the broker is still taking our bytes. */
   private bufferedAtPing = 0;
-  private writer: FrameWriter | null = null;
-  private frames: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private flushScheduled = false;
+  private readonly outgoing: OutgoingBatch;
+  private readonly incoming: IncomingRecords;
   private settleFirstAttempt!: () => void;
   private closedResolve: (() => void) | null = null;
   private closedPromise: Promise<void> | null = null;
-  /** The source eva of the last message record, as bytes and decoded: a batch is mostly from one sender. */
-  private lastEvaBytes: Uint8Array | null = null;
-  private lastEva = '';
 
   constructor(
     private readonly factory: WebSocketFactory,
@@ -97,7 +78,19 @@ export class Channel {
     private readonly handler: ChannelHandler,
   ) {
     this.firstAttempt = new Promise((resolve) => (this.settleFirstAttempt = resolve));
-    this.flush = this.flush.bind(this);
+    this.outgoing = new OutgoingBatch({
+      socket: () => this.socket,
+      isUp: () => this.state === 'up',
+      maxFrame: () => this.maxFrame,
+      onDrain: () => this.handler.onDrain(),
+    });
+    this.incoming = new IncomingRecords({
+      eva,
+      isUp: () => this.state === 'up',
+      control: (message) => this.control(message),
+      onData: (source, payload) => this.handler.onData(source, payload),
+      onError: (error) => this.handler.onError(error),
+    });
     this.session = factory.loadSession(role, eva);
   }
 
@@ -111,37 +104,21 @@ export class Channel {
   }
 
   sendControl(message: ClientMessage): void {
-    this.enqueue(RecordKind.CONTROL, '', JSON.stringify(message));
+    this.outgoing.enqueue(RecordKind.CONTROL, '', JSON.stringify(message));
   }
 
   sendData(targetEva: string, payload: string | Uint8Array): void {
-    this.enqueue(typeof payload === 'string' ? RecordKind.TEXT : RecordKind.BINARY, targetEva, payload);
+    this.outgoing.enqueue(typeof payload === 'string' ? RecordKind.TEXT : RecordKind.BINARY, targetEva, payload);
   }
 
   /** Bytes queued in this tick plus what the socket has not sent yet. */
   bufferedAmount(): number {
-    return this.queuedBytes + (this.socket?.bufferedAmount ?? 0);
+    return this.outgoing.bufferedAmount();
   }
 
-  /**
-   * Starts watching for the buffer to fall to `lowWaterMark`, then calls `onDrain` once. In Node (ws) each frame
-   * sent meanwhile reports when it was written, and the last one written empties the buffer: no timer. Browsers'
-   * WebSocket has no such signal, so there the buffer is polled.
-   */
+  /** Calls the handler's `onDrain` once the buffer fell to `lowWaterMark` (see OutgoingBatch.watchDrain). */
   watchDrain(lowWaterMark: number): void {
-    if (this.state !== 'up') return;
-    if (this.socket?.terminate) {
-      this.drainWatch = lowWaterMark;
-      return;
-    }
-    if (this.drainTimer) return;
-    const check = (): void => {
-      this.drainTimer = null;
-      if (this.state !== 'up') return;
-      if (this.bufferedAmount() <= lowWaterMark) this.handler.onDrain();
-      else this.drainTimer = setTimeout(check, DRAIN_POLL_MS);
-    };
-    this.drainTimer = setTimeout(check, DRAIN_POLL_MS);
+    this.outgoing.watchDrain(lowWaterMark);
   }
 
   /** Sends what is queued, closes the socket and stops reconnecting. Resolves when the socket has closed. */
@@ -157,8 +134,8 @@ export class Channel {
     const socket = this.socket;
     if (!socket) return (this.closedPromise = Promise.resolve());
     this.closedPromise = new Promise((resolve) => (this.closedResolve = resolve));
-    if (wasUp) this.flush();
-    this.dropQueue();
+    if (wasUp) this.outgoing.flush();
+    this.outgoing.drop();
     try {
       socket.close(CloseCode.NORMAL);
     } catch (err) {
@@ -166,51 +143,6 @@ export class Channel {
       this.finishClose();
     }
     return this.closedPromise;
-  }
-
-  private enqueue(kind: RecordKind, eva: string, payload: string | Uint8Array): void {
-    if (this.state !== 'up') return;
-    const capacity = recordCapacity(eva, payload);
-    let writer = this.writer;
-    if (writer && writer.length > 0 && writer.length + capacity > this.maxFrame) {
-      this.frames.push(writer.finish());
-      writer = null;
-    }
-    if (!writer) writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, 4096), Math.max(capacity, this.maxFrame)));
-    writer.writeRecord(kind, eva, payload, capacity);
-    this.queuedBytes += typeof payload === 'string' ? payload.length : payload.byteLength;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(this.flush);
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.writer) {
-      this.frames.push(this.writer.finish());
-      this.writer = null;
-    }
-    const frames = this.frames;
-    this.frames = [];
-    this.queuedBytes = 0;
-    const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN) return;
-    const written = this.drainWatch === null ? undefined : this.written;
-    for (const frame of frames) socket.send(frame, written);
-  }
-
-  /** A frame sent while a drain is watched reached the kernel (ws in Node). */
-  private written = (): void => {
-    if (this.drainWatch === null || this.state !== 'up' || this.bufferedAmount() > this.drainWatch) return;
-    this.drainWatch = null;
-    this.handler.onDrain();
-  };
-
-  private dropQueue(): void {
-    this.writer = null;
-    this.frames = [];
-    this.queuedBytes = 0;
   }
 
   private openSocket(): void {
@@ -237,7 +169,7 @@ export class Channel {
     socket.onmessage = (event) => {
       this.lastReceived = Date.now();
       this.awaitingPong = false;
-      this.receive(event.data);
+      this.incoming.receive(event.data);
     };
     socket.onerror = (event) => log('%s: socket error %s', this.eva, String((event as { message?: unknown })?.message ?? ''));
     socket.onclose = (event) => this.socketGone(socket, event.code, event.reason);
@@ -270,7 +202,7 @@ export class Channel {
 
   private afterSocket(code: number, reason: string): void {
     this.clearTimers();
-    this.dropQueue();
+    this.outgoing.drop();
     this.calls.down();
     if (this.state === 'closed') {
       this.finishClose();
@@ -295,75 +227,6 @@ export class Channel {
       this.reconnectTimer = null;
       this.openSocket();
     }, delay);
-  }
-
-  private receive(data: unknown): void {
-    try {
-      if (typeof data === 'string') {
-        this.control(parseBrokerMessage(data));
-        return;
-      }
-      const frame = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
-      if (!frame) throw new VnfError('PROTOCOL', 'The broker sent a frame of an unexpected type.');
-      readRecords(frame, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
-        if (kind === RecordKind.CONTROL) {
-          this.control(parseBrokerMessage(decoder.decode(bytes.subarray(payloadStart, payloadEnd))));
-        } else if (this.state === 'up') {
-          const source = this.sourceEva(bytes, evaStart, evaEnd);
-          // Binary is copied out of the batch so the application never holds a view of other messages.
-          if (kind === RecordKind.BINARY) this.handler.onData(source, bytes.slice(payloadStart, payloadEnd));
-          else this.deliverText(source, bytes.subarray(payloadStart, payloadEnd));
-        }
-      });
-    } catch (err) {
-      this.handler.onError(
-        VnfError.is(err) ? err : new VnfError('PROTOCOL', `Could not read a frame from the broker: ${String(err)}. Check that client and broker versions match.`, { cause: err }),
-      );
-    }
-  }
-
-  /**
-   * Delivers a string record. The broker relays its bytes unread, so one sender's bad record is dropped alone:
-   * the batch also carries other senders' messages.
-   */
-  private deliverText(source: string, bytes: Uint8Array): void {
-    let text: string;
-    try {
-      text = decoder.decode(bytes);
-    } catch {
-      this.handler.onError(
-        new VnfError(
-          'PROTOCOL',
-          `Dropped a string message from ${source} to ${this.eva}: its bytes are not UTF-8, so it cannot be read without changing it. ` +
-            'VNF clients never send such messages; check the software behind that eva.',
-          { details: { eva: this.eva, sourceEva: source } },
-        ),
-      );
-      return;
-    }
-    this.handler.onData(source, text);
-  }
-
-  /** Decodes a record's source eva, reusing the previous record's string when the bytes are the same. */
-  private sourceEva(frame: Uint8Array, start: number, end: number): string {
-    const last = this.lastEvaBytes;
-    if (last && last.byteLength === end - start) {
-      let same = true;
-      for (let i = 0; i < last.byteLength; i++) {
-        if (last[i] !== frame[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.lastEva;
-    }
-    // A copy: a view would keep the whole frame alive. Cached only once decoded, so bytes that fail to decode
-    // can never match the cache and pass for the previous sender.
-    const bytes = frame.slice(start, end);
-    const eva = decoder.decode(bytes);
-    this.lastEvaBytes = bytes;
-    this.lastEva = eva;
-    return eva;
   }
 
   private control(message: BrokerMessage): void {
@@ -434,9 +297,9 @@ export class Channel {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.reconnectTimer, this.handshakeTimer, this.drainTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
-    this.reconnectTimer = this.handshakeTimer = this.drainTimer = this.heartbeatTimer = null;
-    this.drainWatch = null;
+    for (const timer of [this.reconnectTimer, this.handshakeTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
+    this.reconnectTimer = this.handshakeTimer = this.heartbeatTimer = null;
+    this.outgoing.stopWatching();
   }
 
   private finishClose(): void {
