@@ -23,12 +23,16 @@ export interface PeerLinkOptions {
   channelConfig: RTCDataChannelInit;
   /** How long ICE may take to connect, and how long it may stay disconnected once connected. */
   iceTimeoutMs: number;
+  /** `bufferedAmount` at or below which the channel reports `bufferedLow` (its `bufferedAmountLowThreshold`). */
+  bufferedLowThreshold: number;
 }
 
 export interface PeerLinkHandlers {
   signal(data: SignalData): void;
   open(): void;
   data(frame: Uint8Array): void;
+  /** The channel's `bufferedamountlow`: its buffer fell to `bufferedLowThreshold`. Only where `signalsBufferedLow`. */
+  bufferedLow(): void;
   /** Once, unless `destroy()` was called first. */
   closed(reason: LinkFailure): void;
 }
@@ -37,7 +41,11 @@ export interface PeerLinkHandlers {
 interface SimplePeerInternals {
   _iceCompleteTimer: ReturnType<typeof setTimeout> | null;
   _pc: RTCPeerConnection | null;
+  _channel: RTCDataChannel | null;
 }
+
+/** Largest `bufferedAmountLowThreshold` (an unsigned long). */
+const MAX_THRESHOLD = 0xffffffff;
 
 /**
  * One WebRTC peer connection with one data channel. The only file that knows simple-peer (unmaintained since
@@ -49,6 +57,9 @@ export class PeerLink {
   private readonly peer: SimplePeer.Instance;
   private readonly handlers: PeerLinkHandlers;
   private readonly iceTimeoutMs: number;
+  private readonly bufferedLowThreshold: number;
+  /** The data channel while this link listens to its `bufferedamountlow`. */
+  private watchedChannel: RTCDataChannel | null = null;
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
   private localCandidates = 0;
   /** Set while closing gracefully: ends the wait and releases the connection. */
@@ -60,6 +71,8 @@ export class PeerLink {
     this.id = options.id;
     this.handlers = handlers;
     this.iceTimeoutMs = options.iceTimeoutMs;
+    this.bufferedLowThreshold = Math.min(Math.floor(options.bufferedLowThreshold), MAX_THRESHOLD);
+    this.onBufferedAmountLow = this.onBufferedAmountLow.bind(this);
     this.peer = new SimplePeer({
       initiator: options.initiator,
       wrtc: options.wrtc,
@@ -96,6 +109,14 @@ export class PeerLink {
 
   get isOpen(): boolean {
     return this.opened && !this.finished;
+  }
+
+  /**
+   * Whether the channel reports `bufferedLow` when its buffer falls to the threshold. Browsers' channels do;
+   * @roamhq/wrtc 0.10's have neither `bufferedAmountLowThreshold` nor the `bufferedamountlow` event.
+   */
+  get signalsBufferedLow(): boolean {
+    return this.watchedChannel !== null;
   }
 
   /** Bytes the data channel holds that the network has not taken yet. */
@@ -165,7 +186,26 @@ export class PeerLink {
     this.opened = true;
     clearTimeout(this.iceTimer);
     this.iceTimer = undefined;
+    this.watchBufferedLow();
     this.handlers.open();
+  }
+
+  /**
+   * Listens to the channel's `bufferedamountlow` where it has one, with a listener of its own: simple-peer's
+   * `onbufferedamountlow` stays as it is. simple-peer set the threshold to 64 KiB for its stream interface
+   * (`write`, `pipe`: a write that leaves more than 64 KiB waits for the event, which a higher threshold might
+   * never fire). This wrapper never writes to that stream, it calls `send`, so the threshold is the hub's.
+   */
+  private watchBufferedLow(): void {
+    const channel = (this.peer as unknown as SimplePeerInternals)._channel;
+    if (!channel || typeof channel.bufferedAmountLowThreshold !== 'number' || typeof channel.addEventListener !== 'function') return;
+    channel.bufferedAmountLowThreshold = this.bufferedLowThreshold;
+    channel.addEventListener('bufferedamountlow', this.onBufferedAmountLow);
+    this.watchedChannel = channel;
+  }
+
+  private onBufferedAmountLow(): void {
+    if (!this.finished) this.handlers.bufferedLow();
   }
 
   private onIceState(connection: RTCIceConnectionState): void {
@@ -202,6 +242,8 @@ export class PeerLink {
   private release(): void {
     clearTimeout(this.iceTimer);
     this.iceTimer = undefined;
+    this.watchedChannel?.removeEventListener('bufferedamountlow', this.onBufferedAmountLow);
+    this.watchedChannel = null;
     this.peer.destroy();
     // simple-peer leaves this 5 s timer running after destroy, which would keep Node (and jest) alive.
     const internals = this.peer as unknown as SimplePeerInternals;

@@ -1,7 +1,8 @@
 import { AbstractEndpoint, ConnectionStatus, VnfError, createLogger, isBinary } from '@vnf/core';
 import type { ConnectionEvent, Endpoint, EndpointOptions, MessageEvent } from '@vnf/core';
 import type { LingeringLinks } from './lingeringLinks';
-import { PeerSession, type Path, type SessionHost } from './PeerSession';
+import type { Path } from './PathSwitch';
+import { PeerSession, type SessionHost } from './PeerSession';
 import { decodeControl, encodeControl, type ControlFrame } from './signalingFrames';
 import type { ResolvedRtcHubOptions } from './options';
 import type { WebRtcImplementation } from './webRtcImplementation';
@@ -27,6 +28,7 @@ export class RtcEndpoint extends AbstractEndpoint {
     signaling.on('message', this.onSignalingMessage, this);
     signaling.on('connection', this.onSignalingConnection, this);
     signaling.on('connectionLost', this.onSignalingLost, this);
+    signaling.on('drain', this.onSignalingDrain, this);
     signaling.on('error', this.reportError, this);
     // The server connection beneath: direct channels may survive its drop, but the app must know it is offline.
     signaling.on('online', this.onSignalingOnline, this);
@@ -87,6 +89,7 @@ export class RtcEndpoint extends AbstractEndpoint {
     this.signaling.off('message', this.onSignalingMessage, this);
     this.signaling.off('connection', this.onSignalingConnection, this);
     this.signaling.off('connectionLost', this.onSignalingLost, this);
+    this.signaling.off('drain', this.onSignalingDrain, this);
     this.signaling.off('error', this.reportError, this);
     this.signaling.off('online', this.onSignalingOnline, this);
     this.signaling.off('offline', this.onSignalingOffline, this);
@@ -125,6 +128,10 @@ export class RtcEndpoint extends AbstractEndpoint {
 
   private onSignalingLost(peer: string): void {
     this.sessions.get(peer)?.onSignalingLost();
+  }
+
+  private onSignalingDrain(peer: string): void {
+    this.sessions.get(peer)?.onSignalingDrain();
   }
 
   private onSignalingOnline(): void {

@@ -26,7 +26,7 @@ export class RtcHub extends AbstractHub<RtcEndpoint> {
       throw new VnfError('INVALID_ARGUMENT', 'RtcHub needs a signaling hub, for example new RtcHub(new WebSocketHub(factory)).');
     }
     this.signalingHub = signalingHub;
-    this.options = resolveOptions(options, signalingHub.maxPayloadSize);
+    this.options = resolveOptions(options, signalingHub);
     this.maxPayloadSize = this.options.maxPayloadSize;
     this.wrtc = resolveWebRtc(this.options.wrtc);
   }

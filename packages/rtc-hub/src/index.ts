@@ -1,7 +1,7 @@
 export { RtcHub } from './RtcHub';
 export { RtcEndpoint } from './RtcEndpoint';
 export type { RtcHubOptions, RelayMode } from './options';
-export type { Path } from './PeerSession';
+export type { Path } from './PathSwitch';
 export type { WebRtcImplementation } from './webRtcImplementation';
 export { ReliableRtcHub } from './ReliableRtcHub';
 export type { ReliableRtcHubOptions } from './ReliableRtcHub';

@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, option, optionsSchema } from '@vnf/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, option, optionsSchema, waterMarksOver } from '@vnf/core';
 import { dataChannel } from '@vnf/protocol';
 import type { WebRtcImplementation } from './webRtcImplementation';
 
@@ -54,12 +54,15 @@ export interface RtcHubOptions {
   maxPayloadSize?: number;
   /**
    * Buffered bytes toward a peer above which `bufferedAmount` callers should pause.
-   * @default 1048576 (1 MiB)
+   * @default 1048576 (1 MiB); with `relay: 'fallback'`, twice `lowWaterMark` when that is more
    */
   highWaterMark?: number;
   /**
-   * Buffered bytes below which `drain` fires after the high-water mark was passed. Must be below `highWaterMark`.
-   * @default 262144 (256 KiB), or a quarter of `highWaterMark` when smaller
+   * Buffered bytes at or below which `drain` fires after the high-water mark was passed. Must be below
+   * `highWaterMark`; with `relay: 'fallback'` at least the signaling hub's `highWaterMark` (the relayed bytes wait
+   * in the signaling endpoint, whose `drain` tells when they left).
+   * @default 262144 (256 KiB), or a quarter of `highWaterMark` when smaller; with `relay: 'fallback'` raised to
+   * the signaling hub's `highWaterMark`
    */
   lowWaterMark?: number;
   /**
@@ -94,9 +97,13 @@ export interface ResolvedRtcHubOptions {
   relay: RelayMode;
   directRetryMs: number;
   wrtc?: WebRtcImplementation;
+  /** The signaling hub's highWaterMark: a relayed frame that leaves its buffer past it owes the `drain` that resumes the relay. */
+  signalingHighWaterMark: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD_SIZE = 64 * 1024;
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_LOW_WATER_MARK = 256 * 1024;
 /** Chrome's SCTP max-message-size is 256 KiB; one record and its header must fit into one data channel message. */
 export const MAX_FRAME_SIZE = 256 * 1024;
 
@@ -118,7 +125,8 @@ const SCHEMA = optionsSchema(
       max: MAX_PAYLOAD,
       expected: `a number of bytes > 0 and at most ${MAX_PAYLOAD} (one data channel message; wrap the hub in a MarshallerHub for larger messages)`,
     }),
-    highWaterMark: option.number({ above: 0, default: 1024 * 1024 }),
+    // Their defaults depend on the signaling hub: see waterMarks.
+    highWaterMark: option.number({ above: 0 }),
     lowWaterMark: option.number({ above: 0 }),
     relay: option.enum(['never', 'fallback'], { default: 'never' }),
     directRetryMs: option.number({ above: 0, default: 5000 }),
@@ -137,7 +145,6 @@ const SCHEMA = optionsSchema(
         iceServers,
         channelConfig,
         iceTimeoutMs: o.iceTimeoutMs ?? Math.floor(o.connectTimeoutMs * 0.8),
-        lowWaterMark: o.lowWaterMark ?? Math.min(256 * 1024, o.highWaterMark / 4),
       };
     },
     check: (o) => {
@@ -147,22 +154,51 @@ const SCHEMA = optionsSchema(
       if (o.iceTimeoutMs >= o.connectTimeoutMs) {
         return `iceTimeoutMs (${o.iceTimeoutMs}) must be below connectTimeoutMs (${o.connectTimeoutMs}) so ICE failures end in FAILED, not TIMEOUT.`;
       }
-      if (o.lowWaterMark >= o.highWaterMark) return `lowWaterMark (${o.lowWaterMark}) must be below highWaterMark (${o.highWaterMark}).`;
       return undefined;
     },
   },
 );
 
-/**
- * Applies defaults and rejects invalid options and combinations with INVALID_ARGUMENT.
- * `signalingMaxPayload` bounds the payload when messages may be relayed over the signaling hub.
- */
-export function resolveOptions(options: RtcHubOptions, signalingMaxPayload: number): ResolvedRtcHubOptions {
-  const resolved = SCHEMA.resolve(options);
-  const relayLimit = resolved.relay === 'fallback' ? signalingMaxPayload - RECORD_OVERHEAD : Infinity;
+/** What of the signaling hub bounds RtcHub's options when messages may be relayed over it. */
+export interface SignalingLimits {
+  maxPayloadSize: number;
+  highWaterMark: number;
+  lowWaterMark: number;
+}
+
+/** Applies defaults and rejects invalid options and combinations with INVALID_ARGUMENT. */
+export function resolveOptions(options: RtcHubOptions, signaling: SignalingLimits): ResolvedRtcHubOptions {
+  const { highWaterMark, lowWaterMark, ...resolved } = SCHEMA.resolve(options);
+  const relayLimit = resolved.relay === 'fallback' ? signaling.maxPayloadSize - RECORD_OVERHEAD : Infinity;
   const maxPayloadSize = resolved.maxPayloadSize ?? Math.min(DEFAULT_MAX_PAYLOAD_SIZE, relayLimit);
   if (maxPayloadSize > relayLimit) {
     throw SCHEMA.invalid(`maxPayloadSize (${maxPayloadSize}) exceeds what the signaling hub can relay (${relayLimit}); lower it or use relay: 'never'.`);
   }
-  return { ...resolved, maxPayloadSize };
+  const marks = waterMarks({ highWaterMark, lowWaterMark }, resolved.relay, signaling);
+  return { ...resolved, ...marks, maxPayloadSize, signalingHighWaterMark: signaling.highWaterMark };
+}
+
+/**
+ * The drain marks. Relayed bytes wait in the signaling endpoint, which tells when they left only by the `drain` it
+ * owes once past its own highWaterMark; so with relay 'fallback' lowWaterMark is at least that mark (as for a
+ * decorator: waterMarksOver). Then a relayed buffer that never passed the signaling hub's high mark is at or below
+ * this hub's low mark, and one that did drains to at or below it, with no polling.
+ */
+function waterMarks(given: { highWaterMark?: number; lowWaterMark?: number }, relay: RelayMode, signaling: SignalingLimits): { highWaterMark: number; lowWaterMark: number } {
+  const high = given.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const defaults = { highWaterMark: DEFAULT_HIGH_WATER_MARK, lowWaterMark: Math.min(DEFAULT_LOW_WATER_MARK, high / 4) };
+  if (relay === 'fallback') {
+    const floor = Number.isFinite(signaling.highWaterMark) ? signaling.highWaterMark : 0;
+    const fix = "raise it, lower the signaling hub's marks, or use relay: 'never'";
+    if (given.lowWaterMark !== undefined && given.lowWaterMark < floor) {
+      throw SCHEMA.invalid(`with relay: 'fallback', lowWaterMark (${given.lowWaterMark}) must be at least the signaling hub's highWaterMark (${floor}), whose drain tells when relayed messages left; ${fix}.`);
+    }
+    if (given.lowWaterMark === undefined && given.highWaterMark !== undefined && given.highWaterMark <= floor) {
+      throw SCHEMA.invalid(`with relay: 'fallback', highWaterMark (${given.highWaterMark}) must be above the signaling hub's highWaterMark (${floor}), the least lowWaterMark can be; ${fix}.`);
+    }
+    return waterMarksOver('RtcHub', signaling, given, defaults);
+  }
+  const lowWaterMark = given.lowWaterMark ?? defaults.lowWaterMark;
+  if (lowWaterMark >= high) throw SCHEMA.invalid(`lowWaterMark (${lowWaterMark}) must be below highWaterMark (${high}).`);
+  return { highWaterMark: high, lowWaterMark };
 }

@@ -60,6 +60,11 @@ function isControl(f: unknown): f is ControlFrame {
   }
 }
 
+/** A PROTOCOL error for a peer that broke the rules of RtcHub's signaling or channel handshake. */
+export function protocolError(what: string): VnfError {
+  return new VnfError('PROTOCOL', `RtcHub signaling: ${what}.`);
+}
+
 function protocol(why: string): VnfError {
   return new VnfError('PROTOCOL', `Ignored a signaling message that is not an RtcHub control frame: ${why}. Do not send on the signaling endpoints RtcHub uses.`);
 }

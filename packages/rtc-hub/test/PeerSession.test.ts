@@ -17,7 +17,7 @@ function relayedSession(): { session: PeerSession; frames: Uint8Array[]; errors:
   const errors: VnfError[] = [];
   const host: SessionHost = {
     eva: 'b', // the larger eva: it never starts a data channel attempt of its own
-    options: resolveOptions({ relay: 'fallback' }, 1024 * 1024),
+    options: resolveOptions({ relay: 'fallback' }, { maxPayloadSize: 1024 * 1024, highWaterMark: 256 * 1024, lowWaterMark: 64 * 1024 }),
     wrtc: {} as WebRtcImplementation,
     sendControl: () => true,
     sendRelay: (_peer, frame) => {

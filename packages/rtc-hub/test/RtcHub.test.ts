@@ -50,6 +50,30 @@ describe('RtcHub options', () => {
     void signaling.close();
   });
 
+  it('with relay fallback, the low mark is at least the signaling hub\'s high mark, so relayed bytes drain without polling', () => {
+    const marks = (hub: RtcHub): number[] => [hub.lowWaterMark, hub.highWaterMark];
+    const signaling = new InBrowserHub({ highWaterMark: 1024 * 1024, lowWaterMark: 256 * 1024 });
+    expect(marks(rtcHub())).toEqual([256 * 1024, 1024 * 1024]);
+    expect(marks(rtcHub({ highWaterMark: 256 * 1024 }))).toEqual([64 * 1024, 256 * 1024]);
+    expect(marks(new RtcHub(new InBrowserHub(), { relay: 'fallback' }))).toEqual([256 * 1024, 1024 * 1024]);
+    expect(marks(new RtcHub(signaling, { relay: 'fallback' }))).toEqual([1024 * 1024, 2 * 1024 * 1024]);
+    expect(marks(new RtcHub(signaling, { relay: 'fallback', highWaterMark: 4 * 1024 * 1024 }))).toEqual([1024 * 1024, 4 * 1024 * 1024]);
+    expect(marks(new RtcHub(signaling))).toEqual([256 * 1024, 1024 * 1024]); // relay 'never': the signaling hub holds no data
+    expect(marks(new RtcHub(new InBrowserHub({ highWaterMark: Infinity }), { relay: 'fallback' }))).toEqual([256 * 1024, 1024 * 1024]);
+    expect(() => new RtcHub(signaling, { relay: 'fallback', lowWaterMark: 512 * 1024 })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message:
+          "RtcHub: with relay: 'fallback', lowWaterMark (524288) must be at least the signaling hub's highWaterMark (1048576), " +
+          "whose drain tells when relayed messages left; raise it, lower the signaling hub's marks, or use relay: 'never'.",
+      }),
+    );
+    expect(() => new RtcHub(signaling, { relay: 'fallback', highWaterMark: 1024 * 1024 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining("highWaterMark (1048576) must be above the signaling hub's highWaterMark (1048576)") }),
+    );
+    expect(code(() => new RtcHub(signaling, { relay: 'fallback', lowWaterMark: 2 * 1024 * 1024, highWaterMark: 2 * 1024 * 1024 }))).toBe('INVALID_ARGUMENT');
+  });
+
   it('defaults to a 64 KiB payload limit, lower when relaying through a smaller signaling hub', () => {
     expect(rtcHub().maxPayloadSize).toBe(64 * 1024);
     expect(new RtcHub(new InBrowserHub({ maxPayloadSize: 1000 }), { relay: 'fallback' }).maxPayloadSize).toBe(995);
