@@ -15,8 +15,9 @@ const path = require('path');
 const table = require('./lib/table');
 
 const SCENARIOS = [
-  { id: 'relay', title: 'relay throughput and RTT (WebSocketHub via broker)' },
+  { id: 'relay', title: 'relay throughput and RTT (WebSocketHub via broker)', timeoutS: 480 },
   { id: 'idle-memory', title: 'idle memory per endpoint on the server' },
+  { id: 'idle-cpu', title: 'server CPU and memory at 19 000 idle endpoints (heartbeats)', timeoutS: 600 },
   { id: 'rtc', title: 'RtcHub throughput', loopback: true },
   { id: 'marshaller', title: 'MarshallerHub 100 MB transfer', loopback: true },
   { id: 'reliable', title: 'ReliableHub goodput under loss' },
@@ -29,7 +30,8 @@ const only = args.filter((a) => !a.startsWith('--'));
 const root = path.resolve(__dirname, '..');
 // WebRTC must not reach beyond this machine: those scenarios run in a namespace with only `lo`.
 const loopbackOnly = process.env.VNF_LOOPBACK_ONLY || path.resolve(root, '../shared/bin/loopback-only');
-const timeoutMs = (quick ? 90 : 240) * 1000;
+/** A scenario's time limit: its own (`timeoutS`) or 240 s; 90 s in a quick run. */
+const timeoutOf = (scenario) => (quick ? 90 : scenario.timeoutS || 240) * 1000;
 
 function machine() {
   const cpu = os.cpus();
@@ -97,6 +99,7 @@ function runScenario(scenario) {
       env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' },
       detached: true, // its own process group, so a timeout kills the scenario's servers too
     });
+    const timeoutMs = timeoutOf(scenario);
     const timer = setTimeout(() => {
       console.error(`  ${scenario.id}: no result after ${timeoutMs / 1000} s, stopping it`);
       try {

@@ -1,11 +1,15 @@
 'use strict';
-// The three relays the broker is compared with, behind one small shape so a scenario measures them
-// all the same way. Each system names the server file it needs (bench/servers/) and opens clients:
-//   pair(url)      → { a, b, close() }: a.send(s) arrives at b.onmessage(s) and the reverse
-//   idle(url, id)  → a connected, idle client with close()
+// The relays the broker is compared with, behind one small shape so a scenario measures them all
+// the same way. Each system names the server file it needs (bench/servers/) and opens clients:
+//   pair(url)                 → { a, b, close() }: a.send(s) arrives at b.onmessage(s) and the reverse
+//   side(url, id, peer, opts) → one side alone (for sender and receiver in processes of their own):
+//                               { send(s), onmessage, connected: Promise, close() }; opts.initiator
+//                               opens the connection (the other side must be online first)
+//   idle(url, id)             → a connected, idle client with close()
 const WebSocket = require('ws');
 const { io } = require('socket.io-client');
 const { loadVnf } = require('./vnf');
+const { RecordWriter, readRecords } = require('./batched-records');
 
 const opened = (ws) =>
   new Promise((resolve, reject) => {
@@ -21,6 +25,14 @@ function side(send, close) {
 const rawWs = {
   name: 'raw ws',
   server: 'raw-ws',
+  async side(url, id, peer) {
+    const ws = new WebSocket(`${url}/?id=${id}&peer=${peer}`);
+    await opened(ws);
+    const s = side((m) => ws.send(m), () => ws.terminate());
+    ws.on('message', (data) => s.onmessage(data.toString()));
+    s.connected = Promise.resolve();
+    return s;
+  },
   async pair(url) {
     const wa = new WebSocket(`${url}/?id=a&peer=b`);
     const wb = new WebSocket(`${url}/?id=b&peer=a`);
@@ -39,6 +51,46 @@ const rawWs = {
   },
 };
 
+/**
+ * Raw `ws` batched per tick (servers/raw-ws-batched.js): what sends in one tick leaves in one binary
+ * frame of records, flushed in a microtask as WebSocketHub does; the receiver splits frames into messages.
+ */
+const rawWsBatched = {
+  name: 'raw ws batched',
+  server: 'raw-ws-batched',
+  async side(url, id, peer) {
+    const ws = new WebSocket(`${url}/?id=${id}`);
+    await opened(ws);
+    const peerBytes = Buffer.from(peer);
+    let out = null;
+    const flush = () => {
+      const frame = out.finish();
+      out = null;
+      ws.send(frame, { binary: true });
+    };
+    const s = side((m) => {
+      if (!out) {
+        out = new RecordWriter();
+        queueMicrotask(flush);
+      }
+      out.write(peerBytes, m);
+    }, () => ws.terminate());
+    ws.on('message', (data) => readRecords(data, (_source, payload) => s.onmessage(payload.toString())));
+    s.connected = Promise.resolve();
+    return s;
+  },
+  async pair(url) {
+    const b = await this.side(url, 'b', 'a');
+    const a = await this.side(url, 'a', 'b');
+    return { a, b, close: () => (a.close(), b.close()) };
+  },
+  async idle(url, id) {
+    const ws = new WebSocket(`${url}/?id=${id}`);
+    await opened(ws);
+    return { close: () => ws.terminate() };
+  },
+};
+
 function ioConnect(url, id, peer) {
   const socket = io(url, { transports: ['websocket'], auth: { id, peer }, forceNew: true, reconnection: false });
   return new Promise((resolve, reject) => {
@@ -50,6 +102,13 @@ function ioConnect(url, id, peer) {
 const socketIo = {
   name: 'socket.io',
   server: 'socketio',
+  async side(url, id, peer) {
+    const socket = await ioConnect(url, id, peer);
+    const s = side((m) => socket.emit('m', m), () => socket.disconnect());
+    socket.on('m', (m) => s.onmessage(m));
+    s.connected = Promise.resolve();
+    return s;
+  },
   async pair(url) {
     const [sa, sb] = await Promise.all([ioConnect(url, 'a', 'b'), ioConnect(url, 'b', 'a')]);
     const a = side((s) => sa.emit('m', s));
@@ -70,6 +129,20 @@ const vnf = {
   server: 'broker',
   load() {
     return loadVnf('websocket-hub', ['WebSocketHub', 'WebSocketFactory']);
+  },
+  async side(url, id, peer, { initiator = false } = {}) {
+    const { WebSocketHub, WebSocketFactory } = this.load();
+    const hub = new WebSocketHub(new WebSocketFactory(url));
+    const endpoint = hub.openEndpoint(id);
+    await waitOnline(endpoint);
+    const s = side((m) => endpoint.send(peer, m), () => hub.close());
+    endpoint.onMessage = (e) => s.onmessage(e.message);
+    if (initiator) {
+      const event = await endpoint.openConnection(peer);
+      if (event.status !== 'CONNECTED') throw new Error(`WebSocketHub openConnection: ${event.status} ${event.reason}`);
+    }
+    s.connected = endpoint.isConnected(peer) ? Promise.resolve() : new Promise((resolve) => endpoint.once('connection', resolve));
+    return s;
   },
   async pair(url) {
     const { WebSocketHub, WebSocketFactory } = this.load();
@@ -116,4 +189,4 @@ async function waitOnline(endpoint) {
   if (event.reason !== 'NOT_FOUND') throw new Error(`endpoint ${endpoint.eva} did not come online: ${event.status} ${event.reason}`);
 }
 
-module.exports = { rawWs, socketIo, vnf, systems: [vnf, rawWs, socketIo] };
+module.exports = { rawWs, rawWsBatched, socketIo, vnf, systems: [vnf, rawWs, socketIo], byName: { 'raw ws': rawWs, 'raw ws batched': rawWsBatched, 'socket.io': socketIo, WebSocketHub: vnf } };

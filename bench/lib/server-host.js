@@ -4,14 +4,20 @@
 // `async start() → { url, close() }`.
 require('./register');
 const { settle } = require('./measure');
+const heapSampling = require('./heap-sampling');
 
 const file = process.argv[2];
 let server;
 let peakRss = 0;
-const sampler = setInterval(() => {
-  const { rss } = process.memoryUsage();
+/**
+ * Peak RSS sampling, from the first `resetPeak` on (the scenarios that report a server's peak ask for it): a
+ * sampler running all the time would be part of what idle-cpu measures.
+ */
+let sampler = null;
+const samplePeak = () => {
+  const rss = process.memoryUsage.rss();
   if (rss > peakRss) peakRss = rss;
-}, 20);
+};
 
 async function main() {
   try {
@@ -31,11 +37,19 @@ process.on('message', async (msg) => {
   } else if (msg.type === 'heapSnapshot') {
     await settle();
     process.send({ type: 'heapSnapshot', id: msg.id, file: require('v8').writeHeapSnapshot(msg.file) });
+  } else if (msg.type === 'cpu') {
+    process.send({ type: 'cpu', id: msg.id, cpu: process.cpuUsage() });
+  } else if (msg.type === 'sampleStart') {
+    await heapSampling.start();
+    process.send({ type: 'sampleStart', id: msg.id });
+  } else if (msg.type === 'sampleStop') {
+    process.send({ type: 'sampleStop', id: msg.id, bytes: await heapSampling.stop() });
   } else if (msg.type === 'resetPeak') {
     peakRss = 0;
+    sampler ??= setInterval(samplePeak, 20);
     process.send({ type: 'resetPeak', id: msg.id });
   } else if (msg.type === 'close') {
-    clearInterval(sampler);
+    if (sampler) clearInterval(sampler);
     try {
       await server.close();
     } finally {

@@ -41,6 +41,11 @@ async function startServer(name, options = {}) {
     /** Memory after a full GC in the server process. */
     stats: () => request('stats'),
     resetPeak: () => request('resetPeak'),
+    /** process.cpuUsage() of the server ({ user, system } µs). */
+    cpu: async () => (await request('cpu')).cpu,
+    /** Starts counting the bytes the server allocates (lib/heap-sampling.js); sampleStop() resolves with them. */
+    sampleStart: () => request('sampleStart'),
+    sampleStop: async () => (await request('sampleStop')).bytes,
     /** Writes a V8 heap snapshot of the server to `file` (for lib/heap-summary.js). */
     heapSnapshot: (file) => request('heapSnapshot', { file }),
     close: () =>

@@ -39,4 +39,55 @@ function belowBuffered(peer, low) {
   });
 }
 
-module.exports = { simplePeerPair, belowBuffered };
+/** Bytes of a record's length prefix in `batchedPerTick`'s messages. */
+const LENGTH_BYTES = 4;
+
+/**
+ * What a competent application on raw simple-peer does with many small strings: everything sent in one
+ * tick goes out as one data channel message of [length (4 bytes, big-endian), UTF-8 payload] records,
+ * flushed once per tick (`flush: 'microtask'`, at the end of the current turn, or `'immediate'`, on the
+ * next `setImmediate`), and the receiver splits it. Strings only: the records carry no type.
+ * Returns `{ send(string), onMessage(fn) }`; `fn` gets each string.
+ */
+function batchedPerTick(sender, receiver, { flush = 'microtask' } = {}) {
+  let pending = [];
+  let bytes = 0;
+  let scheduled = false;
+  const defer = flush === 'immediate' ? setImmediate : queueMicrotask;
+  const send = () => {
+    scheduled = false;
+    const batch = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    for (const text of pending) {
+      const written = batch.write(text, offset + LENGTH_BYTES);
+      batch.writeUInt32BE(written, offset);
+      offset += LENGTH_BYTES + written;
+    }
+    pending = [];
+    bytes = 0;
+    sender.send(batch);
+  };
+  let handler = () => {};
+  receiver.on('data', (data) => {
+    for (let offset = 0; offset < data.length; ) {
+      const end = offset + LENGTH_BYTES + data.readUInt32BE(offset);
+      handler(data.toString('utf8', offset + LENGTH_BYTES, end));
+      offset = end;
+    }
+  });
+  return {
+    send(text) {
+      pending.push(text);
+      bytes += LENGTH_BYTES + Buffer.byteLength(text);
+      if (!scheduled) {
+        scheduled = true;
+        defer(send);
+      }
+    },
+    onMessage(fn) {
+      handler = fn;
+    },
+  };
+}
+
+module.exports = { simplePeerPair, belowBuffered, batchedPerTick };

@@ -19,6 +19,8 @@ function formatValue(value, unit) {
   }
   if (unit === 'ms') return `${value < 10 ? value.toFixed(3) : value.toFixed(1)} ms`;
   if (unit === 'MB/s') return `${value.toFixed(1)} MB/s`;
+  if (unit === 'µs') return `${value.toFixed(2)} µs`;
+  if (unit === '%') return `${value.toFixed(2)} %`;
   for (const [scale, prefix] of SI) if (Math.abs(value) >= scale) return `${(value / scale).toFixed(2)} ${prefix}${unit}`;
   return `${value.toFixed(1)} ${unit}`;
 }

@@ -81,7 +81,7 @@ export class Broker {
     this.budgets = new ClientBudgets(this.options);
     this.intake = new FrameIntake(this.options, this.budgets, {
       control: (conn, message) => this.dispatch.control(conn, message),
-      relay: (conn, to, kind, payload) => this.relay.relay(conn, to, kind, payload),
+      relay: (conn, frame, evaStart, evaEnd, kind, payloadStart, payloadEnd) => this.relay.relay(conn, frame, evaStart, evaEnd, kind, payloadStart, payloadEnd),
       sendError: (conn, code, message) => this.relay.sendError(conn, code, message),
       drop: (conn, code, reason) => this.departures.drop(conn, code, reason),
     });

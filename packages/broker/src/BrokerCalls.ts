@@ -72,6 +72,8 @@ export class BrokerCalls {
         });
       }
       const text = result instanceof RawJson ? `{"t":"result","id":${id},"result":${result.json}}` : JSON.stringify({ t: 'result', id, result: result ?? null });
+      // Serialized once, and counted only when it could be too large (n UTF-16 units take at most 3n bytes).
+      if (text.length * 3 <= this.options.maxReplyBytes) return text;
       const bytes = Buffer.byteLength(text);
       if (bytes <= this.options.maxReplyBytes) return text;
       reply = {

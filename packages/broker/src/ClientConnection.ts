@@ -14,27 +14,20 @@ export class ClientConnection {
   eva = '';
   /** The eva in UTF-8, stamped as the source of every message this socket sends. */
   evaBytes: Uint8Array = new Uint8Array(0);
-  /** Evas this endpoint has an open connection with (kept symmetric by the broker). */
-  readonly peers = new Set<string>();
+  /** The target eva of this socket's last relayed record, as bytes and decoded: a batch is mostly to one peer. */
+  private lastTargetBytes: Uint8Array | null = null;
+  private lastTarget = '';
   readonly outbound = new OutboundQueue();
   registry: RegistrySession | null = null;
-  /** Cleared by each heartbeat, set by any pong or frame. */
+  /** Set by any pong or frame, cleared by each look of the heartbeat. */
   alive = true;
+  /** Heartbeat looks in a row that found this socket silent (Departures.startHeartbeat). */
+  silentLooks = 0;
   helloTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Sockets whose reading is paused because they relay to this one while it is above the high-water mark. */
-  readonly heldSenders = new Set<ClientConnection>();
-  /** Targets holding this socket's reading paused; it reads again when none is left. */
-  readonly heldBy = new Set<ClientConnection>();
   /** While this socket is not read because its client spent a control budget: ends the pause. */
   pacingTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames waiting for the client's control budget, the first one partly read (FrameIntake). */
   paced: PacedFrame[] | null = null;
-  /** Peers of this endpoint held by other brokers: their node and socket (the connection's incarnation). */
-  readonly remotes = new Map<string, { node: string; socket: string }>();
-  /** Sockets on other brokers that hold this one's reading paused (relay backpressure across brokers). */
-  readonly heldRemotely = new Set<string>();
-  /** Senders on other brokers this socket holds back while above the high-water mark: socket id → node. */
-  readonly remoteHeldSenders = new Map<string, string>();
   /** Closes this socket as a slow consumer if it keeps senders held back too long. */
   slowTimer: ReturnType<typeof setTimeout> | null = null;
   terminateTimer: ReturnType<typeof setTimeout> | null = null;
@@ -87,7 +80,7 @@ export class ClientConnection {
 
   /** True while the broker does not read this socket: relay backpressure, or its client's control budget. */
   get readingPaused(): boolean {
-    return this.heldBy.size > 0 || this.heldRemotely.size > 0 || this.pacingTimer !== null;
+    return (this.heldBySet !== null && this.heldBySet.size > 0) || (this.heldRemotelySet !== null && this.heldRemotelySet.size > 0) || this.pacingTimer !== null;
   }
 
   /** Pauses or resumes reading the socket as `readingPaused` says (TCP then slows the peer down). */
@@ -95,6 +88,64 @@ export class ClientConnection {
     if (this.state === 'closed') return;
     if (this.readingPaused) this.socket.pause();
     else this.socket.resume();
+  }
+
+  // The sets below are made on first use: an idle endpoint (most of a broker's sockets) holds none of them, and
+  // six empty collections would be a sixth of its memory.
+  private peerSet: Set<string> | null = null;
+  private heldSenderSet: Set<ClientConnection> | null = null;
+  private heldBySet: Set<ClientConnection> | null = null;
+  private remoteMap: Map<string, { node: string; socket: string }> | null = null;
+  private heldRemotelySet: Set<string> | null = null;
+  private remoteHeldSenderMap: Map<string, string> | null = null;
+
+  /** Evas this endpoint has an open connection with (kept symmetric by the broker). */
+  get peers(): Set<string> {
+    return (this.peerSet ??= new Set());
+  }
+
+  /** Sockets whose reading is paused because they relay to this one while it is above the high-water mark. */
+  get heldSenders(): Set<ClientConnection> {
+    return (this.heldSenderSet ??= new Set());
+  }
+
+  /** Targets holding this socket's reading paused; it reads again when none is left. */
+  get heldBy(): Set<ClientConnection> {
+    return (this.heldBySet ??= new Set());
+  }
+
+  /** Peers of this endpoint held by other brokers: their node and socket (the connection's incarnation). */
+  get remotes(): Map<string, { node: string; socket: string }> {
+    return (this.remoteMap ??= new Map());
+  }
+
+  /** Sockets on other brokers that hold this one's reading paused (relay backpressure across brokers). */
+  get heldRemotely(): Set<string> {
+    return (this.heldRemotelySet ??= new Set());
+  }
+
+  /** Senders on other brokers this socket holds back while above the high-water mark: socket id → node. */
+  get remoteHeldSenders(): Map<string, string> {
+    return (this.remoteHeldSenderMap ??= new Map());
+  }
+
+  /** True while some socket, here or on another broker, is held back by this one (its writes then release them). */
+  get holdsSenders(): boolean {
+    return (this.heldSenderSet !== null && this.heldSenderSet.size > 0) || (this.remoteHeldSenderMap !== null && this.remoteHeldSenderMap.size > 0);
+  }
+
+  /** The target eva named by `frame[start, end)` (UTF-8), reusing the previous record's string when the bytes are the same. */
+  targetEva(frame: Uint8Array, start: number, end: number): string {
+    const last = this.lastTargetBytes;
+    if (last !== null && last.byteLength === end - start) {
+      let i = 0;
+      while (i < last.byteLength && last[i] === frame[start + i]) i++;
+      if (i === last.byteLength) return this.lastTarget;
+    }
+    // A copy (Buffer#slice would be a view, and keep the whole frame alive).
+    this.lastTargetBytes = Uint8Array.prototype.slice.call(frame, start, end);
+    this.lastTarget = Buffer.prototype.toString.call(frame, 'utf8', start, end);
+    return this.lastTarget;
   }
 
   /** Bytes waiting for this socket: the broker's queue plus what ws has not written yet. */

@@ -23,6 +23,9 @@ export interface ControlHost {
   drop(conn: ClientConnection, code: number, reason: string): void;
 }
 
+/** Serialized once: every idle client's heartbeat is answered with it. */
+const PONG = JSON.stringify({ t: 'pong' });
+
 /**
  * The control messages a socket sends, in the order its state allows them: the hello first, then ping, call (bounded
  * by maxCallsInFlight), and, for endpoints, open (bounded by maxOpensInFlight, across brokers too) and close.
@@ -58,7 +61,7 @@ export class ControlDispatch {
     switch (message.t) {
       case 'ping':
         // The client's own liveness check (browsers cannot send WebSocket pings); counted against the flood limit like any record.
-        this.host.send(conn, { t: 'pong' });
+        this.host.sendText(conn, PONG);
         return;
       case 'call':
         if (conn.callsInFlight >= this.options.maxCallsInFlight) {

@@ -4,10 +4,12 @@ import type { ClientBudgets } from './ClientBudgets';
 import type { ClientConnection, PacedFrame } from './ClientConnection';
 import type { ResolvedOptions } from './options';
 
+const CONTROL = RecordKind.CONTROL;
+
 /** What FrameIntake needs of the broker: somewhere to hand what a socket sent, and a way to close it. */
 export interface IntakeHost {
   control(conn: ClientConnection, message: ClientMessage): void;
-  relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array): void;
+  relay(conn: ClientConnection, frame: Uint8Array, evaStart: number, evaEnd: number, kind: RecordKind, payloadStart: number, payloadEnd: number): void;
   sendError(conn: ClientConnection, code: string, message: string): void;
   drop(conn: ClientConnection, code: number, reason: string): void;
 }
@@ -66,8 +68,8 @@ export class FrameIntake {
     }
     const stoppedAt = visitRecords(frame.data, frame.at, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
       if (conn.state === 'closed') return false;
-      if (kind !== RecordKind.CONTROL) {
-        this.host.relay(conn, (bytes as Buffer).toString('utf8', evaStart, evaEnd), kind, bytes.subarray(payloadStart, payloadEnd));
+      if (kind !== CONTROL) {
+        this.host.relay(conn, bytes, evaStart, evaEnd, kind, payloadStart, payloadEnd);
         return true;
       }
       if (!this.budgets.takeControl(conn.client, Date.now())) return false;

@@ -6,6 +6,7 @@ import type { ResolvedOptions } from './options';
 import type { RelayFlow } from './RelayFlow';
 
 const log = createLogger('broker');
+const BINARY_FRAME = { binary: true } as const;
 
 /** What Relay needs of the broker: where the registered endpoints are, and a way to close a socket that does not read. */
 export interface RelayHost {
@@ -33,42 +34,41 @@ export class Relay {
     this.flushAll = this.flushAll.bind(this);
   }
 
-  /** A record from `conn` to its peer `to`, on this broker or another. */
-  relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array): void {
+  /**
+   * A record from `conn` to its peer named by `frame[evaStart, evaEnd)`, carrying `frame[payloadStart, payloadEnd)`,
+   * on this broker or another. The payload is copied once, into the target's outgoing frame.
+   */
+  relay(conn: ClientConnection, frame: Uint8Array, evaStart: number, evaEnd: number, kind: RecordKind, payloadStart: number, payloadEnd: number): void {
     if (conn.role !== 'endpoint') {
       this.sendError(conn, 'PROTOCOL', 'An rpc socket cannot send messages; open an endpoint.');
       return;
     }
+    const to = conn.targetEva(frame, evaStart, evaEnd);
     const target = conn.peers.has(to) ? this.host.endpoints.get(to) : undefined;
     if (!target || target.state !== 'ready') {
-      if (this.cluster.relay(conn, to, kind, payload)) return;
+      if (this.cluster.relay(conn, to, kind, new Uint8Array(frame.buffer, frame.byteOffset + payloadStart, payloadEnd - payloadStart))) return;
       // The connection closed while this message was in flight: at-most-once delivery drops it.
       log('%s -> %s dropped: not connected', conn.eva, to);
       return;
     }
-    if (this.deliver(target, conn.evaBytes, kind, payload)) this.flow.holdBack(conn, target);
+    if (this.queue(target, kind, conn.evaBytes, frame, payloadStart, payloadEnd)) this.flow.holdBack(conn, target);
   }
 
-  /** Queues a record toward `target`; true when `target` is now above relayHighWaterMark (its senders must wait). */
+  /** Queues a record from another broker toward `target`; true when `target` is now above relayHighWaterMark (its senders must wait). */
   deliver(target: ClientConnection, from: Uint8Array, kind: RecordKind, payload: Uint8Array): boolean {
-    target.outbound.push(kind, from, payload);
-    this.queued(target);
-    if (target.state !== 'ready' || target.pendingBytes <= this.options.relayHighWaterMark) return false;
-    this.flow.startSlowTimer(target);
-    return true;
+    return this.queue(target, kind, from, payload, 0, payload.byteLength);
   }
 
   send(conn: ClientConnection, message: object): void {
-    if (conn.state === 'closed') return;
-    conn.outbound.control(message);
-    this.queued(conn);
+    this.sendText(conn, JSON.stringify(message));
   }
 
   /** As `send`, for a control message already serialized. */
   sendText(conn: ClientConnection, json: string): void {
     if (conn.state === 'closed') return;
-    conn.outbound.controlText(json);
-    this.queued(conn);
+    const wasEmpty = conn.outbound.isEmpty;
+    conn.outbound.controlText(json, this.options.maxPayload);
+    this.queued(conn, wasEmpty);
   }
 
   sendError(conn: ClientConnection, code: string, message: string): void {
@@ -79,14 +79,13 @@ export class Relay {
   flush(conn: ClientConnection): void {
     if (conn.outbound.isEmpty) return;
     // While senders are held back, each write reports when it reached the kernel: the moment to release them.
-    const written =
-      conn.heldSenders.size > 0 || conn.remoteHeldSenders.size > 0
-        ? () => {
-            this.cluster.releaseRemote(conn);
-            this.flow.releaseHeld(conn);
-          }
-        : undefined;
-    for (const frame of conn.outbound.takeFrames(this.options.maxPayload)) conn.socket.send(frame, { binary: true }, written);
+    const written = conn.holdsSenders
+      ? () => {
+          this.cluster.releaseRemote(conn);
+          this.flow.releaseHeld(conn);
+        }
+      : undefined;
+    for (const frame of conn.outbound.takeFrames()) conn.socket.send(frame, BINARY_FRAME, written);
   }
 
   /** `conn` is gone: what was queued for it is never sent. */
@@ -101,13 +100,29 @@ export class Relay {
     this.flushHandle = null;
   }
 
-  private queued(conn: ClientConnection): void {
-    if (conn.pendingBytes > this.options.sendBufferLimit) {
+  /** Queues a relayed record toward `target`; true when `target` is now above relayHighWaterMark (its senders must wait). */
+  private queue(target: ClientConnection, kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): boolean {
+    const wasEmpty = target.outbound.isEmpty;
+    target.outbound.push(kind, from, source, start, end, this.options.maxPayload);
+    const pending = this.queued(target, wasEmpty);
+    if (target.state !== 'ready' || pending <= this.options.relayHighWaterMark) return false;
+    this.flow.startSlowTimer(target);
+    return true;
+  }
+
+  /** Something was queued for `conn`: it is flushed at the end of the I/O turn, or closed past sendBufferLimit. Returns its pending bytes. */
+  private queued(conn: ClientConnection, wasEmpty: boolean): number {
+    const pending = conn.pendingBytes;
+    if (pending > this.options.sendBufferLimit) {
       this.host.slowConsumer(conn);
-      return;
+      return pending;
     }
-    this.dirty.add(conn);
-    this.flushHandle ??= setImmediate(this.flushAll);
+    // A socket with records already queued is already marked for this turn's flush.
+    if (wasEmpty) {
+      this.dirty.add(conn);
+      this.flushHandle ??= setImmediate(this.flushAll);
+    }
+    return pending;
   }
 
   /** Sends every queued record, once per I/O turn: messages that arrived together leave in one frame. */

@@ -36,7 +36,7 @@ export class RelayFlow {
 
   /** Resumes the senders `target` held back, once it drained below half the high-water mark (or is gone). */
   releaseHeld(target: ClientConnection, force = false): void {
-    if (target.heldSenders.size === 0 && target.remoteHeldSenders.size === 0) return;
+    if (!target.holdsSenders) return;
     if (!force && !this.drained(target)) return;
     if (target.slowTimer) clearTimeout(target.slowTimer);
     target.slowTimer = null;

@@ -70,7 +70,11 @@ export interface BrokerOptions {
    * kept, ms. Its peers are told `lost` at once. A clean close frees the eva at once. 0: no grace. Default 5 000.
    */
   evaGraceMs?: number;
-  /** Ping interval, ms; a socket that did not answer the previous ping is terminated. 0 disables. Default 30 000. */
+  /**
+   * A socket silent this long (no frame, no pong) gets a WebSocket ping; one still silent half an interval later is
+   * terminated, so a dead socket is noticed within two intervals. Sockets that keep themselves alive (VNF clients
+   * ping by themselves) are never pinged. ms; 0 disables. Default 30 000.
+   */
   heartbeatIntervalMs?: number;
   /** Time a new socket has to send its hello, ms (else close 4007). Default 10 000. */
   helloTimeoutMs?: number;

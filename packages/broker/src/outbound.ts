@@ -1,57 +1,67 @@
-import { RecordKind, recordLength, writeRecords, type RecordParts } from '@vnf/protocol';
+import { FrameWriter, RECORD_HEADER_BYTES, RecordKind } from '@vnf/protocol';
 
+const CONTROL = RecordKind.CONTROL;
 const EMPTY = new Uint8Array(0);
+/** A flush's first frame is sized like the previous flush (within these bounds), so a steady stream grows no buffer. */
+const MIN_FRAME = 1024;
+const MAX_HINT = 256 * 1024;
 
 /**
- * Records waiting for one socket. Payloads are kept as views of the frames they arrived in and copied
- * once, into the outgoing batch frame, when the broker flushes at the end of the I/O turn.
+ * Records waiting for one socket, written straight into the frame they will leave in: a relayed payload is copied
+ * once, from the frame it arrived in, when it is queued. Frames are cut at `maxFrame` bytes (a record larger than
+ * that gets a frame of its own). Nothing is allocated while the socket is idle.
  */
 export class OutboundQueue {
-  private records: RecordParts[] = [];
+  private writer: FrameWriter | null = null;
+  /** Frames already full, waiting for the flush. */
+  private full: Uint8Array[] | null = null;
+  private fullBytes = 0;
+  /** The size of the last flush: the next one starts with a frame that big. */
+  private hint = 0;
+
   /** Bytes the queued records will take on the wire. */
-  bytes = 0;
-
-  push(kind: RecordKind, eva: Uint8Array, payload: Uint8Array): void {
-    const record = { kind, eva, payload };
-    this.records.push(record);
-    this.bytes += recordLength(record);
-  }
-
-  control(message: object): void {
-    this.controlText(JSON.stringify(message));
-  }
-
-  /** A control message already serialized (an RPC reply, measured before it is queued). */
-  controlText(json: string): void {
-    this.push(RecordKind.CONTROL, EMPTY, Buffer.from(json));
+  get bytes(): number {
+    return (this.writer ? this.writer.length : 0) + this.fullBytes;
   }
 
   get isEmpty(): boolean {
-    return this.records.length === 0;
+    return this.writer === null && this.full === null;
+  }
+
+  /** Queues a record carrying `source[start, end)`; `eva` is its source (a relayed message). */
+  push(kind: RecordKind, eva: Uint8Array, source: Uint8Array, start: number, end: number, maxFrame: number): void {
+    this.writerFor(RECORD_HEADER_BYTES + eva.byteLength + end - start, maxFrame).writeSlice(kind, eva, source, start, end);
+  }
+
+  /** A control message already serialized, written as UTF-8 in place. */
+  controlText(json: string, maxFrame: number): void {
+    const capacity = RECORD_HEADER_BYTES + json.length * 3;
+    this.writerFor(capacity, maxFrame).writeRecord(CONTROL, EMPTY, json, capacity);
   }
 
   clear(): void {
-    this.records = [];
-    this.bytes = 0;
+    this.writer = null;
+    this.full = null;
+    this.fullBytes = 0;
   }
 
-  /** Empties the queue into frames of at most `maxFrame` bytes (a record larger than that gets a frame of its own). */
-  takeFrames(maxFrame: number): Buffer[] {
-    const records = this.records;
+  /** Empties the queue into its frames, in order. */
+  takeFrames(): Uint8Array[] {
+    const frames = this.full ?? [];
+    if (this.writer) frames.push(this.writer.finish());
+    this.hint = Math.min(MAX_HINT, this.bytes);
     this.clear();
-    const frames: Buffer[] = [];
-    let from = 0;
-    let size = 0;
-    for (let i = 0; i < records.length; i++) {
-      const length = recordLength(records[i]);
-      if (i > from && size + length > maxFrame) {
-        frames.push(writeRecords(Buffer.allocUnsafe(size), records, from, i) as Buffer);
-        from = i;
-        size = 0;
-      }
-      size += length;
-    }
-    if (from < records.length) frames.push(writeRecords(Buffer.allocUnsafe(size), records, from) as Buffer);
     return frames;
+  }
+
+  /** The frame a record of at most `bytes` goes into: the current one, or a new one if it would pass maxFrame. */
+  private writerFor(bytes: number, maxFrame: number): FrameWriter {
+    const writer = this.writer;
+    if (writer && writer.length + bytes <= maxFrame) return writer;
+    if (writer) {
+      (this.full ??= []).push(writer.finish());
+      this.fullBytes += writer.length;
+    }
+    return (this.writer = new FrameWriter(Math.max(bytes, MIN_FRAME, Math.min(this.hint, maxFrame))));
   }
 }

@@ -4,7 +4,7 @@ import { VnfError } from './errors';
 import { validateEva } from './eva';
 import { validateWirePayload } from './payload';
 import { createLogger } from './log';
-import { callUserListener } from './listeners';
+import { callUserListener, callUserListenerWith } from './listeners';
 import type { ConnectionEvent, Endpoint, EndpointEvents, MessageEvent } from './contract';
 
 const log = createLogger('endpoint');
@@ -227,7 +227,7 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     }
     const event: MessageEvent = { sourceEva, message };
     const handler = this.onMessage;
-    if (handler) this.callListener(() => handler(event));
+    if (handler) callUserListenerWith(this, handler, event, this.listenerWhere);
     this.emitSafely('message', event);
   }
 
@@ -299,6 +299,9 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   }
 
   private callListener(fn: () => void): void {
-    callUserListener(this, fn, `endpoint ${this.eva}`);
+    callUserListener(this, fn, this.listenerWhere);
   }
+
+  /** Names this endpoint in a listener's error, built only when a listener threw. */
+  private readonly listenerWhere = (): string => `endpoint ${this.eva}`;
 }

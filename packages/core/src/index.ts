@@ -16,6 +16,6 @@ export { AbstractHub, OPEN_SHARED, openInnerEndpoint } from './AbstractHub';
 export { DecoratorEndpoint } from './DecoratorEndpoint';
 export { DecoratorHub } from './DecoratorHub';
 export type { Rpc } from './rpc';
-export { callUserListener } from './listeners';
+export { callUserListener, callUserListenerWith } from './listeners';
 export type { ErrorEmitter } from './listeners';
 export { optionsSchema, option, waterMarksOver, type OptionsSchema, type OptionSpec, type OptionFields, type ResolvedOptions, type SchemaRules } from './options';

@@ -80,6 +80,8 @@ export function validateWirePayload(payload: unknown, maxBytes: number): asserts
         'UTF-8 turns each lone surrogate into U+FFFD. Fix the string, or wrap the hub in a MarshallerHub, which carries it as a JSON escape.',
     );
   }
+  // A string of n UTF-16 units takes at most 3n bytes of UTF-8: only a string that could be too large is counted.
+  if (typeof payload === 'string' ? payload.length * 3 <= maxBytes : false) return;
   const size = payloadByteLength(payload);
   if (size > maxBytes) {
     throw new VnfError(

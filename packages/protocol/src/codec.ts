@@ -8,6 +8,13 @@ import { RECORD_HEADER_BYTES, RecordKind } from './constants';
  */
 
 const encoder = new TextEncoder();
+// Module constants: the hot loops below must not go through the re-exported object's getter on every record.
+const CONTROL = RecordKind.CONTROL;
+const TEXT = RecordKind.TEXT;
+const BINARY = RecordKind.BINARY;
+
+/** Node's Buffer where there is one: it writes a string as UTF-8 at an offset without a view per write. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array & { write(s: string, offset: number): number } } }).Buffer;
 
 /** Upper bound of the bytes `writeRecord` needs for one record. */
 export function recordCapacity(eva: string | Uint8Array, payload: string | Uint8Array): number {
@@ -23,8 +30,8 @@ export class FrameWriter {
   private position = 0;
 
   constructor(initialCapacity = 1024) {
-    this.buffer = new Uint8Array(initialCapacity);
-    this.view = new DataView(this.buffer.buffer);
+    this.buffer = allocate(initialCapacity);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
 
   /** Bytes written so far. */
@@ -38,9 +45,9 @@ export class FrameWriter {
     const start = this.position;
     this.buffer[start] = kind;
     let at = start + 3;
-    if (typeof eva === 'string') at += encoder.encodeInto(eva, this.buffer.subarray(at)).written;
+    if (typeof eva === 'string') at += writeString(this.buffer, eva, at);
     else {
-      this.buffer.set(eva, at);
+      for (let i = 0; i < eva.byteLength; i++) this.buffer[at + i] = eva[i];
       at += eva.byteLength;
     }
     const evaLength = at - start - 3;
@@ -48,13 +55,32 @@ export class FrameWriter {
     this.view.setUint16(start + 1, evaLength);
     const payloadAt = at + 4;
     let payloadLength: number;
-    if (typeof payload === 'string') payloadLength = encoder.encodeInto(payload, this.buffer.subarray(payloadAt)).written;
+    if (typeof payload === 'string') payloadLength = writeString(this.buffer, payload, payloadAt);
     else {
       this.buffer.set(payload, payloadAt);
       payloadLength = payload.byteLength;
     }
     this.view.setUint32(at, payloadLength);
     this.position = payloadAt + payloadLength;
+  }
+
+  /**
+   * Appends a record carrying `source[start, end)` (the broker relaying a payload from the frame it arrived in):
+   * copied once, with no view of `source` kept.
+   */
+  writeSlice(kind: RecordKind, eva: Uint8Array, source: Uint8Array, start: number, end: number): void {
+    const payloadLength = end - start;
+    this.reserve(RECORD_HEADER_BYTES + eva.byteLength + payloadLength);
+    const buffer = this.buffer;
+    let at = this.position;
+    buffer[at] = kind;
+    this.view.setUint16(at + 1, eva.byteLength);
+    at += 3;
+    for (let i = 0; i < eva.byteLength; i++) buffer[at++] = eva[i];
+    this.view.setUint32(at, payloadLength);
+    at += 4;
+    if (payloadLength > 0) buffer.set(new Uint8Array(source.buffer, source.byteOffset + start, payloadLength), at);
+    this.position = at + payloadLength;
   }
 
   /** The frame written so far (a view; the writer must not be used afterwards). */
@@ -65,11 +91,22 @@ export class FrameWriter {
   private reserve(bytes: number): void {
     const needed = this.position + bytes;
     if (needed <= this.buffer.byteLength) return;
-    const grown = new Uint8Array(Math.max(needed, this.buffer.byteLength * 2));
+    const grown = allocate(Math.max(needed, this.buffer.byteLength * 2));
     grown.set(this.buffer.subarray(0, this.position));
     this.buffer = grown;
-    this.view = new DataView(grown.buffer);
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
+}
+
+/** A frame buffer: a Node Buffer where there is one (no zero-fill, and `write`), else a Uint8Array. */
+function allocate(size: number): Uint8Array {
+  return NodeBuffer ? NodeBuffer.allocUnsafe(size) : new Uint8Array(size);
+}
+
+/** Writes `s` as UTF-8 into `buffer` (room reserved) at `at`; returns the bytes written. */
+function writeString(buffer: Uint8Array, s: string, at: number): number {
+  if (NodeBuffer) return (buffer as Uint8Array & { write(s: string, offset: number): number }).write(s, at);
+  return encoder.encodeInto(s, buffer.subarray(at)).written;
 }
 
 /** Called once per record with offsets into the frame, so the reader allocates nothing itself. */
@@ -98,11 +135,11 @@ export function checkRecords(frame: Uint8Array): number {
   while (at < end) {
     if (at + RECORD_HEADER_BYTES > end) throw malformed(`a record header is cut off at byte ${at}`);
     const kind = frame[at];
-    if (kind !== RecordKind.CONTROL && kind !== RecordKind.TEXT && kind !== RecordKind.BINARY) {
+    if (kind !== CONTROL && kind !== TEXT && kind !== BINARY) {
       throw malformed(`unknown record kind ${kind} at byte ${at}`);
     }
     const evaLength = view.getUint16(at + 1);
-    if (kind === RecordKind.CONTROL ? evaLength !== 0 : evaLength === 0) {
+    if (kind === CONTROL ? evaLength !== 0 : evaLength === 0) {
       throw malformed(`record at byte ${at}: control records carry no eva, message records need one`);
     }
     const lengthAt = at + 3 + evaLength;
@@ -136,33 +173,4 @@ export function visitRecords(frame: Uint8Array, from: number, visit: StoppableRe
 
 function malformed(what: string): VnfError {
   return new VnfError('PROTOCOL', `Malformed binary frame: ${what}. Frames are batches of records as described in docs/protocol.md.`);
-}
-
-/** One record for `writeRecords`, already in bytes (the broker's relay path). */
-export interface RecordParts {
-  kind: RecordKind;
-  eva: Uint8Array;
-  payload: Uint8Array;
-}
-
-/** Bytes `writeRecords` needs for `record`. */
-export function recordLength(record: RecordParts): number {
-  return RECORD_HEADER_BYTES + record.eva.byteLength + record.payload.byteLength;
-}
-
-/** Writes `records[from, to)` into `target` (exactly the sum of their recordLength) and returns it. */
-export function writeRecords(target: Uint8Array, records: readonly RecordParts[], from = 0, to = records.length): Uint8Array {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  let at = 0;
-  for (let i = from; i < to; i++) {
-    const { kind, eva, payload } = records[i];
-    target[at] = kind;
-    view.setUint16(at + 1, eva.byteLength);
-    target.set(eva, at + 3);
-    at += 3 + eva.byteLength;
-    view.setUint32(at, payload.byteLength);
-    target.set(payload, at + 4);
-    at += 4 + payload.byteLength;
-  }
-  return target;
 }

@@ -1,6 +1,6 @@
 export { PROTOCOL_VERSION, DEFAULT_MAX_FRAME, RECORD_HEADER_BYTES, ENVELOPE_BYTES, MAX_EVA_BYTES, RecordKind, CloseCode, FATAL_CLOSE_CODES, closeCodeToErrorCode } from './constants';
-export { FrameWriter, checkRecords, readRecords, recordCapacity, recordLength, visitRecords, writeRecords } from './codec';
-export type { RecordVisitor, StoppableRecordVisitor, RecordParts } from './codec';
+export { FrameWriter, checkRecords, readRecords, recordCapacity, visitRecords } from './codec';
+export type { RecordVisitor, StoppableRecordVisitor } from './codec';
 export { parseClientMessage, parseBrokerMessage, MAX_TOKEN_LENGTH, MAX_METHOD_LENGTH } from './messages';
 export type { ClientMessage, BrokerMessage, Role, WelcomeLimits } from './messages';
 // The RtcHub data-channel frame format (peer to peer, or relayed as opaque payloads): records without an eva.

@@ -1,4 +1,4 @@
-import { VnfError, createLogger, payloadByteLength, type Endpoint, type Payload } from '@vnf/core';
+import { VnfError, createLogger, type Endpoint, type Payload } from '@vnf/core';
 import { FRAME_OVERHEAD, encodeAck, encodeData } from './frameCodec';
 import type { Link, LossReason } from './Link';
 import type { SendBuffer } from './SendBuffer';
@@ -43,10 +43,9 @@ export interface DataPathHost {
 export class DataPath {
   constructor(private readonly host: DataPathHost) {}
 
-  /** Accepts a message from `send`; throws BUFFER_FULL when the send buffer is at its limit. */
-  send(link: Link, payload: Payload): void {
+  /** Accepts a message of `size` bytes from `send`; throws BUFFER_FULL when the send buffer is at its limit. */
+  send(link: Link, payload: Payload, size: number): void {
     const { eva, options } = this.host;
-    const size = payloadByteLength(payload);
     const { send, peer } = link;
     if (send.size >= options.maxBufferedMessages || (send.size > 0 && send.bytes + size > options.maxBufferedBytes)) {
       this.host.oweDrain(peer);
@@ -57,8 +56,13 @@ export class DataPath {
         { details: { eva, targetEva: peer, bufferedBytes: send.bytes, bufferedMessages: send.size } },
       );
     }
-    send.push(size, (seq) => encodeData(link.tag, seq, payload));
-    this.pump(link);
+    send.push(size, encodeData(link.tag, send.nextSeq, payload, link.dataHeader));
+    this.schedulePump(link);
+  }
+
+  /** Hands what `send` accepted to the inner endpoint now rather than at the end of the turn (before a CLOSE). */
+  flush(link: Link): void {
+    if (link.pumpScheduled) this.pump(link);
   }
 
   /** Due once the unacknowledged bytes are at most lowWaterMark and the messages at most half the limit (after BUFFER_FULL on it). */
@@ -137,8 +141,21 @@ export class DataPath {
     });
   }
 
+  /**
+   * Pumps at the end of the turn: a burst of sends then costs one pass, one read of the clock and of the inner
+   * buffer, and the frames still leave in the same turn (the inner layers batch per turn too).
+   */
+  private schedulePump(link: Link): void {
+    if (link.pumpScheduled) return;
+    link.pumpScheduled = true;
+    queueMicrotask(() => {
+      if (link.pumpScheduled && this.host.isCurrent(link)) this.pump(link);
+    });
+  }
+
   /** Hands frames to the inner endpoint while the window and the inner buffer allow. */
   private pump(link: Link): void {
+    link.pumpScheduled = false;
     if (!link.innerUp) return;
     const now = performance.now();
     let sent = false;

@@ -1,4 +1,5 @@
 import { deferred, type Deferred } from '@vnf/core';
+import { dataHeader } from './frameCodec';
 import { ReceiveBuffer } from './ReceiveBuffer';
 import { RttEstimator } from './RttEstimator';
 import { SendBuffer } from './SendBuffer';
@@ -25,6 +26,8 @@ export interface LinkHandlers {
 export class Link {
   readonly send: SendBuffer;
   readonly recv: ReceiveBuffer;
+  /** What every string data frame of this connection starts with (frameCodec.dataHeader). */
+  readonly dataHeader: string;
   /** `open`: working. `restoring`: broken (inner connection lost or peer silent), trying to resume. */
   state: 'open' | 'restoring' = 'open';
   /** The inner connection is open (frames can be handed to it). */
@@ -32,12 +35,14 @@ export class Link {
   /** An inner openConnection is under way. */
   reopening = false;
   reconnectDelayMs: number;
-  /** When a valid frame of this connection last arrived (ms). */
-  lastHeard = Date.now();
+  /** When a valid frame of this connection last arrived (performance.now() ms). */
+  lastHeard = performance.now();
   /** In-order messages delivered and not yet acknowledged. */
   unacked = 0;
   /** An acknowledgement is scheduled for the end of this turn. */
   ackScheduled = false;
+  /** Messages accepted by `send` wait for a pump at the end of this turn. */
+  pumpScheduled = false;
   /** Acknowledgements repeated since a data frame last arrived, while a gap is held. */
   ackRepeats = 0;
   /** `sendAcknowledged` promises by sequence number, in order. */
@@ -65,6 +70,7 @@ export class Link {
       new RttEstimator(options.initialRtoMs, options.minRtoMs, options.maxRtoMs, options.ackDelayMs),
     );
     this.recv = new ReceiveBuffer(options.sendWindow);
+    this.dataHeader = dataHeader(tag);
     this.reconnectDelayMs = options.reconnectBaseMs;
     this.retransmitTimer = new Timer(() => handlers.retransmit(this));
     this.ackTimer = new Timer(() => handlers.ack(this));

@@ -2,6 +2,7 @@ import { ConnectionStatus, VnfError, createLogger, type Endpoint } from '@vnf/co
 import { encodeSignal } from './frameCodec';
 import type { Link, LossReason } from './Link';
 import type { ResolvedOptions } from './options';
+import { TurnClock } from './TurnClock';
 
 const log = createLogger('reliable-hub');
 
@@ -26,6 +27,9 @@ export interface LivenessHost {
  * re-opened with backoff, and a link that is not restored within restoreTimeoutMs is lost.
  */
 export class Liveness {
+  /** When frames arrive; `lastHeard` is on the same clock (performance.now()). */
+  private readonly clock = new TurnClock();
+
   constructor(private readonly host: LivenessHost) {}
 
   /** Starts the heartbeat of a new link. */
@@ -35,7 +39,7 @@ export class Liveness {
 
   heartbeat(link: Link): void {
     const { eva, options } = this.host;
-    const silentMs = Date.now() - link.lastHeard;
+    const silentMs = performance.now() - link.lastHeard;
     if (silentMs >= options.heartbeatTimeoutMs && link.state === 'open') {
       log('%s: %s silent for %d ms; restoring', eva, link.peer, silentMs);
       this.startRestoring(link);
@@ -47,7 +51,7 @@ export class Liveness {
 
   /** A valid frame of `link` arrived. */
   heard(link: Link): void {
-    link.lastHeard = Date.now();
+    link.lastHeard = this.clock.now();
     if (link.state === 'restoring' && link.innerUp) {
       log('%s: connection to %s restored', this.host.eva, link.peer);
       link.state = 'open';

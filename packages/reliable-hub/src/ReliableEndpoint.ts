@@ -14,6 +14,7 @@ import { decodeFrame, encodeSignal, randomSession } from './frameCodec';
 import { Handshake } from './Handshake';
 import { Link, type LinkHandlers, type LossReason } from './Link';
 import { Liveness } from './Liveness';
+import { measurePayload } from './payloadSize';
 import { Timer } from './Timer';
 import type { ResolvedOptions } from './options';
 
@@ -45,6 +46,8 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   private lingerDeadline = 0;
   private lingerPeers: string[] = [];
   private readonly released = deferred<void>();
+  /** Bytes of the payload `validatePayload` just accepted, for `transmit` (`send` calls one, then the other). */
+  private acceptedSize = 0;
 
   /**
    * `onLinger` is told when destroy() keeps the inner endpoint for a moment (the hub waits for it on close,
@@ -116,8 +119,8 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   sendAcknowledged(targetEva: string, message: Payload): Promise<void> {
     const link = this.links.get(targetEva);
     this.send(targetEva, message);
-    // `send` is synchronous and throws without a link: the message it just accepted is the link's last. Handing it
-    // to the inner endpoint may have ended the link already (its send failed), and the promise then rejects.
+    // `send` is synchronous and throws without a link: the message it just accepted is the link's last. When handing
+    // it to the inner endpoint fails (at the end of the turn), the link ends and the promise rejects.
     return link!.waitFor(link!.send.nextSeq - 1);
   }
 
@@ -147,17 +150,24 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     return this.handshake.open(targetEva, signal);
   }
 
+  /** The wire hubs' rule, measuring the payload once for the check and for `transmit`. */
+  protected override validatePayload(message: unknown): void {
+    this.acceptedSize = measurePayload(message, this.maxPayloadSize);
+  }
+
   protected override transmit(targetEva: string, message: unknown): void {
     const link = this.links.get(targetEva);
     if (!link) {
       throw new VnfError('NOT_CONNECTED', `${this.eva} has no open connection to ${targetEva}. Call openConnection first.`);
     }
-    this.dataPath.send(link, message as Payload);
+    this.dataPath.send(link, message as Payload, this.acceptedSize);
   }
 
   protected override disconnect(targetEva: string): void {
     const link = this.links.get(targetEva);
     if (link) {
+      // Messages sent earlier in this turn still wait for the end-of-turn pump: they go out ahead of the CLOSE frames.
+      this.dataPath.flush(link);
       this.links.delete(targetEva);
       this.sendClose(link);
       link.close(new VnfError('NOT_CONNECTED', `The connection to ${targetEva} was closed before the peer acknowledged the message.`));
@@ -169,6 +179,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     // Handshakes under way were already ended: destroy() aborts them before it calls teardown.
     const destroyed = new VnfError('DESTROYED', `Endpoint ${this.eva} was destroyed before the peer acknowledged the message.`);
     for (const link of this.links.values()) {
+      this.dataPath.flush(link);
       this.sendClose(link);
       link.close(destroyed);
     }

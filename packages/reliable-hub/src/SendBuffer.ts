@@ -1,4 +1,5 @@
 import type { Payload } from '@vnf/core';
+import { EntryRing } from './EntryRing';
 import { RttEstimator } from './RttEstimator';
 
 /** One message accepted by `send` and not yet acknowledged. */
@@ -61,13 +62,21 @@ export class SendBuffer {
   /** Payload bytes held (accepted and not acknowledged). */
   bytes = 0;
   readonly rtt: RttEstimator;
-  private readonly entries = new Map<number, Outgoing>();
+  /** The messages held, by sequence number (see EntryRing). */
+  private readonly entries = new EntryRing();
   /** Lowest sequence number never transmitted. */
   private nextNew = 1;
   private readonly retransmitQueue: number[] = [];
   private xmitCounter = 0;
   /** Transmission order of the latest transmission known to have arrived. */
   private rackXmit = 0;
+  /**
+   * A message arrived after one transmitted later had been acknowledged, without being sent again: the path
+   * reorders. Until then an overtaken message is lost at once, as in RACK (RFC 8985, 6.2): waiting a reordering
+   * allowance on a path that never reorders only stalls recovery, by a whole timer tick when the allowance is below
+   * one (in process, over a LAN).
+   */
+  private reorderingSeen = false;
   /** When an acknowledgement last released something (ms). */
   private lastProgress = 0;
   /** When a message was last handed to the inner endpoint (ms). */
@@ -77,11 +86,14 @@ export class SendBuffer {
   /** When the last probe was sent (ms): as in RACK-TLP, the retransmission timeout restarts from it. */
   private lastProbe = 0;
   /**
-   * Every transmission, in transmission order (`xmit` strictly increasing from `flightHead`), so loss detection
-   * visits only the entries that may be lost or decide the next deadline. A slot goes stale when its message is
-   * acknowledged, queued again or transmitted again; stale slots are skipped and dropped from the front.
+   * Every transmission, in transmission order (`flightXmits` strictly increasing from `flightHead`), so loss
+   * detection visits only the entries that may be lost or decide the next deadline. Slot i is the transmission
+   * numbered `flightXmits[i]` of `flightEntries[i]` (two arrays, so a transmission allocates nothing). A slot goes
+   * stale when its message is acknowledged, queued again or transmitted again; stale slots are skipped and dropped
+   * from the front.
    */
-  private flight: FlightSlot[] = [];
+  private flightEntries: Outgoing[] = [];
+  private flightXmits: number[] = [];
   private flightHead = 0;
   /** Messages in flight: transmitted, not acknowledged, not queued for retransmission. */
   private inFlight = 0;
@@ -101,12 +113,12 @@ export class SendBuffer {
     return this.entries.size;
   }
 
-  /** Accepts a message of `size` bytes whose frame `encode` makes; returns its sequence number. */
-  push(size: number, encode: (seq: number) => Payload): number {
+  /** Accepts a message of `size` bytes, `frame` its frame encoded with sequence number `nextSeq`; returns that number. */
+  push(size: number, frame: Payload): number {
     const seq = this.nextSeq++;
-    this.entries.set(seq, {
+    this.entries.add(this.cumAcked, {
       seq,
-      frame: encode(seq),
+      frame,
       size,
       sentAt: -1,
       xmit: 0,
@@ -145,7 +157,8 @@ export class SendBuffer {
     entry.sentAt = now;
     entry.xmit = ++this.xmitCounter;
     this.lastSent = now;
-    this.flight.push({ entry, xmit: entry.xmit });
+    this.flightEntries.push(entry);
+    this.flightXmits.push(entry.xmit);
     this.inFlight++;
     if (entry.retries > 0) this.backedOffInFlight++;
   }
@@ -159,11 +172,12 @@ export class SendBuffer {
     let newestSentAt = 0;
     let newestRetransmitted = false;
     const release = (seq: number): void => {
-      const entry = this.entries.get(seq);
+      const entry = this.entries.take(seq);
       if (!entry) return;
-      this.entries.delete(seq);
       this.bytes -= entry.size;
       released++;
+      // Sent once, and a later transmission was acknowledged first (a queued retransmission included: it was needless).
+      if (!entry.retransmitted && entry.xmit < this.rackXmit) this.reorderingSeen = true;
       if (entry.sentAt < 0) return;
       if (entry.xmit > newestXmit) {
         newestXmit = entry.xmit;
@@ -198,18 +212,18 @@ export class SendBuffer {
    * this should be called again (ms timestamp), or null when nothing is in flight.
    */
   detectLosses(now: number): number | null {
-    const { flight } = this;
+    const { flightEntries, flightXmits } = this;
     const overtaken: Outgoing[] = [];
     const timedOut: Outgoing[] = [];
     let next: number | null = null;
     // Overtaken (transmitted before the latest transmission acknowledged): lost a reordering allowance after it
     // was sent. They are the front of `flight` and their deadlines grow along it: stop at the first in the future.
-    const reorderWindow = this.rtt.reorderWindow;
+    const reorderWindow = this.reorderingSeen ? this.rtt.reorderWindow : 0;
     const firstNotOvertaken = this.firstSlotAfter(this.rackXmit);
     let front = this.flightHead;
     for (; front < firstNotOvertaken; front++) {
-      const { entry, xmit } = flight[front]!;
-      if (!isLive(entry, xmit)) continue;
+      const entry = flightEntries[front]!;
+      if (!isLive(entry, flightXmits[front]!)) continue;
       const deadline = entry.sentAt + reorderWindow;
       if (deadline > now) {
         next = deadline;
@@ -224,9 +238,9 @@ export class SendBuffer {
     // same, so these deadlines too grow along `flight`; otherwise each entry is looked at.
     const since = Math.max(this.lastProgress, this.lastProbe);
     const ordered = this.backedOffInFlight === 0;
-    for (let i = firstNotOvertaken; i < flight.length; i++) {
-      const { entry, xmit } = flight[i]!;
-      if (isLive(entry, xmit)) {
+    for (let i = firstNotOvertaken; i < flightEntries.length; i++) {
+      const entry = flightEntries[i]!;
+      if (isLive(entry, flightXmits[i]!)) {
         const deadline = Math.max(entry.sentAt, since) + this.rtt.backedOff(entry.retries);
         if (deadline > now) {
           atFront = false;
@@ -271,13 +285,12 @@ export class SendBuffer {
   /** After the inner connection came back: everything in flight may be lost, send it again. */
   resendAll(): void {
     this.probes = 0;
-    for (const entry of this.entries.values()) {
-      if (entry.seq >= this.nextNew) break;
-      if (!entry.queued) this.enqueue(entry);
+    for (let seq = this.cumAcked + 1; seq < this.nextNew; seq++) {
+      const entry = this.entries.get(seq);
+      if (entry && !entry.queued) this.enqueue(entry);
     }
     // Every slot is stale now.
-    this.flight = [];
-    this.flightHead = 0;
+    this.clearFlight();
   }
 
   /** Drops every message (the connection ended). */
@@ -285,8 +298,7 @@ export class SendBuffer {
     this.entries.clear();
     this.retransmitQueue.length = 0;
     this.bytes = 0;
-    this.flight = [];
-    this.flightHead = 0;
+    this.clearFlight();
     this.inFlight = 0;
     this.backedOffInFlight = 0;
   }
@@ -312,9 +324,9 @@ export class SendBuffer {
 
   /** The in-flight message of lowest sequence number, or null. */
   private oldestInFlight(): Outgoing | null {
-    for (const entry of this.entries.values()) {
-      if (entry.seq >= this.nextNew) break;
-      if (!entry.queued && entry.sentAt >= 0) return entry;
+    for (let seq = this.cumAcked + 1; seq < this.nextNew; seq++) {
+      const entry = this.entries.get(seq);
+      if (entry && !entry.queued && entry.sentAt >= 0) return entry;
     }
     return null;
   }
@@ -322,32 +334,32 @@ export class SendBuffer {
   /** Drops the slots before `index` (stale or lost), and compacts `flight` once they are most of it. */
   private dropSlotsBefore(index: number): void {
     this.flightHead = index;
-    if (index === this.flight.length) {
-      this.flight = [];
-      this.flightHead = 0;
-    } else if (index >= COMPACT_AT && index * 2 >= this.flight.length) {
-      this.flight = this.flight.slice(index);
+    if (index === this.flightEntries.length) {
+      this.clearFlight();
+    } else if (index >= COMPACT_AT && index * 2 >= this.flightEntries.length) {
+      this.flightEntries = this.flightEntries.slice(index);
+      this.flightXmits = this.flightXmits.slice(index);
       this.flightHead = 0;
     }
+  }
+
+  private clearFlight(): void {
+    this.flightEntries = [];
+    this.flightXmits = [];
+    this.flightHead = 0;
   }
 
   /** Index of the first slot transmitted after `xmit` (slots are in increasing `xmit` order). */
   private firstSlotAfter(xmit: number): number {
     let low = this.flightHead;
-    let high = this.flight.length;
+    let high = this.flightXmits.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.flight[mid]!.xmit <= xmit) low = mid + 1;
+      if (this.flightXmits[mid]! <= xmit) low = mid + 1;
       else high = mid;
     }
     return low;
   }
-}
-
-/** One transmission of `entry`, numbered `xmit` in transmission order. */
-interface FlightSlot {
-  readonly entry: Outgoing;
-  readonly xmit: number;
 }
 
 /** Slots dropped from the front of `flight` before it is copied down (amortizes the copy). */

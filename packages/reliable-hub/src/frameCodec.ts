@@ -13,9 +13,12 @@ import { toUint8Array, type Payload } from '@vnf/core';
 export const TAG_LIMIT = 36 ** 4;
 const TAG_CHARS = 4;
 const SESSION_CHARS = 8;
+/** Most base-36 digits of a number in a frame: 36^11 is above Number.MAX_SAFE_INTEGER, so a twelfth never helps. */
+const MAX_DIGITS = 11;
 /** Largest header a data frame adds: 'd' + tag + 11 base-36 digits of a sequence number + ':' (strings). */
-export const FRAME_OVERHEAD = 1 + TAG_CHARS + 11 + 1;
-const BINARY_DATA = 0x64; // 'd', the same type letter as string data frames
+export const FRAME_OVERHEAD = 1 + TAG_CHARS + MAX_DIGITS + 1;
+/** 'd': the type letter of data frames, string and binary alike. */
+const DATA_LETTER = 0x64;
 
 export type Frame =
   | { type: 'data'; tag: number; seq: number; payload: Payload }
@@ -35,15 +38,20 @@ export interface HandshakeFrame {
 }
 
 const CONTROL_LETTER = { hello: 'h', helloAck: 'k', ack: 'a', probe: 'p', close: 'c', reset: 'x' } as const;
-const BASE36 = /^[0-9a-z]{1,11}$/;
 const SESSION = new RegExp(`^[0-9a-z]{${SESSION_CHARS}}$`);
 
-export function encodeData(tag: number, seq: number, payload: Payload): Payload {
-  if (typeof payload === 'string') return `d${tagString(tag)}${seq.toString(36)}:${payload}`;
+/** The part of a string data frame before its sequence number: the same for every message of a connection. */
+export function dataHeader(tag: number): string {
+  return `d${tagString(tag)}`;
+}
+
+/** `header` is `dataHeader(tag)`, which a connection computes once rather than for every message. */
+export function encodeData(tag: number, seq: number, payload: Payload, header = dataHeader(tag)): Payload {
+  if (typeof payload === 'string') return `${header}${seq.toString(36)}:${payload}`;
   const body = toUint8Array(payload);
   const seqBytes = varintLength(seq);
   const frame = new Uint8Array(4 + seqBytes + body.byteLength);
-  frame[0] = BINARY_DATA;
+  frame[0] = DATA_LETTER;
   frame[1] = (tag >>> 16) & 0xff;
   frame[2] = (tag >>> 8) & 0xff;
   frame[3] = tag & 0xff;
@@ -98,17 +106,19 @@ export function randomTag(previous: number | undefined): number {
 }
 
 function decodeString(raw: string): Frame | null {
-  const tag = parseBase36(raw.slice(1, 1 + TAG_CHARS));
-  if (tag === null || raw.length < 1 + TAG_CHARS) return null;
+  if (raw.length < 1 + TAG_CHARS) return null;
+  const tag = readBase36(raw, 1, 1 + TAG_CHARS);
+  if (tag < 0) return null;
+  // Data frames first, read in place: they are nearly every frame, and their payload is the only part kept.
+  if (raw.charCodeAt(0) === DATA_LETTER) {
+    const colon = raw.indexOf(':', 1 + TAG_CHARS);
+    if (colon < 0) return null;
+    const seq = readBase36(raw, 1 + TAG_CHARS, colon);
+    if (seq < 1) return null;
+    return { type: 'data', tag, seq, payload: raw.slice(colon + 1) };
+  }
   const rest = raw.slice(1 + TAG_CHARS);
   switch (raw[0]) {
-    case 'd': {
-      const colon = raw.indexOf(':', 1 + TAG_CHARS);
-      if (colon < 0) return null;
-      const seq = parseBase36(raw.slice(1 + TAG_CHARS, colon));
-      if (seq === null || seq < 1) return null;
-      return { type: 'data', tag, seq, payload: raw.slice(colon + 1) };
-    }
     case 'h':
     case 'k': {
       const session = rest.slice(0, SESSION_CHARS);
@@ -146,7 +156,7 @@ function decodeString(raw: string): Frame | null {
 }
 
 function decodeBinary(raw: Uint8Array): Frame | null {
-  if (raw.byteLength < 5 || raw[0] !== BINARY_DATA) return null;
+  if (raw.byteLength < 5 || raw[0] !== DATA_LETTER) return null;
   const tag = (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
   if (tag >= TAG_LIMIT) return null;
   const varint = readVarint(raw, 4);
@@ -159,9 +169,24 @@ function tagString(tag: number): string {
 }
 
 function parseBase36(text: string | undefined): number | null {
-  if (text === undefined || !BASE36.test(text)) return null;
-  const value = parseInt(text, 36);
-  return Number.isSafeInteger(value) ? value : null;
+  if (text === undefined) return null;
+  const value = readBase36(text, 0, text.length);
+  return value < 0 ? null : value;
+}
+
+/** The base-36 number (lower case, 1 to 11 digits) in `text[from, to)`; -1 when it is not one or not a safe integer. */
+function readBase36(text: string, from: number, to: number): number {
+  if (to <= from || to - from > MAX_DIGITS) return -1;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    let digit: number;
+    if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
+    else if (c >= 0x61 && c <= 0x7a) digit = c - 0x61 + 10;
+    else return -1;
+    value = value * 36 + digit;
+  }
+  return Number.isSafeInteger(value) ? value : -1;
 }
 
 // LEB128 with arithmetic rather than bit operations, which would truncate above 2^31.

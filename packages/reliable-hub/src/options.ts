@@ -24,7 +24,7 @@ export interface ReliableHubOptions {
   heartbeatTimeoutMs?: number;
   /**
    * Messages in flight (sent, not yet acknowledged) per connection.
-   * @default 1024
+   * @default 4096
    */
   sendWindow?: number;
   /**
@@ -96,7 +96,7 @@ const FIELDS = {
   restoreTimeoutMs: positive(15_000),
   heartbeatIntervalMs: positive(1_000),
   heartbeatTimeoutMs: positive(5_000),
-  sendWindow: positiveInteger(1024),
+  sendWindow: positiveInteger(4096),
   maxBufferedBytes: positive(16 * 1024 * 1024),
   maxBufferedMessages: positiveInteger(8192),
   highWaterMark: positive(2 * 1024 * 1024),

@@ -28,6 +28,8 @@ export class ReferenceSendBuffer {
   private xmitCounter = 0;
   /** Transmission order of the latest transmission known to have arrived. */
   private rackXmit = 0;
+  /** A message sent once arrived after a later transmission was acknowledged: the path reorders. */
+  private reorderingSeen = false;
   /** When an acknowledgement last released something (ms). */
   private lastProgress = 0;
   /** When a message was last handed to the inner endpoint (ms). */
@@ -49,12 +51,12 @@ export class ReferenceSendBuffer {
     return this.entries.size;
   }
 
-  /** Accepts a message of `size` bytes whose frame `encode` makes; returns its sequence number. */
-  push(size: number, encode: (seq: number) => Payload): number {
+  /** Accepts a message of `size` bytes, `frame` its frame encoded with sequence number `nextSeq`; returns that number. */
+  push(size: number, frame: Payload): number {
     const seq = this.nextSeq++;
     this.entries.set(seq, {
       seq,
-      frame: encode(seq),
+      frame,
       size,
       sentAt: -1,
       xmit: 0,
@@ -103,6 +105,7 @@ export class ReferenceSendBuffer {
       this.entries.delete(seq);
       this.bytes -= entry.size;
       released++;
+      if (!entry.retransmitted && entry.xmit < this.rackXmit) this.reorderingSeen = true;
       if (entry.sentAt >= 0 && (newest === null || entry.xmit > newest.xmit)) newest = entry;
     };
     const advanced = cum > this.cumAcked && cum <= limit;
@@ -133,7 +136,7 @@ export class ReferenceSendBuffer {
     let next: number | null = null;
     let oldest: Outgoing | null = null;
     let lost = false;
-    const reorderWindow = this.rtt.reorderWindow;
+    const reorderWindow = this.reorderingSeen ? this.rtt.reorderWindow : 0;
     for (const entry of this.entries.values()) {
       if (entry.seq >= this.nextNew) break;
       if (entry.queued || entry.sentAt < 0) continue;

@@ -414,6 +414,40 @@ describe('ReliableHub pacing on the inner buffer', () => {
   });
 });
 
+describe('ReliableHub handing frames to the inner endpoint', () => {
+  it('hands a burst of sends over in one pass at the end of the turn, in order', async () => {
+    const metered = new MeteredHub(new InBrowserHub());
+    const hub = new ReliableHub(metered);
+    hubs.push(hub);
+    const [a, b] = await pair(hub);
+    const atB = record(b);
+    const inner = metered.meters.get('a')!;
+    inner.bufferedAmountCalls = 0;
+    const expected = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    for (const message of expected) a.send('b', message);
+    expect(inner.bufferedAmountCalls).toBe(0);
+    // The pass was queued by the first send, before this continuation.
+    await Promise.resolve();
+    expect(inner.bufferedAmountCalls).toBe(1);
+    await until('all messages', 10_000, () => atB.messages.length === expected.length);
+    expect(atB.messages).toEqual(expected);
+  });
+
+  it('sends what was sent in the same turn ahead of the CLOSE frames when the connection is closed', async () => {
+    const gate = new GateHub(new InBrowserHub());
+    const hub = new ReliableHub(gate);
+    hubs.push(hub);
+    const [a] = await pair(hub);
+    gate.log.length = 0;
+    a.send('b', 'last words');
+    a.closeConnection('b');
+    const sent = gate.log.filter((e) => e.at === 'a' && e.dir === 'out').map((e) => e.frame.type);
+    expect(sent[0]).toBe('data');
+    expect(sent.slice(1).every((type) => type === 'close')).toBe(true);
+    expect(sent.length).toBeGreaterThan(1);
+  });
+});
+
 describe('ReliableHub under a MarshallerHub', () => {
   it('BUFFER_FULL at the limit of messages is backpressure for the MarshallerHub: nothing is lost or reordered', async () => {
     const reliable = new ReliableHub(new InBrowserHub(), { maxBufferedMessages: 64 });

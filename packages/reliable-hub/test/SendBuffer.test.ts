@@ -5,7 +5,7 @@ import { ReferenceSendBuffer } from './ReferenceSendBuffer';
 
 function buffer(window = 4): SendBuffer {
   const send = new SendBuffer(window, new RttEstimator(100, 10, 1000, 5));
-  for (let i = 0; i < 6; i++) send.push(10, (seq) => `f${seq}`);
+  for (let i = 0; i < 6; i++) send.push(10, `f${send.nextSeq}`);
   return send;
 }
 
@@ -73,8 +73,8 @@ describe('SendBuffer', () => {
 
   it('declares a lost retransmission lost again once a message sent after it is acknowledged', () => {
     const send = buffer(16);
-    send.push(10, (seq) => `f${seq}`);
-    send.push(10, (seq) => `f${seq}`);
+    send.push(10, `f${send.nextSeq}`);
+    send.push(10, `f${send.nextSeq}`);
     expect(transmit(send, 0)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     send.acknowledge(0, [[2, 6]], 10);
     // 1 was overtaken by 2..6: lost after the reordering allowance; 7 and 8 wait for their timeout.
@@ -85,11 +85,41 @@ describe('SendBuffer', () => {
     expect(send.detectLosses(14)).toBeGreaterThan(14);
     expect(transmit(send, 14)).toEqual([]);
     // A message sent after the retransmission arrived and it did not: it is lost again, well before any timeout.
-    send.push(10, (seq) => `f${seq}`);
+    send.push(10, `f${send.nextSeq}`);
     expect(transmit(send, 15)).toEqual([9]);
     send.acknowledge(0, [[9, 9]], 20);
     send.detectLosses(20);
     expect(transmit(send, 20)).toEqual([1]);
+  });
+
+  it('declares an overtaken message lost at once until the path is seen to reorder, then allows for reordering', () => {
+    const send = new SendBuffer(64, new RttEstimator(100, 10, 1000, 5));
+    const push = (n: number): void => {
+      for (let i = 0; i < n; i++) send.push(10, `f${send.nextSeq}`);
+    };
+    // A slow first round trip keeps the smoothed RTT, and with it the reordering allowance, large for a while.
+    push(1);
+    transmit(send, 0);
+    send.acknowledge(1, [], 100);
+    push(5);
+    expect(transmit(send, 200)).toEqual([2, 3, 4, 5, 6]);
+    send.acknowledge(1, [[3, 6]], 201);
+    send.detectLosses(201);
+    expect(transmit(send, 201)).toEqual([2]);
+    // 7 is overtaken and queued at once, then its first transmission turns out to have arrived: the path reorders.
+    push(3);
+    expect(transmit(send, 202)).toEqual([7, 8, 9]);
+    send.acknowledge(6, [[8, 9]], 203);
+    send.detectLosses(203);
+    send.acknowledge(9, [], 203.5);
+    // From now on an overtaken message gets the reordering allowance (a quarter of the smoothed RTT) first.
+    push(3);
+    expect(transmit(send, 204)).toEqual([10, 11, 12]);
+    send.acknowledge(9, [[11, 12]], 204.5);
+    expect(send.detectLosses(204.5)).toBeCloseTo(204 + send.rtt.reorderWindow);
+    expect(transmit(send, 204.5)).toEqual([]);
+    send.detectLosses(204 + send.rtt.reorderWindow);
+    expect(transmit(send, 205)).toEqual([10]);
   });
 
   it('ignores acknowledgements of messages never sent', () => {
@@ -110,7 +140,7 @@ describe('SendBuffer', () => {
 describe('SendBuffer loss detection cost', () => {
   it('looks at the few messages that decide, not at every message in flight, when an acknowledgement arrives', () => {
     const send = new SendBuffer(1024, new RttEstimator(100, 10, 1000, 5));
-    for (let i = 0; i < 1024; i++) send.push(10, (seq) => `f${seq}`);
+    for (let i = 0; i < 1024; i++) send.push(10, `f${send.nextSeq}`);
     expect(transmit(send, 0)).toHaveLength(1024);
     send.acknowledge(16, [], 4);
     const timeouts = jest.spyOn(send.rtt, 'backedOff');
@@ -154,7 +184,7 @@ describe('SendBuffer against the plain scan it replaced', () => {
         const kind = pick(10);
         if (kind < 2) {
           const n = 1 + pick(8);
-          for (let i = 0; i < n; i++) step('push', fast.push(10, (seq) => `f${seq}`), plain.push(10, (seq) => `f${seq}`));
+          for (let i = 0; i < n; i++) step('push', fast.push(10, `f${fast.nextSeq}`), plain.push(10, `f${plain.nextSeq}`));
         } else if (kind < 4) {
           const limit = pick(3) === 0 ? Infinity : pick(6);
           const out: number[][] = [[], []];

@@ -60,6 +60,13 @@ export class PeerLink {
   private readonly bufferedLowThreshold: number;
   /** The data channel while this link listens to its `bufferedamountlow`. */
   private watchedChannel: RTCDataChannel | null = null;
+  /**
+   * The channel's `bufferedAmount` as read in this turn plus what this link sent since, forgotten on the next
+   * microtask. Each read of a @roamhq/wrtc channel property is a synchronous call into WebRTC's signaling thread
+   * (tens to hundreds of µs), so the count is read once a turn, not once a message. Browsers' count behaves the same
+   * way: it grows with each `send` and shrinks only in a task of its own, never within the caller's turn.
+   */
+  private bufferedThisTurn: number | undefined;
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
   private localCandidates = 0;
   /** Set while closing gracefully: ends the wait and releases the connection. */
@@ -73,6 +80,7 @@ export class PeerLink {
     this.iceTimeoutMs = options.iceTimeoutMs;
     this.bufferedLowThreshold = Math.min(Math.floor(options.bufferedLowThreshold), MAX_THRESHOLD);
     this.onBufferedAmountLow = this.onBufferedAmountLow.bind(this);
+    this.forgetBuffered = this.forgetBuffered.bind(this);
     this.peer = new SimplePeer({
       initiator: options.initiator,
       wrtc: options.wrtc,
@@ -119,9 +127,14 @@ export class PeerLink {
     return this.watchedChannel !== null;
   }
 
-  /** Bytes the data channel holds that the network has not taken yet. */
+  /** Bytes the data channel holds that the network has not taken yet, as of this turn. */
   get bufferedAmount(): number {
-    return this.finished ? 0 : this.peer.bufferSize;
+    if (this.finished) return 0;
+    if (this.bufferedThisTurn === undefined) {
+      this.bufferedThisTurn = this.peer.bufferSize;
+      queueMicrotask(this.forgetBuffered);
+    }
+    return this.bufferedThisTurn;
   }
 
   /** Feeds the peer's offer, answer or candidate. */
@@ -140,6 +153,7 @@ export class PeerLink {
     if (!this.isOpen) return;
     try {
       this.peer.send(frame);
+      if (this.bufferedThisTurn !== undefined) this.bufferedThisTurn += frame.byteLength;
     } catch (err) {
       log('link %s send failed: %s', this.id, String(err));
       this.fail('CHANNEL_CLOSED');
@@ -202,6 +216,10 @@ export class PeerLink {
     channel.bufferedAmountLowThreshold = this.bufferedLowThreshold;
     channel.addEventListener('bufferedamountlow', this.onBufferedAmountLow);
     this.watchedChannel = channel;
+  }
+
+  private forgetBuffered(): void {
+    this.bufferedThisTurn = undefined;
   }
 
   private onBufferedAmountLow(): void {

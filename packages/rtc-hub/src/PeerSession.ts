@@ -297,6 +297,7 @@ export class PeerSession {
       highWaterMark: host.options.highWaterMark,
       lowWaterMark: host.options.lowWaterMark,
       signalingHighWaterMark: host.options.signalingHighWaterMark,
+      signalingMaxPayloadSize: host.options.signalingMaxPayloadSize,
       route: () => (this.paths.path === 'relay' ? 'relay' : this.paths.path === 'direct' ? this.negotiation.link : null),
       sendRelay: (frame) => host.sendRelay(peer, frame),
       signalingBuffered: () => host.signalingBuffered(peer),

@@ -5,10 +5,14 @@ import { SendQueue } from './sendQueue';
 const { toRecord } = dataChannel;
 
 /**
- * Largest coalesced frame (a single bigger message still goes alone). 16 KiB is the size every browser's SCTP
- * handles without fragmentation trouble; with 64 KiB frames @roamhq/wrtc now and then stalled for hundreds of ms.
+ * Largest coalesced frame (a single bigger message still goes alone). Every frame is one native send, the costliest
+ * step of a flush: with @roamhq/wrtc each is a synchronous call into WebRTC's signaling thread, hundreds of µs. 64 KiB
+ * is the max-message-size a peer must accept when its SDP names none (RFC 8841), and no larger than the frame of one
+ * message of the default maxPayloadSize. 16 KiB frames took four sends where these take one; 256 KiB frames measured
+ * slower again: a receiver gets nothing of a frame before all of it arrived, so it stops overlapping its work with
+ * the next frame's transit.
  */
-const FRAME_BUDGET = 16 * 1024;
+const FRAME_BUDGET = 64 * 1024;
 /**
  * How often a waiting queue looks at the buffer beneath it, only where nothing signals that it shrank: a data
  * channel without `bufferedamountlow` (@roamhq/wrtc 0.10 has neither the event nor `bufferedAmountLowThreshold`),
@@ -26,6 +30,8 @@ export interface SendFlowHost {
   readonly lowWaterMark: number;
   /** The signaling hub's highWaterMark: past it, the signaling endpoint owes the `drain` that resumes the relay. */
   readonly signalingHighWaterMark: number;
+  /** The signaling hub's maxPayloadSize: no relayed frame may be larger. */
+  readonly signalingMaxPayloadSize: number;
   route(): Route;
   /** Sends a relayed data frame over the signaling connection; false when that connection is down. */
   sendRelay(frame: Uint8Array): boolean;
@@ -46,6 +52,8 @@ export interface SendFlowHost {
  */
 export class SendFlow {
   private readonly host: SendFlowHost;
+  /** Largest coalesced relayed frame; a single message still fits, as maxPayloadSize is bounded by the signaling hub's. */
+  private readonly relayBudget: number;
   private readonly queue = new SendQueue();
   private flushScheduled = false;
   /** The signaling endpoint owes a `drain` for a frame of ours; the relay waits for it. */
@@ -62,6 +70,7 @@ export class SendFlow {
 
   constructor(host: SendFlowHost) {
     this.host = host;
+    this.relayBudget = Math.min(FRAME_BUDGET, host.signalingMaxPayloadSize);
   }
 
   /** Bytes queued here plus those the route holds. */
@@ -102,7 +111,7 @@ export class SendFlow {
   /** Hands everything queued to `route` at once, whatever its buffer holds: the connection is closing. */
   sendAll(route: PeerLink | 'relay'): void {
     if (route === 'relay') {
-      while (this.queue.length > 0 && this.host.sendRelay(this.queue.takeFrame(FRAME_BUDGET)));
+      while (this.queue.length > 0 && this.host.sendRelay(this.queue.takeFrame(this.relayBudget)));
     } else {
       while (this.queue.length > 0) route.send(this.queue.takeFrame(FRAME_BUDGET));
     }
@@ -140,7 +149,7 @@ export class SendFlow {
   private flushRelay(): boolean {
     const { signalingHighWaterMark } = this.host;
     while (this.queue.length > 0 && !this.relayWaits) {
-      if (!this.host.sendRelay(this.queue.takeFrame(FRAME_BUDGET))) {
+      if (!this.host.sendRelay(this.queue.takeFrame(this.relayBudget))) {
         this.host.relayFailed();
         return false;
       }

@@ -99,6 +99,8 @@ export interface ResolvedRtcHubOptions {
   wrtc?: WebRtcImplementation;
   /** The signaling hub's highWaterMark: a relayed frame that leaves its buffer past it owes the `drain` that resumes the relay. */
   signalingHighWaterMark: number;
+  /** The signaling hub's maxPayloadSize: the largest relayed frame. */
+  signalingMaxPayloadSize: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD_SIZE = 64 * 1024;
@@ -175,7 +177,7 @@ export function resolveOptions(options: RtcHubOptions, signaling: SignalingLimit
     throw SCHEMA.invalid(`maxPayloadSize (${maxPayloadSize}) exceeds what the signaling hub can relay (${relayLimit}); lower it or use relay: 'never'.`);
   }
   const marks = waterMarks({ highWaterMark, lowWaterMark }, resolved.relay, signaling);
-  return { ...resolved, ...marks, maxPayloadSize, signalingHighWaterMark: signaling.highWaterMark };
+  return { ...resolved, ...marks, maxPayloadSize, signalingHighWaterMark: signaling.highWaterMark, signalingMaxPayloadSize: signaling.maxPayloadSize };
 }
 
 /**

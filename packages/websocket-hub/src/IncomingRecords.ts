@@ -6,6 +6,18 @@ import { RecordKind, parseBrokerMessage, readRecords, type BrokerMessage } from 
  * "\uFEFFcarol" would arrive as "carol"), and bytes that are not UTF-8 throw instead of becoming U+FFFD.
  */
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const CONTROL = RecordKind.CONTROL;
+const BINARY = RecordKind.BINARY;
+
+/**
+ * `frame[start, end)` copied into a plain Uint8Array: the application gets exactly that type, and holds no view of
+ * the frame (in Node a Buffer's `slice` is a view).
+ */
+function copyOf(frame: Uint8Array, start: number, end: number): Uint8Array {
+  const copy = new Uint8Array(end - start);
+  copy.set(new Uint8Array(frame.buffer, frame.byteOffset + start, end - start));
+  return copy;
+}
 
 /** What the decoder hands its channel. */
 export interface IncomingHost {
@@ -35,13 +47,13 @@ export class IncomingRecords {
       const frame = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
       if (!frame) throw new VnfError('PROTOCOL', 'The broker sent a frame of an unexpected type.');
       readRecords(frame, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
-        if (kind === RecordKind.CONTROL) {
+        if (kind === CONTROL) {
           this.host.control(parseBrokerMessage(decoder.decode(bytes.subarray(payloadStart, payloadEnd))));
         } else if (this.host.isUp()) {
           const source = this.sourceEva(bytes, evaStart, evaEnd);
           // Binary is copied out of the batch so the application never holds a view of other messages.
-          if (kind === RecordKind.BINARY) this.host.onData(source, bytes.slice(payloadStart, payloadEnd));
-          else this.deliverText(source, bytes.subarray(payloadStart, payloadEnd));
+          if (kind === BINARY) this.host.onData(source, copyOf(bytes, payloadStart, payloadEnd));
+          else this.deliverText(source, new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadEnd - payloadStart));
         }
       });
     } catch (err) {
@@ -88,7 +100,7 @@ export class IncomingRecords {
     }
     // A copy: a view would keep the whole frame alive. Cached only once decoded, so bytes that fail to decode
     // can never match the cache and pass for the previous sender.
-    const bytes = frame.slice(start, end);
+    const bytes = copyOf(frame, start, end);
     const eva = decoder.decode(bytes);
     this.lastEvaBytes = bytes;
     this.lastEva = eva;

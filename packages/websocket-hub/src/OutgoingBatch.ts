@@ -2,6 +2,7 @@ import { FrameWriter, recordCapacity, type RecordKind } from '@vnf/protocol';
 import type { VnfSocket } from './WebSocketFactory';
 
 const OPEN = 1;
+const encoder = new TextEncoder();
 /** How often the drain watcher looks at the socket's bufferedAmount where there is no write callback (browsers). */
 const DRAIN_POLL_MS = 10;
 
@@ -22,6 +23,11 @@ export interface BatchHost {
  */
 export class OutgoingBatch {
   private writer: FrameWriter | null = null;
+  /** The target of the last record, as a string and as UTF-8: a batch mostly goes to one peer. */
+  private lastEva = '';
+  private lastEvaBytes: Uint8Array = new Uint8Array(0);
+  /** The size of the last frame sent: the next one starts that big, so a steady stream grows no buffer. */
+  private frameHint = 4096;
   private frames: Uint8Array[] = [];
   private queued = 0;
   private flushScheduled = false;
@@ -41,15 +47,16 @@ export class OutgoingBatch {
 
   enqueue(kind: RecordKind, eva: string, payload: string | Uint8Array): void {
     if (!this.host.isUp()) return;
-    const capacity = recordCapacity(eva, payload);
+    const evaBytes = this.evaBytes(eva);
+    const capacity = recordCapacity(evaBytes, payload);
     const maxFrame = this.host.maxFrame();
     let writer = this.writer;
     if (writer && writer.length > 0 && writer.length + capacity > maxFrame) {
       this.frames.push(writer.finish());
       writer = null;
     }
-    if (!writer) writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, 4096), Math.max(capacity, maxFrame)));
-    writer.writeRecord(kind, eva, payload, capacity);
+    if (!writer) writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, this.frameHint), Math.max(capacity, maxFrame)));
+    writer.writeRecord(kind, evaBytes, payload, capacity);
     this.queued += typeof payload === 'string' ? payload.length : payload.byteLength;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -62,6 +69,7 @@ export class OutgoingBatch {
     this.flushScheduled = false;
     if (this.writer) {
       this.frames.push(this.writer.finish());
+      this.frameHint = Math.max(1024, Math.min(256 * 1024, this.writer.length));
       this.writer = null;
     }
     const frames = this.frames;
@@ -71,6 +79,15 @@ export class OutgoingBatch {
     if (!socket || socket.readyState !== OPEN) return;
     const written = this.drainWatch === null ? undefined : this.written;
     for (const frame of frames) socket.send(frame, written);
+  }
+
+  /** `eva` in UTF-8, encoded once while the records go to the same peer. */
+  private evaBytes(eva: string): Uint8Array {
+    if (eva !== this.lastEva) {
+      this.lastEvaBytes = encoder.encode(eva);
+      this.lastEva = eva;
+    }
+    return this.lastEvaBytes;
   }
 
   /** Forgets what is queued (the socket is gone, or closing). */

@@ -110,7 +110,7 @@ describe('WebSocketHub heartbeat', () => {
     ]) {
       expect(() => new WebSocketFactory(running.url, options as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
-    expect(new WebSocketFactory(running.url).heartbeatIntervalMs).toBe(15_000);
+    expect(new WebSocketFactory(running.url).heartbeatIntervalMs).toBe(30_000);
     expect(new WebSocketFactory(running.url).heartbeatTimeoutMs).toBe(20_000);
     expect(new WebSocketFactory(running.url, { heartbeatIntervalMs: 0 }).heartbeatIntervalMs).toBe(0);
   });

@@ -9,6 +9,8 @@ export interface SignallingChannel {
   readonly handlerAssignments: number;
   /** `bufferedamountlow` events fired. */
   readonly lowEvents: number;
+  /** How often `bufferedAmount` was read (with @roamhq/wrtc each read is a call into WebRTC's signaling thread). */
+  readonly bufferedReads: number;
 }
 
 export interface SignallingWrtc {
@@ -46,7 +48,7 @@ export function signallingWrtc(): SignallingWrtc {
     const waiting: Data[] = [];
     let buffered = 0;
     let scheduled = false;
-    const state = { threshold: 0, handlerAssignments: 0, lowEvents: 0 };
+    const state = { threshold: 0, handlerAssignments: 0, lowEvents: 0, bufferedReads: 0 };
     channels.push(state);
     const listeners = new Set<EventListenerOrEventListenerObject>();
     let handler: ((event: Event) => void) | null = null;
@@ -79,6 +81,7 @@ export function signallingWrtc(): SignallingWrtc {
       get(target, key) {
         switch (key) {
           case 'bufferedAmount':
+            state.bufferedReads++;
             return buffered;
           case 'bufferedAmountLowThreshold':
             return state.threshold;
