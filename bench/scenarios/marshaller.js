@@ -111,13 +111,17 @@ async function measured(size, transfer) {
   const before = process.memoryUsage();
   const sampler = sampleMemory(10);
   const started = now();
+  const cpuBefore = process.cpuUsage();
   const receivedBytes = await withTimeout(Promise.resolve(transfer(message)), 180_000, 'the 100 MiB transfer');
   const ms = now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const peak = sampler.stop();
   if (receivedBytes !== size) throw new Error(`received ${receivedBytes} of ${size} bytes`);
   return {
     mbPerSecond: size / 1e6 / (ms / 1000),
     seconds: ms / 1000,
+    // This process's CPU (sender and receiver; the relay runs in its own process): less at the mercy of a busy machine than the rate.
+    cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssOverBaseline: Math.max(peak.rss, peak.maxRss) - before.rss,
     peakArrayBuffersOverBaseline: peak.arrayBuffers - before.arrayBuffers,
     baseline: before,
@@ -146,13 +150,17 @@ async function timedRoundTrips(roundTrip) {
   const obj = bigObject();
   await roundTrip(obj); // warm-up
   const times = [];
+  const cpuTimes = [];
   for (let i = 0; i < JSON_ROUNDS; i++) {
     await settle();
     const started = now();
+    const cpuBefore = process.cpuUsage();
     await withTimeout(roundTrip(obj), 60_000, 'a JSON round trip');
     times.push(now() - started);
+    const cpu = process.cpuUsage(cpuBefore);
+    cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
-  return { ms: median(times), times, jsonBytes: Buffer.byteLength(JSON.stringify(obj)) };
+  return { ms: median(times), times, cpuMs: median(cpuTimes), jsonBytes: Buffer.byteLength(JSON.stringify(obj)) };
 }
 
 async function marshallerJson() {
@@ -271,7 +279,7 @@ exports.run = async ({ quick, log }) => {
       }
       const m = answer.result;
       runs[variant].push(m);
-      log(`rep ${r + 1} ${variant}: ${m.mbPerSecond.toFixed(1)} MB/s, peak RSS +${(m.peakRssOverBaseline / MiB).toFixed(0)} MiB, arrayBuffers +${(m.peakArrayBuffersOverBaseline / MiB).toFixed(0)} MiB`);
+      log(`rep ${r + 1} ${variant}: ${m.mbPerSecond.toFixed(1)} MB/s, CPU ${m.cpuMs.toFixed(0)} ms, peak RSS +${(m.peakRssOverBaseline / MiB).toFixed(0)} MiB, arrayBuffers +${(m.peakArrayBuffersOverBaseline / MiB).toFixed(0)} MiB`);
     }
   }
   const summary = (variant) => {
@@ -296,7 +304,7 @@ exports.run = async ({ quick, log }) => {
         continue;
       }
       jsonRuns[variant].push(...answer.result.times);
-      log(`${variant}: round trips of ${(answer.result.jsonBytes / 1e6).toFixed(1)} MB of JSON, ${answer.result.times.map((t) => t.toFixed(0)).join(', ')} ms`);
+      log(`${variant}: round trips of ${(answer.result.jsonBytes / 1e6).toFixed(1)} MB of JSON, ${answer.result.times.map((t) => t.toFixed(0)).join(', ')} ms (median CPU ${answer.result.cpuMs.toFixed(0)} ms)`);
     }
   }
   for (const [variant, times] of Object.entries(jsonRuns)) results[variant] = times.length ? { ms: median(times), range: [Math.min(...times), Math.max(...times)] } : null;

@@ -46,7 +46,7 @@ export class Relay {
     const to = conn.targetEva(frame, evaStart, evaEnd);
     const target = conn.peers.has(to) ? this.host.endpoints.get(to) : undefined;
     if (!target || target.state !== 'ready') {
-      if (this.cluster.relay(conn, to, kind, new Uint8Array(frame.buffer, frame.byteOffset + payloadStart, payloadEnd - payloadStart))) return;
+      if (this.cluster.relay(conn, to, kind, frame.subarray(payloadStart, payloadEnd))) return;
       // The connection closed while this message was in flight: at-most-once delivery drops it.
       log('%s -> %s dropped: not connected', conn.eva, to);
       return;

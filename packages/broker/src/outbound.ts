@@ -1,6 +1,8 @@
 import { FrameWriter, RECORD_HEADER_BYTES, RecordKind } from '@vnf/protocol';
 
 const CONTROL = RecordKind.CONTROL;
+/** Module constants: read once per relayed record, they must not go through the re-export's getter. */
+const HEADER = RECORD_HEADER_BYTES;
 const EMPTY = new Uint8Array(0);
 /** A flush's first frame is sized like the previous flush (within these bounds), so a steady stream grows no buffer. */
 const MIN_FRAME = 1024;
@@ -30,12 +32,12 @@ export class OutboundQueue {
 
   /** Queues a record carrying `source[start, end)`; `eva` is its source (a relayed message). */
   push(kind: RecordKind, eva: Uint8Array, source: Uint8Array, start: number, end: number, maxFrame: number): void {
-    this.writerFor(RECORD_HEADER_BYTES + eva.byteLength + end - start, maxFrame).writeSlice(kind, eva, source, start, end);
+    this.writerFor(HEADER + eva.byteLength + end - start, maxFrame).writeSlice(kind, eva, source, start, end);
   }
 
   /** A control message already serialized, written as UTF-8 in place. */
   controlText(json: string, maxFrame: number): void {
-    const capacity = RECORD_HEADER_BYTES + json.length * 3;
+    const capacity = HEADER + json.length * 3;
     this.writerFor(capacity, maxFrame).writeRecord(CONTROL, EMPTY, json, capacity);
   }
 

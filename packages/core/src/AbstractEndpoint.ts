@@ -130,6 +130,7 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     this.transmit(targetEva, message);
     if (this.drainHigh !== Infinity && !this.drainOwed.has(targetEva) && this.queuedBytes(targetEva) > this.drainHigh) {
       this.drainOwed.add(targetEva);
+      this.drainDue(targetEva);
     }
   }
 
@@ -186,7 +187,17 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
 
   /** A send toward `peerEva` was refused for a limit of the layer's own (BUFFER_FULL): it owes a `drain` too. */
   protected oweDrain(peerEva: string): void {
-    if (this.connected.has(peerEva)) this.drainOwed.add(peerEva);
+    if (!this.connected.has(peerEva) || this.drainOwed.has(peerEva)) return;
+    this.drainOwed.add(peerEva);
+    this.drainDue(peerEva);
+  }
+
+  /**
+   * A `drain` toward `peerEva` became owed. A layer that must ask for its low-water signal (a write callback, a
+   * poll) starts watching here, once per owed drain, instead of checking its buffer after every send.
+   */
+  protected drainDue(_peerEva: string): void {
+    // Most layers learn of progress by themselves and call checkDrain.
   }
 
   /** Whether an owed `drain` toward `peerEva` is due: the buffer is at most `lowWaterMark`. A layer with other limits adds them. */

@@ -39,9 +39,11 @@ export function utf8Length(s: string): number {
  * they are; each lone surrogate would become U+FFFD.
  */
 export function isWellFormedString(s: string): boolean {
-  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  return native ? native.call(s) : loneSurrogateAt(s) < 0;
+  return nativeIsWellFormed ? nativeIsWellFormed.call(s) : loneSurrogateAt(s) < 0;
 }
+
+/** String.prototype.isWellFormed (ES2024), looked up once: the send path checks every string. */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
 /** Index of the first lone surrogate in `s`, or -1. */
 function loneSurrogateAt(s: string): number {

@@ -91,6 +91,8 @@ export class InBrowserEndpoint extends AbstractEndpoint {
   private lost(source: InBrowserEndpoint): void {
     if (this.peers.get(source.eva) !== source) return;
     this.peers.delete(source.eva);
+    // What was still on its way to the lost peer is no longer this endpoint's to send: bufferedAmount falls to 0.
+    this.flights.delete(source.eva);
     this.connectionLost(source.eva);
   }
 

@@ -121,35 +121,50 @@ const MAX_PLAIN_DEPTH = 1000;
  * path then carries it or names what it cannot carry.
  */
 export function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
+  return typeof value === 'object' && value !== null ? isPlainContainer(value, depth) : isPlainLeaf(value, false) === true;
+}
+
+/**
+ * A non-object `v`: true when plain, false when not. An object: undefined, to be walked. Leaves are checked inline by
+ * the container walk, without a call per value: most of a large message's values are leaves.
+ */
+function isPlainLeaf(v: unknown, inObject: boolean): boolean | undefined {
+  switch (typeof v) {
     case 'string':
-      return value.length === 0 || value.charCodeAt(0) !== 0;
+      return v.charCodeAt(0) !== 0; // NaN for '', which is plain
     case 'number':
-      return Number.isFinite(value);
+      return Number.isFinite(v);
     case 'boolean':
       return true;
-    case 'object': {
-      if (value === null) return true;
-      if (depth >= MAX_PLAIN_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (value[i] === undefined || !isPlainJson(value[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false; // class instances, Map, Set, binary: the replacer decides
-      for (const key in value) {
-        if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-        const child = (value as Record<string, unknown>)[key];
-        // An undefined property is left out by both paths.
-        if (child !== undefined && !isPlainJson(child, depth + 1)) return false;
-      }
-      return true;
-    }
+    case 'undefined':
+      // An undefined property is left out by both paths; an undefined array element is not plain.
+      return inObject;
+    case 'object':
+      return v === null ? true : undefined;
     default:
       return false;
   }
+}
+
+function isPlainContainer(value: object, depth: number): boolean {
+  if (depth >= MAX_PLAIN_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      const leaf = isPlainLeaf(child, false);
+      if (leaf === false || (leaf === undefined && !isPlainContainer(child as object, depth + 1))) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false; // class instances, Map, Set, binary: the replacer decides
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const child = (value as Record<string, unknown>)[key];
+    const leaf = isPlainLeaf(child, true);
+    if (leaf === false || (leaf === undefined && !isPlainContainer(child as object, depth + 1))) return false;
+  }
+  return true;
 }
 
 /** Reads a message body; throws PROTOCOL when it is malformed. Binary comes back as views into `body`. */

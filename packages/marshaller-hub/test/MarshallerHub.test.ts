@@ -1,6 +1,6 @@
 import { VnfError, type Endpoint } from '@vnf/core';
 import { InBrowserHub } from '@vnf/in-browser-hub';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MarshallerHub } from '../src';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MIN_CHUNK_SIZE, MarshallerHub } from '../src';
 import type { MarshallerHubOptions } from '../src';
 import { closeAll, marshallerPair, pattern, sameBytes, track } from './support/helpers';
 
@@ -36,8 +36,20 @@ describe('construction', () => {
     expect(() => new MarshallerHub(new InBrowserHub(), { lowWaterMark: 1024 })).toThrow(/at least the inner hub's highWaterMark/);
     expect(hub.maxPayloadSize).toBe(DEFAULT_MAX_MESSAGE_SIZE);
     const small = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: 1000 }), { maxMessageSize: 5000 }));
-    expect(small.options.chunkSize).toBe(1000);
+    expect(small.options.chunkSize).toBe(250);
     expect(small.maxPayloadSize).toBe(5000);
+  });
+
+  it("takes a quarter of the inner hub's frame size as chunkSize, up to DEFAULT_CHUNK_SIZE, at least MIN_CHUNK_SIZE", () => {
+    expect(DEFAULT_CHUNK_SIZE).toBe(256 * 1024);
+    const rtcSized = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: 64 * 1024 })));
+    expect(rtcSized.options.chunkSize).toBe(16 * 1024);
+    const odd = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: 1023 })));
+    expect(odd.options.chunkSize).toBe(255);
+    const tiny = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: 100 })));
+    expect(tiny.options.chunkSize).toBe(MIN_CHUNK_SIZE);
+    const unbounded = track(new MarshallerHub(new InBrowserHub({ maxPayloadSize: Infinity })));
+    expect(unbounded.options.chunkSize).toBe(DEFAULT_CHUNK_SIZE);
   });
 
   it.each<[string, MarshallerHubOptions]>([
@@ -197,8 +209,8 @@ describe('round trips', () => {
     expect(atA.errors).toEqual([]);
   }, 60_000);
 
-  it('carries sizes around the default 16 KiB chunk, and multiples of it', async () => {
-    const { a, b, atB } = await marshallerPair();
+  it('carries sizes around a 16 KiB chunk, and multiples of it', async () => {
+    const { a, b, atB } = await marshallerPair({ chunkSize: 16_384 });
     const sizes = [16_381, 16_382, 16_383, 16_384, 16_385, 2 * 16_384 - 10, 2 * 16_384, 10 * 16_384 + 1];
     for (const size of sizes) a.send(b.eva, pattern(size, size));
     await atB.messageCount(sizes.length);

@@ -12,6 +12,7 @@ const encoder = new TextEncoder();
 const CONTROL = RecordKind.CONTROL;
 const TEXT = RecordKind.TEXT;
 const BINARY = RecordKind.BINARY;
+const HEADER = RECORD_HEADER_BYTES;
 
 /** Node's Buffer where there is one: it writes a string as UTF-8 at an offset without a view per write. */
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array & { write(s: string, offset: number): number } } }).Buffer;
@@ -20,18 +21,16 @@ const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8A
 export function recordCapacity(eva: string | Uint8Array, payload: string | Uint8Array): number {
   const evaBytes = typeof eva === 'string' ? eva.length * 3 : eva.byteLength;
   const payloadBytes = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
-  return RECORD_HEADER_BYTES + evaBytes + payloadBytes;
+  return HEADER + evaBytes + payloadBytes;
 }
 
 /** Writes records into one growing buffer; `finish` returns the frame. */
 export class FrameWriter {
   private buffer: Uint8Array;
-  private view: DataView;
   private position = 0;
 
   constructor(initialCapacity = 1024) {
     this.buffer = allocate(initialCapacity);
-    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
 
   /** Bytes written so far. */
@@ -41,26 +40,32 @@ export class FrameWriter {
 
   /** Appends a record. `capacity` is `recordCapacity(eva, payload)` when the caller already computed it. */
   writeRecord(kind: RecordKind, eva: string | Uint8Array, payload: string | Uint8Array, capacity = recordCapacity(eva, payload)): void {
-    this.reserve(capacity);
+    if (this.position + capacity > this.buffer.byteLength) this.reserve(capacity);
+    const buffer = this.buffer;
     const start = this.position;
-    this.buffer[start] = kind;
+    buffer[start] = kind;
     let at = start + 3;
-    if (typeof eva === 'string') at += writeString(this.buffer, eva, at);
+    if (typeof eva === 'string') at += writeString(buffer, eva, at);
     else {
-      for (let i = 0; i < eva.byteLength; i++) this.buffer[at + i] = eva[i];
+      for (let i = 0; i < eva.byteLength; i++) buffer[at + i] = eva[i];
       at += eva.byteLength;
     }
     const evaLength = at - start - 3;
     if (evaLength > 0xffff) throw new VnfError('INVALID_ARGUMENT', `An eva of ${evaLength} bytes does not fit a record; use a shorter eva.`);
-    this.view.setUint16(start + 1, evaLength);
+    // Byte by byte: a DataView per frame costs more than it saves, and this runs once per message.
+    buffer[start + 1] = evaLength >>> 8;
+    buffer[start + 2] = evaLength & 0xff;
     const payloadAt = at + 4;
     let payloadLength: number;
-    if (typeof payload === 'string') payloadLength = writeString(this.buffer, payload, payloadAt);
+    if (typeof payload === 'string') payloadLength = writeString(buffer, payload, payloadAt);
     else {
-      this.buffer.set(payload, payloadAt);
+      buffer.set(payload, payloadAt);
       payloadLength = payload.byteLength;
     }
-    this.view.setUint32(at, payloadLength);
+    buffer[at] = payloadLength >>> 24;
+    buffer[at + 1] = (payloadLength >>> 16) & 0xff;
+    buffer[at + 2] = (payloadLength >>> 8) & 0xff;
+    buffer[at + 3] = payloadLength & 0xff;
     this.position = payloadAt + payloadLength;
   }
 
@@ -70,16 +75,24 @@ export class FrameWriter {
    */
   writeSlice(kind: RecordKind, eva: Uint8Array, source: Uint8Array, start: number, end: number): void {
     const payloadLength = end - start;
-    this.reserve(RECORD_HEADER_BYTES + eva.byteLength + payloadLength);
+    const evaLength = eva.byteLength;
+    const bytes = HEADER + evaLength + payloadLength;
+    if (this.position + bytes > this.buffer.byteLength) this.reserve(bytes);
     const buffer = this.buffer;
     let at = this.position;
+    // Byte by byte, as in writeRecord.
     buffer[at] = kind;
-    this.view.setUint16(at + 1, eva.byteLength);
+    buffer[at + 1] = evaLength >>> 8;
+    buffer[at + 2] = evaLength & 0xff;
     at += 3;
-    for (let i = 0; i < eva.byteLength; i++) buffer[at++] = eva[i];
-    this.view.setUint32(at, payloadLength);
+    for (let i = 0; i < evaLength; i++) buffer[at++] = eva[i];
+    buffer[at] = payloadLength >>> 24;
+    buffer[at + 1] = (payloadLength >>> 16) & 0xff;
+    buffer[at + 2] = (payloadLength >>> 8) & 0xff;
+    buffer[at + 3] = payloadLength & 0xff;
     at += 4;
-    if (payloadLength > 0) buffer.set(new Uint8Array(source.buffer, source.byteOffset + start, payloadLength), at);
+    // subarray, not new Uint8Array(buffer, offset, length): V8 builds a view of a buffer slowly (measured 1.5× the copy).
+    if (payloadLength > 0) buffer.set(source.subarray(start, end), at);
     this.position = at + payloadLength;
   }
 
@@ -94,7 +107,6 @@ export class FrameWriter {
     const grown = allocate(Math.max(needed, this.buffer.byteLength * 2));
     grown.set(this.buffer.subarray(0, this.position));
     this.buffer = grown;
-    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 }
 
@@ -128,23 +140,22 @@ export function readRecords(frame: Uint8Array, visit: RecordVisitor): number {
 
 /** Checks that `frame` is a well-formed batch of records and returns how many it holds; throws VnfError PROTOCOL otherwise. */
 export function checkRecords(frame: Uint8Array): number {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const end = frame.byteLength;
   let at = 0;
   let count = 0;
   while (at < end) {
-    if (at + RECORD_HEADER_BYTES > end) throw malformed(`a record header is cut off at byte ${at}`);
+    if (at + HEADER > end) throw malformed(`a record header is cut off at byte ${at}`);
     const kind = frame[at];
     if (kind !== CONTROL && kind !== TEXT && kind !== BINARY) {
       throw malformed(`unknown record kind ${kind} at byte ${at}`);
     }
-    const evaLength = view.getUint16(at + 1);
+    const evaLength = u16(frame, at + 1);
     if (kind === CONTROL ? evaLength !== 0 : evaLength === 0) {
       throw malformed(`record at byte ${at}: control records carry no eva, message records need one`);
     }
     const lengthAt = at + 3 + evaLength;
     if (lengthAt + 4 > end) throw malformed(`the eva of the record at byte ${at} runs past the frame`);
-    const payloadEnd = lengthAt + 4 + view.getUint32(lengthAt);
+    const payloadEnd = lengthAt + 4 + u32(frame, lengthAt);
     if (payloadEnd > end) throw malformed(`the payload of the record at byte ${at} runs past the frame`);
     at = payloadEnd;
     count++;
@@ -158,17 +169,24 @@ export function checkRecords(frame: Uint8Array): number {
  * first record not visited (the frame's length when all were), so that a visitor that stopped can go on later.
  */
 export function visitRecords(frame: Uint8Array, from: number, visit: StoppableRecordVisitor): number {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const end = frame.byteLength;
   let at = from;
   while (at < end) {
-    const evaLength = view.getUint16(at + 1);
-    const lengthAt = at + 3 + evaLength;
-    const payloadEnd = lengthAt + 4 + view.getUint32(lengthAt);
+    const lengthAt = at + 3 + u16(frame, at + 1);
+    const payloadEnd = lengthAt + 4 + u32(frame, lengthAt);
     if (visit(frame[at] as RecordKind, frame, at + 3, lengthAt, lengthAt + 4, payloadEnd) === false) return at;
     at = payloadEnd;
   }
   return end;
+}
+
+/** Big-endian integers read byte by byte: no DataView per frame (the broker reads one per socket read). */
+function u16(frame: Uint8Array, at: number): number {
+  return (frame[at] << 8) | frame[at + 1];
+}
+
+function u32(frame: Uint8Array, at: number): number {
+  return frame[at] * 0x1000000 + ((frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]);
 }
 
 function malformed(what: string): VnfError {

@@ -9,6 +9,13 @@ export class RttEstimator {
   private srtt: number | null = null;
   private rttvar = 0;
   private current: number;
+  /**
+   * The peer's latest acknowledgement reported a gap (selective ranges). A receiver holding a gap acknowledges
+   * every arrival at once (DataPath.onData), so a probe need not wait out its acknowledgement delay. With the
+   * application's window full behind a retransmission lost again, only the probe recovers, and that delay was
+   * most of its wait.
+   */
+  peerHoldsGap = false;
 
   /**
    * `ackDelayMs` is how long the peer may hold back an acknowledgement (it uses the same option as this
@@ -36,12 +43,13 @@ export class RttEstimator {
   /**
    * How long acknowledgements may be silent, while data is unacknowledged, before a probe is sent, in ms
    * (RACK-TLP's probe timeout, RFC 8985 section 7.2): two smoothed round trips, and at least one round trip
-   * plus the peer's acknowledgement delay, within [PROBE_FLOOR_MS, rto]. Until a round trip was measured it
-   * is the RTO.
+   * plus the peer's acknowledgement delay unless the peer holds a gap, within [PROBE_FLOOR_MS, rto]. Until a
+   * round trip was measured it is the RTO.
    */
   get probeTimeout(): number {
     if (this.srtt === null) return this.current;
-    const pto = Math.max(2 * this.srtt, this.srtt + this.ackDelayMs, PROBE_FLOOR_MS);
+    const ackDelay = this.peerHoldsGap ? 0 : this.ackDelayMs;
+    const pto = Math.max(2 * this.srtt, this.srtt + ackDelay, PROBE_FLOOR_MS);
     return Math.min(this.current, pto);
   }
 

@@ -188,6 +188,8 @@ export class SendBuffer {
       // Marks its flight slot stale.
       entry.sentAt = -1;
     };
+    // An older acknowledgement overtaken by a newer one says nothing about the peer's state now.
+    if (cum >= this.cumAcked) this.rtt.peerHoldsGap = ranges.length > 0;
     const advanced = cum > this.cumAcked && cum <= limit;
     if (advanced) {
       for (let seq = this.cumAcked + 1; seq <= cum; seq++) release(seq);

@@ -108,6 +108,8 @@ export class ReferenceSendBuffer {
       if (!entry.retransmitted && entry.xmit < this.rackXmit) this.reorderingSeen = true;
       if (entry.sentAt >= 0 && (newest === null || entry.xmit > newest.xmit)) newest = entry;
     };
+    // An older acknowledgement overtaken by a newer one says nothing about the peer's state now.
+    if (cum >= this.cumAcked) this.rtt.peerHoldsGap = ranges.length > 0;
     const advanced = cum > this.cumAcked && cum <= limit;
     if (advanced) {
       for (let seq = this.cumAcked + 1; seq <= cum; seq++) release(seq);

@@ -49,6 +49,23 @@ describe('SendBuffer', () => {
     expect(send.detectLosses(150)).toBe(300);
   });
 
+  it('probes without waiting out the peer\'s acknowledgement delay while the peer holds a gap (it acknowledges at once then)', () => {
+    const send = buffer(8);
+    transmit(send, 0);
+    // One round trip of 1 ms: the probe timeout is a round trip plus the peer's 5 ms acknowledgement delay.
+    send.acknowledge(1, [], 1);
+    expect(send.rtt.probeTimeout).toBe(6);
+    // 2 is missing at the peer, 3 arrived: the probe timeout is two round trips, at least the 2 ms floor.
+    send.acknowledge(1, [[3, 3]], 1);
+    expect(send.rtt.probeTimeout).toBe(2);
+    // An older acknowledgement, overtaken by the newer one, changes nothing.
+    send.acknowledge(0, [], 1);
+    expect(send.rtt.probeTimeout).toBe(2);
+    // The gap closed: the peer may delay its acknowledgement again.
+    send.acknowledge(3, [], 1);
+    expect(send.rtt.probeTimeout).toBe(6);
+  });
+
   it('probes the oldest unacknowledged message when acknowledgements stall, without backing off, then falls back to the RTO', () => {
     const send = buffer(4);
     expect(transmit(send, 0)).toEqual([1, 2, 3, 4]);

@@ -15,7 +15,7 @@ const BINARY = RecordKind.BINARY;
  */
 function copyOf(frame: Uint8Array, start: number, end: number): Uint8Array {
   const copy = new Uint8Array(end - start);
-  copy.set(new Uint8Array(frame.buffer, frame.byteOffset + start, end - start));
+  copy.set(frame.subarray(start, end));
   return copy;
 }
 
@@ -53,7 +53,7 @@ export class IncomingRecords {
           const source = this.sourceEva(bytes, evaStart, evaEnd);
           // Binary is copied out of the batch so the application never holds a view of other messages.
           if (kind === BINARY) this.host.onData(source, copyOf(bytes, payloadStart, payloadEnd));
-          else this.deliverText(source, new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadEnd - payloadStart));
+          else this.deliverText(source, bytes.subarray(payloadStart, payloadEnd));
         }
       });
     } catch (err) {

@@ -1,8 +1,10 @@
-import { FrameWriter, recordCapacity, type RecordKind } from '@vnf/protocol';
+import { FrameWriter, RECORD_HEADER_BYTES, type RecordKind } from '@vnf/protocol';
 import type { VnfSocket } from './WebSocketFactory';
 
 const OPEN = 1;
 const encoder = new TextEncoder();
+/** A module constant: read once per message, it must not go through the re-export's getter. */
+const HEADER = RECORD_HEADER_BYTES;
 /** How often the drain watcher looks at the socket's bufferedAmount where there is no write callback (browsers). */
 const DRAIN_POLL_MS = 10;
 
@@ -47,17 +49,21 @@ export class OutgoingBatch {
 
   enqueue(kind: RecordKind, eva: string, payload: string | Uint8Array): void {
     if (!this.host.isUp()) return;
-    const evaBytes = this.evaBytes(eva);
-    const capacity = recordCapacity(evaBytes, payload);
-    const maxFrame = this.host.maxFrame();
+    const evaBytes = eva === this.lastEva ? this.lastEvaBytes : this.encodeEva(eva);
+    const payloadUnits = typeof payload === 'string' ? payload.length : payload.byteLength;
+    // recordCapacity, inline: this runs once per message.
+    const capacity = HEADER + evaBytes.byteLength + (typeof payload === 'string' ? payloadUnits * 3 : payloadUnits);
     let writer = this.writer;
-    if (writer && writer.length > 0 && writer.length + capacity > maxFrame) {
+    if (writer !== null && writer.length + capacity > this.host.maxFrame() && writer.length > 0) {
       this.frames.push(writer.finish());
       writer = null;
     }
-    if (!writer) writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, this.frameHint), Math.max(capacity, maxFrame)));
+    if (writer === null) {
+      const maxFrame = this.host.maxFrame();
+      writer = this.writer = new FrameWriter(Math.min(Math.max(capacity, this.frameHint), Math.max(capacity, maxFrame)));
+    }
     writer.writeRecord(kind, evaBytes, payload, capacity);
-    this.queued += typeof payload === 'string' ? payload.length : payload.byteLength;
+    this.queued += payloadUnits;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
@@ -81,12 +87,10 @@ export class OutgoingBatch {
     for (const frame of frames) socket.send(frame, written);
   }
 
-  /** `eva` in UTF-8, encoded once while the records go to the same peer. */
-  private evaBytes(eva: string): Uint8Array {
-    if (eva !== this.lastEva) {
-      this.lastEvaBytes = encoder.encode(eva);
-      this.lastEva = eva;
-    }
+  /** `eva` in UTF-8, kept while the records go to the same peer. */
+  private encodeEva(eva: string): Uint8Array {
+    this.lastEvaBytes = encoder.encode(eva);
+    this.lastEva = eva;
     return this.lastEvaBytes;
   }
 

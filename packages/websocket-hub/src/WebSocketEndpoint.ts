@@ -11,6 +11,9 @@ import {
 import { Channel, type ChannelHandler } from './channel';
 import { EndpointRpc } from './EndpointRpc';
 import { ENVELOPE_BYTES, type BrokerMessage } from '@vnf/protocol';
+
+/** A module constant: the send path must not go through the re-export's getter on every message. */
+const ENVELOPE = ENVELOPE_BYTES;
 import { RpcCalls } from './rpcCalls';
 import type { WebSocketFactory } from './WebSocketFactory';
 
@@ -33,7 +36,6 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private readonly channel: Channel;
   private readonly opens = new Map<string, (event: ConnectionEvent) => void>();
   private readonly upWaiters = new Set<() => void>();
-  private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
   private readonly callTimeoutMs: number;
   private readonly hubRegistered: () => Promise<void>;
@@ -44,7 +46,6 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketEndpointOptions) {
     super(eva, options);
-    this.highWaterMark = options.highWaterMark;
     this.lowWaterMark = options.lowWaterMark;
     this.callTimeoutMs = options.callTimeoutMs;
     this.hubRegistered = options.hubRegistered;
@@ -94,7 +95,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   }
 
   protected override validatePayload(message: unknown): void {
-    validateWirePayload(message, Math.min(this.maxPayloadSize, this.channel.maxFrame - ENVELOPE_BYTES));
+    validateWirePayload(message, Math.min(this.maxPayloadSize, this.channel.maxFrame - ENVELOPE));
   }
 
   protected async connect(targetEva: string, signal: AbortSignal): Promise<ConnectionEvent> {
@@ -119,7 +120,11 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   protected transmit(targetEva: string, message: unknown): void {
     this.channel.sendData(targetEva, typeof message === 'string' ? message : toUint8Array(message as Uint8Array | ArrayBuffer));
-    if (this.channel.bufferedAmount() > this.highWaterMark) this.channel.watchDrain(this.lowWaterMark);
+  }
+
+  /** The socket's buffer passed highWaterMark: watch it fall to lowWaterMark (write callbacks in Node, a poll in browsers). */
+  protected override drainDue(): void {
+    this.channel.watchDrain(this.lowWaterMark);
   }
 
   protected teardown(): void {

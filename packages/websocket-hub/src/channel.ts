@@ -17,6 +17,10 @@ import { IncomingRecords } from './IncomingRecords';
 import { OutgoingBatch } from './OutgoingBatch';
 import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 
+// Module constants: the send path must not go through the re-export's getter on every message.
+const TEXT = RecordKind.TEXT;
+const BINARY = RecordKind.BINARY;
+
 const log = createLogger('websocket-hub');
 
 /** `connecting`: first attempt; `up`: welcomed; `down`: reconnecting; `failed`: refused for good; `closed`: by us. */
@@ -108,7 +112,7 @@ export class Channel {
   }
 
   sendData(targetEva: string, payload: string | Uint8Array): void {
-    this.outgoing.enqueue(typeof payload === 'string' ? RecordKind.TEXT : RecordKind.BINARY, targetEva, payload);
+    this.outgoing.enqueue(typeof payload === 'string' ? TEXT : BINARY, targetEva, payload);
   }
 
   /** Bytes queued in this tick plus what the socket has not sent yet. */
