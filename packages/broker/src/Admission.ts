@@ -84,6 +84,7 @@ export class Admission {
       return;
     }
     conn.state = 'claiming';
+    if (this.options.authorize) conn.auth = hello.auth;
     let allowed = true;
     const request = conn.request;
     conn.request = null;

@@ -36,6 +36,7 @@ export class BrokerCalls {
     this.registry = new RegistryService(options.registryStore, {
       // Room for the reply's envelope: the call id, and the next page's name (JSON-escaped).
       maxReplyBytes: options.maxReplyBytes - REPLY_ENVELOPE_BYTES,
+      ...(options.authorize && { authorize: options.authorize }),
     });
   }
 
@@ -105,6 +106,7 @@ export class BrokerCalls {
       watchBudget,
       // A lagging socket drops every notification until its resync: its watches need not even build them.
       accepting: () => conn.state === 'ready' && conn.lagTimer === null,
+      subject: { role: conn.role, auth: conn.auth, remoteAddress: conn.remoteAddress },
     });
     this.host.sessionOpened(conn);
     return conn.registry;

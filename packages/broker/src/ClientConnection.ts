@@ -19,6 +19,8 @@ export class ClientConnection {
   private lastTarget = '';
   readonly outbound = new OutboundQueue();
   registry: RegistrySession | null = null;
+  /** The hello's authToken, kept only when the broker has a registry `authorize` hook to give it to. */
+  auth: string | undefined = undefined;
   /** Set by any pong or frame, cleared by each look of the heartbeat. */
   alive = true;
   /** Heartbeat looks in a row that found this socket silent (Departures.startHeartbeat). */

@@ -54,6 +54,7 @@ export class Departures {
   drop(conn: ClientConnection, code: number, reason: string, flush = true): void {
     if (conn.state === 'closed') return;
     if (flush) this.relay.flush(conn);
+    // Closed by the broker, not by its client: an unclean end (wills apply when the session goes).
     this.forget(conn, GRACEFUL_DROPS.has(code));
     try {
       conn.socket.close(code, reason);
@@ -73,8 +74,9 @@ export class Departures {
   /** The socket's 'close' event. */
   socketClosed(conn: ClientConnection, code: number): void {
     log('%s closed (%d)', conn.id, code);
-    // The client closing (1000, or 1001 when a page goes away) frees its eva at once; a socket that just died keeps it.
-    this.forget(conn, code !== CloseCode.NORMAL && code !== CloseCode.GOING_AWAY);
+    // The client closing (1000, or 1001 when a page goes away) frees its eva at once, cleanly; a socket that just died keeps it.
+    const clean = code === CloseCode.NORMAL || code === CloseCode.GOING_AWAY;
+    this.forget(conn, !clean, clean);
     conn.clearTimers();
   }
 
@@ -93,10 +95,13 @@ export class Departures {
     else this.budgets.give(conn.client, 'evas');
   }
 
-  /** Frees the eva `conn` claimed and closes its registry session. */
-  release(conn: ClientConnection): void {
+  /**
+   * Frees the eva `conn` claimed and closes its registry session. `clean`: its client closed it (1000 or 1001), so
+   * wills are not applied; any other end (a lost socket whose grace ran out, a drop by the broker) applies them.
+   */
+  release(conn: ClientConnection, clean = true): void {
     this.options.router.release(conn.role, conn.eva, conn.id).catch((err: unknown) => log('router release failed: %s', String(err)));
-    conn.registry?.close().catch((err: unknown) => log('closing the registry session of %s failed: %s', conn.eva, String(err)));
+    conn.registry?.close({ applyWills: !clean }).catch((err: unknown) => log('closing the registry session of %s failed: %s', conn.eva, String(err)));
     conn.registry = null;
   }
 
@@ -144,7 +149,7 @@ export class Departures {
    * Releases what a socket held: its connections (peers get `lost` at once), its client budget, and — at once, or
    * with `grace` once evaGraceMs passed without a reconnect proving its session — its eva and registry session.
    */
-  private forget(conn: ClientConnection, grace = false): void {
+  private forget(conn: ClientConnection, grace = false, clean = false): void {
     if (conn.state === 'closed') return;
     const wasReady = conn.state === 'ready';
     conn.state = 'closed';
@@ -167,12 +172,12 @@ export class Departures {
       }
       conn.peers.clear();
     }
-    if (!keepsEva) this.release(conn);
+    if (!keepsEva) this.release(conn, clean);
   }
 
   /** The grace of an uncleanly dropped socket passed with no reconnect: its eva and registry entries go. */
   private endGrace(conn: ClientConnection): void {
     this.budgets.give(conn.client, 'evas');
-    this.release(conn);
+    this.release(conn, false);
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { VnfError, option, optionsSchema, type RegistryStore } from '@vnf/core';
+import { VnfError, option, optionsSchema, type RegistryAuthorize, type RegistryStore } from '@vnf/core';
 import { DEFAULT_MAX_VALUE_BYTES, MemoryRegistryStore, type MemoryRegistryStoreOptions } from '@vnf/registry';
 import { DEFAULT_MAX_FRAME, type Role } from '@vnf/protocol';
 import type { Bus } from './Bus';
@@ -121,6 +121,13 @@ export interface BrokerOptions {
   /** Where registry entries live. Default a new MemoryRegistryStore with the `registry` limits. */
   registryStore?: RegistryStore;
   /**
+   * Decides what each socket may read and write in the registry: `authorize({ eva, role, auth, remoteAddress },
+   * action, resource)` with action 'read' or 'write' and resource `{ collection, name?, retained?, owner? }`.
+   * Default `defaultAuthorize` (from @vnf/core): anyone reads, an entry's owner writes it, nobody writes retained
+   * entries. A hook that allows retained entries somewhere usually defers the rest to defaultAuthorize.
+   */
+  authorize?: RegistryAuthorize;
+  /**
    * How long a claim on the router outlives the broker that holds it, ms: the broker renews the claims of its
    * sockets (and the owner leases of their registry entries) every third of it, so when a broker of a cluster dies
    * its evas and entries free themselves after this. 0: claims and leases never expire. Default 30 000.
@@ -168,6 +175,7 @@ export interface ResolvedOptions {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   registryStore: RegistryStore;
+  authorize: RegistryAuthorize | undefined;
   router: Router;
   bus: Bus;
   claimTtlMs: number;
@@ -222,6 +230,7 @@ const SCHEMA = optionsSchema(
     headersTimeoutMs: option.integer({ min: 0, default: 10_000 }),
     requestTimeoutMs: option.integer({ min: 0, default: 15_000 }),
     registry: option.object<MemoryRegistryStoreOptions>({ expected: 'the limits of the default store, e.g. { maxValueBytes: 65536 }' }),
+    authorize: option.function<RegistryAuthorize>({ expected: 'a function (subject, action, resource) => boolean | Promise<boolean>' }),
     registryStore: option.object<RegistryStore>({ expected: 'a RegistryStore such as new MemoryRegistryStore()', check: (s) => typeof s.create === 'function' }),
     router: option.object<Router>({
       expected: 'a Router (claim, lookup, release, renew), such as new MemoryRouter()',

@@ -129,7 +129,7 @@ export function registryStorageConformance(name: string, setup: RegistryStorageC
         expect(rest.records.map((r) => r.name)).toEqual(['c', 'd', 'e']);
         expect(rest.next).toBeUndefined();
         expect((await storage.page('c', undefined, 10, 1)).records).toHaveLength(1);
-        expect(await storage.page('empty', undefined, 10, 1000)).toEqual({ records: [] });
+        expect(await storage.page('empty', undefined, 10, 1000)).toEqual({ records: [], revision: await storage.revision() });
         expect((await storage.ownedBy('o')).map((r) => r.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
       }));
 

@@ -34,6 +34,10 @@ export const ErrorCode = {
   LISTENER_ERROR: 'LISTENER_ERROR',
   /** The peer restarted, so messages in flight may be lost: the connection is reported lost instead. */
   PEER_RESTARTED: 'PEER_RESTARTED',
+  /** The caller gave up on the operation (its AbortSignal fired, or it cancelled a call): nothing more happens for it. */
+  CANCELLED: 'CANCELLED',
+  /** The other side is older than this feature: upgrade it (the message names the option or method). */
+  UNSUPPORTED: 'UNSUPPORTED',
   /** Anything the other codes do not describe; the message and `cause` say more. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -5,8 +5,35 @@ export type { Payload } from './payload';
 export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinary, toUint8Array } from './payload';
 export { MAX_EVA_LENGTH, validateEva } from './eva';
 export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub, SubProtocolChannel, MultiplexingEndpoint } from './contract';
-export type { RegistryKey, RegistryEntry, RegistryChange, RegistryWatcher, RegistryClient, RegistryStore, RegistryPage, RegistryPageRequest } from './registry';
-export type { RegistryStorage, StoredRecord, StorageChange, ChangesSince, WriteCondition, WriteOutcome, OwnerQuota, RecordValue } from './registryStorage';
+export type {
+  RegistryKey,
+  RegistryEntry,
+  RegistryChange,
+  RegistryWatcher,
+  RegistryClient,
+  RegistryStore,
+  RegistryPage,
+  RegistryPageRequest,
+  RegistrySnapshot,
+  RegistryWatchEvent,
+  RegistrySnapshotWatcher,
+  RegistryWatchOptions,
+  RegistryCondition,
+  RegistryWill,
+  RegistryRemoveOptions,
+  RegistryWriteOptions,
+  RegistryWriteResult,
+  RegistrySubject,
+  RegistryAction,
+  RegistryResource,
+  RegistryAuthorize,
+  RegistryAccess,
+  StoreWriteOptions,
+  StoreRemoveOptions,
+  StoreWatchOptions,
+} from './registry';
+export { defaultAuthorize } from './registry';
+export type { RegistryStorage, StoredRecord, StorageChange, ChangesSince, WriteCondition, WriteOutcome, OwnerQuota, RecordValue, StoredWill } from './registryStorage';
 export { createLogger } from './log';
 export { deferred, createMacrotaskQueue } from './async';
 export type { Deferred } from './async';

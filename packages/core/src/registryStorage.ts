@@ -19,6 +19,16 @@ export interface StoredRecord {
   json: string;
   /** UTF-8 bytes of `json`. */
   bytes: number;
+  /** True for a retained record: it outlives its owner (lease expiry and `ownedBy` skip it); quotas count it per collection. */
+  retained?: boolean;
+  /** What the record becomes when its owner's lease runs out or its session ends uncleanly (RecordValue.will). */
+  will?: StoredWill;
+}
+
+/** A will as storage keeps it: the value's JSON (its UTF-8 bytes counted with the record's), or null to remove the record. */
+export interface StoredWill {
+  json: string | null;
+  bytes: number;
 }
 
 /** When a write applies: the entry is absent (a create), or it is at this version (an update or delete). */
@@ -30,11 +40,17 @@ export interface OwnerQuota {
   maxBytes: number;
 }
 
-/** A value to store for a key: its owner and its JSON. */
+/**
+ * A value to store for a key: its owner and its JSON. A retained value is charged to its collection, not its owner:
+ * `write`'s quota is then the collection's (its retained entries and their bytes). An owned value with a will is
+ * charged its bytes plus the will's.
+ */
 export interface RecordValue {
   owner: string;
   json: string;
   bytes: number;
+  retained?: boolean;
+  will?: StoredWill;
 }
 
 export type WriteOutcome =
@@ -51,6 +67,8 @@ export interface StorageChange {
   type: 'added' | 'updated' | 'removed';
   /** The record as written (for `removed`, as it was). */
   record: StoredRecord;
+  /** For `updated`: the record it replaced (a filtered watch tells an entry leaving its filter as removed). */
+  previous?: StoredRecord;
 }
 
 export interface ChangesSince {
@@ -70,9 +88,12 @@ export interface RegistryStorage {
    */
   write(key: RegistryKey, value: RecordValue | null, condition: WriteCondition, quota?: OwnerQuota): Promise<WriteOutcome>;
   read(key: RegistryKey): Promise<StoredRecord | undefined>;
-  /** Entries of `collection` after the name `after`, by code-unit order of names, at most `maxEntries` and about `maxBytes` (at least one). */
-  page(collection: string, after: string | undefined, maxEntries: number, maxBytes: number): Promise<{ records: StoredRecord[]; next?: string }>;
-  /** Every record of `owner`, ordered by collection then name. */
+  /**
+   * Entries of `collection` after the name `after`, by code-unit order of names, at most `maxEntries` and about
+   * `maxBytes` (at least one), read atomically at store revision `revision`.
+   */
+  page(collection: string, after: string | undefined, maxEntries: number, maxBytes: number): Promise<{ records: StoredRecord[]; next?: string; revision: number }>;
+  /** Every record of `owner` that is not retained, ordered by collection then name. */
   ownedBy(owner: string): Promise<StoredRecord[]>;
   /** The store-wide revision: 0 when nothing was ever written, one more with every write. */
   revision(): Promise<number>;
@@ -82,7 +103,8 @@ export interface RegistryStorage {
   subscribe(collection: string, listener: (change: StorageChange) => void): Promise<() => void>;
   /**
    * Grants or renews `owner`'s lease for `ttlMs`: if it is not renewed in time (the broker holding the owner died),
-   * the storage removes the owner's entries, each as a change. Owners never given a lease keep their entries.
+   * the storage removes the owner's entries, each as a change (a record with a will becomes its will instead: a
+   * retained record of the will's value, or removed). Owners never given a lease keep their entries.
    */
   keepAlive(owner: string, ttlMs: number): Promise<void>;
   /** Ends `owner`'s lease without removing anything. */

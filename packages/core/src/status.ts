@@ -2,6 +2,8 @@
 export const Global = {
   OK: 'OK',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** A conditional registry write (`write`/`remove` with `when`) whose condition did not hold: nothing was written. */
+  CONFLICT: 'CONFLICT',
 } as const;
 export type Status = (typeof Global)[keyof typeof Global];
 

@@ -1,18 +1,26 @@
 import {
   Global,
   VnfError,
+  callUserListener,
   createLogger,
   createMacrotaskQueue,
+  type RegistryAccess,
   type RegistryClient,
   type RegistryEntry,
   type RegistryKey,
+  type RegistryRemoveOptions,
+  type RegistrySnapshotWatcher,
   type RegistryStore,
+  type RegistryWatchEvent,
+  type RegistryWatchOptions,
   type RegistryWatcher,
+  type RegistryWriteOptions,
+  type RegistryWriteResult,
   type Status,
 } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
-import { assertWatcher, callWatcher, destroyedError, bindClientMethods } from './clientSupport';
+import { assertWatcher, callWatcher, destroyedError, bindClientMethods, linkedSignal } from './clientSupport';
 
 const log = createLogger('registry:in-browser');
 
@@ -29,11 +37,20 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
   private readonly stops = new Set<() => Promise<void>>();
   /** The entries this client created or updated, by entryId: what its close removes. */
   private readonly written = new Map<string, RegistryKey>();
+  /** Of those, the ones whose last write carried a will (by entryId): after applying wills, close leaves them. */
+  private readonly willed = new Set<string>();
   // One queue for every watch of this client: changes are told on a later turn, in the order they happened.
   private readonly later = createMacrotaskQueue();
+  /** Aborts every write still waiting when the client closes or is dropped. */
+  private readonly waits = new AbortController();
   private closing: Promise<void> | null = null;
 
-  constructor(store: RegistryStore, owner: string, release: () => boolean) {
+  constructor(
+    store: RegistryStore,
+    owner: string,
+    release: () => boolean,
+    private readonly access?: RegistryAccess,
+  ) {
     super();
     this.store = store;
     this.owner = owner;
@@ -47,44 +64,71 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
 
   async createEntry(key: RegistryKey, value: unknown): Promise<Status> {
     this.assertOpen('createEntry');
-    const status = await this.store.create(this.owner, key, value);
+    const status = await this.store.create(this.owner, key, value, this.access);
     if (status === Global.OK) this.remember(key);
     return status;
   }
 
   async getEntry(key: RegistryKey): Promise<unknown> {
     this.assertOpen('getEntry');
-    return (await this.store.get(key)).value;
+    return (await this.store.get(key, this.access)).value;
   }
 
   async updateEntry(key: RegistryKey, value: unknown): Promise<Status> {
     this.assertOpen('updateEntry');
-    const status = await this.forgetting(key, () => this.store.update(this.owner, key, value));
+    const status = await this.forgetting(key, () => this.store.update(this.owner, key, value, this.access));
     this.remember(key);
     return status;
   }
 
   async deleteEntry(key: RegistryKey): Promise<Status> {
     this.assertOpen('deleteEntry');
-    const status = await this.forgetting(key, () => this.store.delete(this.owner, key));
+    const status = await this.forgetting(key, () => this.store.delete(this.owner, key, this.access));
     this.written.delete(entryId(key));
     return status;
   }
 
   async listEntries(collection: string): Promise<RegistryEntry[]> {
     this.assertOpen('listEntries');
-    return this.store.list(collection);
+    return this.store.list(collection, this.access);
   }
 
-  async watch(collection: string, watcher: RegistryWatcher): Promise<() => Promise<void>> {
+  async write(key: RegistryKey, value: unknown, options: RegistryWriteOptions = {}): Promise<RegistryWriteResult> {
+    this.assertOpen('write');
+    const result = await this.store.write(this.owner, key, value, this.waitOptions(options), this.access);
+    if (result.status === Global.OK) {
+      const id = entryId(key);
+      // A retained entry outlives this client, so its close leaves it; any other it wrote, its close removes.
+      if (options.retain) this.written.delete(id);
+      else this.remember(key);
+      if (options.will) this.willed.add(id);
+      else this.willed.delete(id);
+    }
+    return result;
+  }
+
+  async remove(key: RegistryKey, options: RegistryRemoveOptions = {}): Promise<RegistryWriteResult> {
+    this.assertOpen('remove');
+    const result = await this.store.remove(this.owner, key, this.waitOptions(options), this.access);
+    if (result.status === Global.OK) this.written.delete(entryId(key));
+    return result;
+  }
+
+  watch(collection: string, watcher: RegistryWatcher, options?: RegistryWatchOptions & { snapshot?: false }): Promise<() => Promise<void>>;
+  watch(collection: string, watcher: RegistrySnapshotWatcher, options: RegistryWatchOptions & { snapshot: true }): Promise<() => Promise<void>>;
+  async watch(collection: string, watcher: RegistryWatcher | RegistrySnapshotWatcher, options?: RegistryWatchOptions): Promise<() => Promise<void>> {
     this.assertOpen('watch');
     assertWatcher(watcher);
     let active = true;
-    const unsubscribe = await this.store.watch(collection, (change) => {
+    const tell = (event: RegistryWatchEvent): void => {
       this.later(() => {
-        if (active) callWatcher(this, watcher, change);
+        if (active) callUserListener(this, () => (watcher as RegistrySnapshotWatcher)(event), 'a registry watcher');
       });
-    });
+    };
+    const unsubscribe =
+      options === undefined
+        ? await this.store.watch(collection, (change) => this.later(() => active && callWatcher(this, watcher as RegistryWatcher, change)), undefined, this.access)
+        : await this.store.watch(collection, tell, { ...options }, this.access);
     const stop = async (): Promise<void> => {
       if (!active) return;
       active = false;
@@ -99,27 +143,52 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
     return stop;
   }
 
-  close(): Promise<void> {
-    if (!this.closing) this.closing = this.shutDown();
+  close(options: { applyWills?: boolean } = {}): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown(options.applyWills === true ? 'wills' : 'clean');
     return this.closing;
   }
 
-  private async shutDown(): Promise<void> {
+  /**
+   * InBrowserRegistry.drop: the client's channel is lost, as a killed tab's would be (an in-page registry has no grace
+   * to wait through): it emits `down`, its watches and waits end, and when it was its owner's last client the owner's
+   * entries go, those with a will becoming their will.
+   */
+  dropUncleanly(): Promise<void> {
+    if (this.closing) return this.closing;
+    callUserListener(this, () => this.emit('down'), `the registry client of ${this.owner}`);
+    this.closing = this.shutDown('unclean');
+    return this.closing;
+  }
+
+  private async shutDown(how: 'clean' | 'wills' | 'unclean'): Promise<void> {
+    this.waits.abort();
     // Own watches end first: the closing client is not told about its own entries going away.
     await Promise.all([...this.stops].map((stop) => stop()));
-    const written = [...this.written.values()];
+    const written = [...this.written].filter(([id]) => !(how === 'wills' && this.willed.has(id))).map(([, key]) => key);
     this.written.clear();
+    this.willed.clear();
     try {
+      if (how === 'wills') await this.store.applyWills(this.owner);
       // The same as WebSocketRegistryClient's explicit deletes on close: another client of the owner may stay open.
-      for (const key of written) {
-        await this.store.delete(this.owner, key).catch((err: unknown) => log('%s: could not delete an entry it wrote: %O', this.owner, err));
+      if (how !== 'unclean') {
+        for (const key of written) {
+          await this.store.delete(this.owner, key, this.access).catch((err: unknown) => {
+            if (!VnfError.is(err, 'NOT_FOUND')) log('%s: could not delete an entry it wrote: %O', this.owner, err);
+          });
+        }
       }
-      if (this.release()) await this.store.removeOwner(this.owner);
+      if (this.release()) await this.store.removeOwner(this.owner, { applyWills: how !== 'clean' });
     } catch (err) {
       log('could not remove the entries of %s: %O', this.owner, err);
     } finally {
       this.removeAllListeners();
     }
+  }
+
+  /** The caller's options, its wait also ended by this client's close. */
+  private waitOptions<T extends RegistryRemoveOptions>(options: T): T {
+    if (typeof options !== 'object' || options === null || !options.wait) return options;
+    return { ...options, signal: linkedSignal(this.waits.signal, options.signal) };
   }
 
   /** Runs an update or delete; an entry the store says is gone or not the owner's is no longer this client's. */
@@ -134,6 +203,8 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
 
   /** Called after the store accepted the key, so it is a valid key. */
   private remember(key: RegistryKey): void {
+    // Any write clears the entry's will; `write` marks it again when it carried one.
+    this.willed.delete(entryId(key));
     this.written.set(entryId(key), { collection: key.collection, name: key.name });
   }
 

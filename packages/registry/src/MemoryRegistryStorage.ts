@@ -19,11 +19,20 @@ export interface MemoryRegistryStorageOptions {
    * @default 10000
    */
   maxLogEntries?: number;
+  /**
+   * Bytes of values (UTF-8 JSON) the log may hold; the oldest changes are dropped past it, as past maxLogEntries.
+   * @default 33554432 (32 MiB)
+   */
+  maxLogBytes?: number;
 }
 
 export const DEFAULT_MAX_LOG_ENTRIES = 10_000;
+export const DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024;
 
-const SCHEMA = optionsSchema('MemoryRegistryStorage', { maxLogEntries: option.integer({ min: 1, default: DEFAULT_MAX_LOG_ENTRIES }) });
+const SCHEMA = optionsSchema('MemoryRegistryStorage', {
+  maxLogEntries: option.integer({ min: 1, default: DEFAULT_MAX_LOG_ENTRIES }),
+  maxLogBytes: option.integer({ min: 1, default: DEFAULT_MAX_LOG_BYTES }),
+});
 
 /** What an entry adds to a page besides its value's JSON and names: field names, version, punctuation. */
 const ENTRY_OVERHEAD_BYTES = 64;
@@ -39,14 +48,21 @@ export class MemoryRegistryStorage implements RegistryStorage {
   private readonly collections = new Map<string, Map<string, StoredRecord>>();
   private readonly byOwner = new Map<string, Map<string, StoredRecord>>();
   private readonly bytesByOwner = new Map<string, number>();
+  /** Retained records and their bytes, by collection: what a retained write's quota counts. */
+  private readonly retainedByCollection = new Map<string, { entries: number; bytes: number }>();
   private readonly subscribers = new Map<string, Set<(change: StorageChange) => void>>();
   private readonly leases = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly log: StorageChange[] = [];
   private readonly maxLogEntries: number;
+  private readonly maxLogBytes: number;
+  /** Bytes of values the log holds (each change counted by its record's value). */
+  private logBytes = 0;
+  /** Index of the log's oldest change: the log is trimmed by moving it, and compacted now and then. */
+  private logStart = 0;
   private current = 0;
 
   constructor(options: MemoryRegistryStorageOptions = {}) {
-    this.maxLogEntries = SCHEMA.resolve(options).maxLogEntries;
+    ({ maxLogEntries: this.maxLogEntries, maxLogBytes: this.maxLogBytes } = SCHEMA.resolve(options));
   }
 
   async write(key: RegistryKey, value: RecordValue | null, condition: WriteCondition, quota?: OwnerQuota): Promise<WriteOutcome> {
@@ -58,7 +74,7 @@ export class MemoryRegistryStorage implements RegistryStorage {
     return record && { ...record };
   }
 
-  async page(collection: string, after: string | undefined, maxEntries: number, maxBytes: number): Promise<{ records: StoredRecord[]; next?: string }> {
+  async page(collection: string, after: string | undefined, maxEntries: number, maxBytes: number): Promise<{ records: StoredRecord[]; next?: string; revision: number }> {
     const entries = this.collections.get(collection);
     const names = [...(entries?.keys() ?? [])].sort(compare);
     let i = after === undefined ? 0 : upperBound(names, after);
@@ -71,7 +87,8 @@ export class MemoryRegistryStorage implements RegistryStorage {
       bytes += size;
       records.push({ ...record });
     }
-    return i < names.length ? { records, next: names[i - 1] } : { records };
+    const revision = this.current;
+    return i < names.length ? { records, next: names[i - 1], revision } : { records, revision };
   }
 
   async ownedBy(owner: string): Promise<StoredRecord[]> {
@@ -84,11 +101,13 @@ export class MemoryRegistryStorage implements RegistryStorage {
   }
 
   async changesSince(revision: number, limit: number): Promise<ChangesSince> {
-    const oldest = this.log.length > 0 ? this.log[0].revision : this.current + 1;
+    const log = this.log;
+    const oldest = this.logStart < log.length ? log[this.logStart].revision : this.current + 1;
     // Every change after `revision` is in the log when the log starts at or before revision + 1.
     const truncated = revision + 1 < oldest && revision < this.current;
-    const from = this.log.findIndex((c) => c.revision > revision);
-    const changes = from < 0 ? [] : this.log.slice(from, from + limit).map((c) => ({ ...c, record: { ...c.record } }));
+    // Revisions are consecutive in the log: the first change after `revision` is found by arithmetic.
+    const from = this.logStart + Math.max(0, revision + 1 - oldest);
+    const changes = from < log.length ? log.slice(from, from + limit).map(copyChange) : [];
     return { changes, truncated, revision: this.current };
   }
 
@@ -128,10 +147,10 @@ export class MemoryRegistryStorage implements RegistryStorage {
     this.leases.clear();
   }
 
-  /** The lease of `owner` ran out: its entries go, each as a change. */
+  /** The lease of `owner` ran out: its entries go, each as a change, or become their wills. */
   private expire(owner: string): void {
     const owned = [...(this.byOwner.get(owner)?.values() ?? [])].sort((a, b) => compare(a.collection, b.collection) || compare(a.name, b.name));
-    for (const record of owned) this.writeNow(record, null, { version: record.version });
+    for (const record of owned) this.writeNow(record, willOf(record), { version: record.version });
   }
 
   private writeNow(key: RegistryKey, value: RecordValue | null, condition: WriteCondition, quota?: OwnerQuota): WriteOutcome {
@@ -144,15 +163,19 @@ export class MemoryRegistryStorage implements RegistryStorage {
       return this.commit('removed', current, () => this.unlink(current));
     }
     const owner = value.owner;
-    // Who pays: the value's owner. An update by another owner is the rules' business (FORBIDDEN), not storage's.
-    const previousBytes = current && current.owner === owner ? current.bytes : 0;
-    const ownedNow = this.byOwner.get(owner)?.size ?? 0;
-    const heldBytes = this.bytesByOwner.get(owner) ?? 0;
     if (quota) {
-      const entries = ownedNow + (current && current.owner === owner ? 0 : 1);
-      const bytes = heldBytes - previousBytes + value.bytes;
-      if (entries > quota.maxEntries || (value.bytes > previousBytes && bytes > quota.maxBytes)) {
-        return { ok: false, reason: 'quota', entries: ownedNow, bytes: heldBytes };
+      // Who pays: the value's owner, or for a retained value its collection. An update by another owner is the
+      // rules' business (FORBIDDEN), not storage's.
+      const payer = value.retained ? key.collection : owner;
+      const samePayer = current !== undefined && !!current.retained === !!value.retained && payerOf(current) === payer;
+      const paidBefore = samePayer ? charged(current) : 0;
+      const held = value.retained
+        ? (this.retainedByCollection.get(payer) ?? { entries: 0, bytes: 0 })
+        : { entries: this.byOwner.get(owner)?.size ?? 0, bytes: this.bytesByOwner.get(owner) ?? 0 };
+      const entries = held.entries + (samePayer ? 0 : 1);
+      const cost = charged(value);
+      if (entries > quota.maxEntries || (cost > paidBefore && held.bytes - paidBefore + cost > quota.maxBytes)) {
+        return { ok: false, reason: 'quota', entries: held.entries, bytes: held.bytes };
       }
     }
     const record: StoredRecord = {
@@ -164,22 +187,36 @@ export class MemoryRegistryStorage implements RegistryStorage {
       json: value.json,
       bytes: value.bytes,
     };
+    if (value.retained) record.retained = true;
+    if (value.will) record.will = { json: value.will.json, bytes: value.will.bytes };
     return this.commit(current ? 'updated' : 'added', record, () => {
       if (current) this.unlink(current);
       this.link(record);
-    });
+    }, current);
   }
 
   /** Applies a write, bumps the revision, logs the change and tells the collection's subscribers. */
-  private commit(type: StorageChange['type'], record: StoredRecord, apply: () => void): WriteOutcome {
+  private commit(type: StorageChange['type'], record: StoredRecord, apply: () => void, previous?: StoredRecord): WriteOutcome {
     apply();
     this.current += 1;
     const written = type === 'removed' ? { ...record } : record;
     const change: StorageChange = { revision: this.current, type, record: written };
+    if (type === 'updated' && previous) change.previous = previous;
     this.log.push(change);
-    if (this.log.length > this.maxLogEntries) this.log.splice(0, this.log.length - this.maxLogEntries);
+    this.logBytes += record.bytes;
+    while (this.log.length - this.logStart > this.maxLogEntries || (this.logBytes > this.maxLogBytes && this.log.length - this.logStart > 1)) {
+      this.logBytes -= this.log[this.logStart].record.bytes;
+      // Let go of the dropped change now, not at the next compaction.
+      (this.log as Array<StorageChange | undefined>)[this.logStart] = undefined;
+      this.logStart++;
+    }
+    // Compacted once the dropped head is as long as what is kept: trimming stays O(1) per write on average.
+    if (this.logStart > 1024 && this.logStart * 2 > this.log.length) {
+      this.log.splice(0, this.logStart);
+      this.logStart = 0;
+    }
     const set = this.subscribers.get(record.collection);
-    if (set) for (const listener of [...set]) if (set.has(listener)) listener({ ...change, record: { ...written } });
+    if (set) for (const listener of [...set]) if (set.has(listener)) listener(copyChange(change));
     return { ok: true, record: { ...written }, revision: this.current };
   }
 
@@ -187,23 +224,55 @@ export class MemoryRegistryStorage implements RegistryStorage {
     const entries = this.collections.get(record.collection) ?? new Map<string, StoredRecord>();
     entries.set(record.name, record);
     this.collections.set(record.collection, entries);
+    if (record.retained) {
+      const held = this.retainedByCollection.get(record.collection) ?? { entries: 0, bytes: 0 };
+      this.retainedByCollection.set(record.collection, { entries: held.entries + 1, bytes: held.bytes + charged(record) });
+      return;
+    }
     const owned = this.byOwner.get(record.owner) ?? new Map<string, StoredRecord>();
     owned.set(`${record.collection}\u0000${record.name}`, record);
     this.byOwner.set(record.owner, owned);
-    this.bytesByOwner.set(record.owner, (this.bytesByOwner.get(record.owner) ?? 0) + record.bytes);
+    this.bytesByOwner.set(record.owner, (this.bytesByOwner.get(record.owner) ?? 0) + charged(record));
   }
 
   private unlink(record: StoredRecord): void {
     const entries = this.collections.get(record.collection);
     entries?.delete(record.name);
     if (entries && entries.size === 0) this.collections.delete(record.collection);
+    if (record.retained) {
+      const held = this.retainedByCollection.get(record.collection);
+      if (!held || held.entries <= 1) this.retainedByCollection.delete(record.collection);
+      else this.retainedByCollection.set(record.collection, { entries: held.entries - 1, bytes: held.bytes - charged(record) });
+      return;
+    }
     const owned = this.byOwner.get(record.owner);
     owned?.delete(`${record.collection}\u0000${record.name}`);
     if (owned && owned.size === 0) this.byOwner.delete(record.owner);
-    const bytes = (this.bytesByOwner.get(record.owner) ?? 0) - record.bytes;
+    const bytes = (this.bytesByOwner.get(record.owner) ?? 0) - charged(record);
     if (bytes <= 0) this.bytesByOwner.delete(record.owner);
     else this.bytesByOwner.set(record.owner, bytes);
   }
+}
+
+/** What a record costs its payer: its value, and its will's value. */
+function charged(value: { bytes: number; will?: { bytes: number } }): number {
+  return value.bytes + (value.will?.bytes ?? 0);
+}
+
+function payerOf(record: StoredRecord): string {
+  return record.retained ? record.collection : record.owner;
+}
+
+/** What an owned record becomes when its owner goes uncleanly: its will's value as a retained record, or nothing. */
+export function willOf(record: StoredRecord): RecordValue | null {
+  if (!record.will || record.will.json === null) return null;
+  return { owner: record.owner, json: record.will.json, bytes: record.will.bytes, retained: true };
+}
+
+function copyChange(change: StorageChange): StorageChange {
+  const copy: StorageChange = { revision: change.revision, type: change.type, record: { ...change.record } };
+  if (change.previous) copy.previous = { ...change.previous };
+  return copy;
 }
 
 function compare(a: string, b: string): number {

@@ -1,5 +1,5 @@
 import { option, optionsSchema } from '@vnf/core';
-import { MemoryRegistryStorage } from './MemoryRegistryStorage';
+import { DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_LOG_ENTRIES, MemoryRegistryStorage } from './MemoryRegistryStorage';
 import { RegistryRules } from './RegistryRules';
 
 export interface MemoryRegistryStoreOptions {
@@ -23,6 +23,28 @@ export interface MemoryRegistryStoreOptions {
    * @default 1048576 (1 MiB)
    */
   maxBytesPerOwner?: number;
+  /**
+   * Most retained entries one collection may hold (retained entries outlive their writers, so they count against
+   * their collection, not an owner); one more is refused with TOO_LARGE.
+   * @default 1000
+   */
+  maxRetainedEntriesPerCollection?: number;
+  /**
+   * Most bytes of retained values (UTF-8 JSON) one collection may hold.
+   * @default 1048576 (1 MiB)
+   */
+  maxRetainedBytesPerCollection?: number;
+  /**
+   * Changes the store's log keeps, so that a watch coming back after a reconnection is replayed what it missed;
+   * a watch further behind gets one resync (a fresh snapshot) instead.
+   * @default 10000
+   */
+  maxLogEntries?: number;
+  /**
+   * Bytes of values the store's log may hold; past it the oldest changes are dropped as past maxLogEntries.
+   * @default 33554432 (32 MiB)
+   */
+  maxLogBytes?: number;
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024;
@@ -36,6 +58,10 @@ export const STORE_LIMIT_FIELDS = {
   maxEntriesPerOwner: option.integer({ min: 1, default: DEFAULT_MAX_ENTRIES_PER_OWNER }),
   maxKeyLength: option.integer({ min: 1, default: DEFAULT_MAX_KEY_LENGTH }),
   maxBytesPerOwner: option.integer({ min: 1, default: DEFAULT_MAX_BYTES_PER_OWNER }),
+  maxRetainedEntriesPerCollection: option.integer({ min: 1, default: DEFAULT_MAX_ENTRIES_PER_OWNER }),
+  maxRetainedBytesPerCollection: option.integer({ min: 1, default: DEFAULT_MAX_BYTES_PER_OWNER }),
+  maxLogEntries: option.integer({ min: 1, default: DEFAULT_MAX_LOG_ENTRIES }),
+  maxLogBytes: option.integer({ min: 1, default: DEFAULT_MAX_LOG_BYTES }),
 };
 
 const SCHEMA = optionsSchema('MemoryRegistryStore', STORE_LIMIT_FIELDS);
@@ -47,6 +73,7 @@ const SCHEMA = optionsSchema('MemoryRegistryStore', STORE_LIMIT_FIELDS);
  */
 export class MemoryRegistryStore extends RegistryRules {
   constructor(options: MemoryRegistryStoreOptions = {}) {
-    super(new MemoryRegistryStorage(), SCHEMA.resolve(options));
+    const { maxLogEntries, maxLogBytes, ...limits } = SCHEMA.resolve(options);
+    super(new MemoryRegistryStorage({ maxLogEntries, maxLogBytes }), limits);
   }
 }

@@ -2,11 +2,24 @@ import {
   Global,
   VnfError,
   callUserListener,
+  defaultAuthorize,
   utf8Length,
   validateEva,
   type ErrorEmitter,
   type OwnerQuota,
-  type RegistryChange,
+  type RecordValue,
+  type RegistryAccess,
+  type RegistryAction,
+  type RegistryCondition,
+  type RegistryResource,
+  type RegistrySnapshotWatcher,
+  type RegistryWill,
+  type RegistryWriteResult,
+  type StoreRemoveOptions,
+  type StoreWatchOptions,
+  type StoreWriteOptions,
+  type StoredWill,
+  type WriteCondition,
   type RegistryEntry,
   type RegistryKey,
   type RegistryPage,
@@ -15,12 +28,16 @@ import {
   type RegistryStore,
   type RegistryWatcher,
   type Status,
-  type StorageChange,
   type StoredRecord,
 } from '@vnf/core';
 import { validateKey, validateKeyPart } from './registryKey';
-import { FORWARD, PageJson, changeOf, entryJson, toEntry, type ForwardingWatcher } from './registryJson';
+import { FORWARD, PageJson, entryJson, toEntry, type ForwardingWatcher } from './registryJson';
 import { serializeValue } from './registryValue';
+import { conflict, holds, readRemoveOptions, readWatchOptions, readWriteOptions } from './registryOptions';
+import { WatchFeed } from './WatchFeed';
+import { CollectionSubscriptions } from './CollectionSubscriptions';
+import { WriteWaiters } from './WriteWaiters';
+import { willOf } from './MemoryRegistryStorage';
 
 /** The limits RegistryRules enforces (MemoryRegistryStoreOptions, resolved). */
 export interface RegistryLimits {
@@ -28,7 +45,14 @@ export interface RegistryLimits {
   maxEntriesPerOwner: number;
   maxKeyLength: number;
   maxBytesPerOwner: number;
+  /** Retained entries one collection may hold (they outlive their writers, so they count against the collection). Default 1000. */
+  maxRetainedEntriesPerCollection?: number;
+  /** Bytes of retained values one collection may hold. Default 1 MiB. */
+  maxRetainedBytesPerCollection?: number;
 }
+
+/** Entries in one page of a snapshot read. */
+const SNAPSHOT_PAGE_ENTRIES = 1000;
 
 /** How often an update or delete re-reads and tries again when another write got between its read and its write. */
 const MAX_ATTEMPTS = 16;
@@ -50,8 +74,12 @@ export class RegistryRules implements RegistryStore {
   readonly maxEntriesPerOwner: number;
   readonly maxKeyLength: number;
   readonly maxBytesPerOwner: number;
+  readonly maxRetainedEntriesPerCollection: number;
+  readonly maxRetainedBytesPerCollection: number;
   private readonly quota: OwnerQuota;
-  private readonly watchers = new Map<string, { set: Set<RegistryWatcher>; stop: Promise<() => void> }>();
+  private readonly retainedQuota: OwnerQuota;
+  private readonly subscriptions: CollectionSubscriptions;
+  private readonly waiters: WriteWaiters;
 
   constructor(
     readonly storage: RegistryStorage,
@@ -61,58 +89,75 @@ export class RegistryRules implements RegistryStore {
     this.maxEntriesPerOwner = limits.maxEntriesPerOwner;
     this.maxKeyLength = limits.maxKeyLength;
     this.maxBytesPerOwner = limits.maxBytesPerOwner;
+    this.maxRetainedEntriesPerCollection = limits.maxRetainedEntriesPerCollection ?? 1000;
+    this.maxRetainedBytesPerCollection = limits.maxRetainedBytesPerCollection ?? 1024 * 1024;
     this.quota = { maxEntries: limits.maxEntriesPerOwner, maxBytes: limits.maxBytesPerOwner };
+    this.subscriptions = new CollectionSubscriptions(storage);
+    this.waiters = new WriteWaiters({
+      subscribe: (collection, onChange) => this.subscriptions.subscribe(collection, { raw: (change) => onChange(change.record.name) }),
+    });
+    this.retainedQuota = { maxEntries: this.maxRetainedEntriesPerCollection, maxBytes: this.maxRetainedBytesPerCollection };
   }
 
-  async create(owner: string, key: RegistryKey, value: unknown): Promise<Status> {
+  async create(owner: string, key: RegistryKey, value: unknown, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
     const json = serializeValue(value, this.maxValueBytes);
+    const permitted = this.permit(owner, access, 'write', { collection: valid.collection, name: valid.name });
+    if (permitted) await permitted;
     const outcome = await this.storage.write(valid, { owner, json, bytes: utf8Length(json) }, { absent: true }, this.quota);
     if (outcome.ok) return Global.OK;
     if (outcome.reason === 'condition') return Global.ALREADY_EXISTS;
     throw this.overQuota(owner, outcome.entries >= this.maxEntriesPerOwner ? 'entries' : 'bytes', outcome.bytes + utf8Length(json));
   }
 
-  async get(key: RegistryKey): Promise<RegistryEntry> {
+  async get(key: RegistryKey, access?: RegistryAccess): Promise<RegistryEntry> {
     const valid = validateKey(key, this.maxKeyLength);
+    const permitted = access && this.permit('', access, 'read', { collection: valid.collection, name: valid.name });
+    if (permitted) await permitted;
     return toEntry(this.found(valid, await this.storage.read(valid)));
   }
 
-  async update(owner: string, key: RegistryKey, value: unknown): Promise<Status> {
+  async update(owner: string, key: RegistryKey, value: unknown, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
     let json: string | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = this.owned(owner, valid, 'update', await this.storage.read(valid));
+      const owned = this.owned(owner, valid, 'update', await this.storage.read(valid), access);
+      const current = owned instanceof Promise ? await owned : owned;
       json ??= serializeValue(value, this.maxValueBytes);
       const bytes = utf8Length(json);
-      const outcome = await this.storage.write(valid, { owner, json, bytes }, { version: current.version }, this.quota);
+      // An update keeps the entry's kind: a retained entry stays retained (its quota is its collection's).
+      const record: RecordValue = current.retained ? { owner, json, bytes, retained: true } : { owner, json, bytes };
+      const outcome = await this.storage.write(valid, record, { version: current.version }, current.retained ? this.retainedQuota : this.quota);
       if (outcome.ok) return Global.OK;
-      if (outcome.reason === 'quota') throw this.overQuota(owner, 'bytes', outcome.bytes - current.bytes + bytes);
+      if (outcome.reason === 'quota') throw this.quotaError(owner, valid.collection, record, outcome, current);
       // Another write came between the read and this one: read again (the last writer wins, as before).
     }
     throw this.contended(valid);
   }
 
-  async delete(owner: string, key: RegistryKey): Promise<Status> {
+  async delete(owner: string, key: RegistryKey, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = this.owned(owner, valid, 'delete', await this.storage.read(valid));
+      const owned = this.owned(owner, valid, 'delete', await this.storage.read(valid), access);
+      const current = owned instanceof Promise ? await owned : owned;
       if ((await this.storage.write(valid, null, { version: current.version })).ok) return Global.OK;
     }
     throw this.contended(valid);
   }
 
-  async list(collection: string): Promise<RegistryEntry[]> {
+  async list(collection: string, access?: RegistryAccess): Promise<RegistryEntry[]> {
     validateKeyPart(collection, 'collection', this.maxKeyLength);
+    const permitted = access && this.permit('', access, 'read', { collection });
+    if (permitted) await permitted;
     // Code-unit order, not locale order: the same on every machine and in every storage.
     return (await this.storage.page(collection, undefined, Infinity, Infinity)).records.map(toEntry);
   }
 
-  async listPage(collection: string, page: RegistryPageRequest): Promise<RegistryPage> {
-    const { records, next } = await this.page(collection, page);
+  async listPage(collection: string, page: RegistryPageRequest, access?: RegistryAccess): Promise<RegistryPage> {
+    const { records, next } = await this.page(collection, page, access);
     const entries = records.map(toEntry);
     return next === undefined ? { entries } : { entries, next };
   }
@@ -122,72 +167,177 @@ export class RegistryRules implements RegistryStore {
    * broker's replies; RegistryService uses it when the store has it). The text is built when first read: a caller
    * that only needed `next` (a whole list too large for one reply) builds nothing.
    */
-  async listPageJson(collection: string, page: RegistryPageRequest): Promise<PageJson> {
-    const { records, next } = await this.page(collection, page);
+  async listPageJson(collection: string, page: RegistryPageRequest, access?: RegistryAccess): Promise<PageJson> {
+    const { records, next } = await this.page(collection, page, access);
     return new PageJson(() => {
       const entries = records.map(entryJson).join(',');
       return next === undefined ? `{"entries":[${entries}]}` : `{"entries":[${entries}],"next":${JSON.stringify(next)}}`;
     }, next);
   }
 
-  async removeOwner(owner: string): Promise<void> {
+  async write(owner: string, key: RegistryKey, value: unknown, options: StoreWriteOptions = {}, access?: RegistryAccess): Promise<RegistryWriteResult> {
+    validateEva(owner, 'owner');
+    const valid = validateKey(key, this.maxKeyLength);
+    const { when, will, retain, ...waiting } = readWriteOptions(options);
+    const json = serializeValue(value, this.maxValueBytes);
+    const record: RecordValue = { owner, json, bytes: utf8Length(json) };
+    if (retain) record.retained = true;
+    if (will) record.will = this.storedWill(will);
+    return this.conditional(owner, valid, record, when, waiting, access);
+  }
+
+  async remove(owner: string, key: RegistryKey, options: StoreRemoveOptions = {}, access?: RegistryAccess): Promise<RegistryWriteResult> {
+    validateEva(owner, 'owner');
+    const valid = validateKey(key, this.maxKeyLength);
+    const { when, ...waiting } = readRemoveOptions(options);
+    return this.conditional(owner, valid, null, when, waiting, access);
+  }
+
+  async applyWills(owner: string): Promise<void> {
+    validateEva(owner, 'owner');
+    for (const record of await this.storage.ownedBy(owner)) {
+      if (record.will) await this.storage.write(record, willOf(record), { version: record.version });
+    }
+  }
+
+  async removeOwner(owner: string, options: { applyWills?: boolean } = {}): Promise<void> {
     validateEva(owner, 'owner');
     // Removed on purpose: a lease left running would only remove nothing later.
     await this.storage.endLease(owner);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const owned = await this.storage.ownedBy(owner);
       if (owned.length === 0) return;
-      for (const record of owned) await this.storage.write(record, null, { version: record.version });
+      for (const record of owned) await this.storage.write(record, options.applyWills ? willOf(record) : null, { version: record.version });
     }
   }
 
-  async watch(collection: string, watcher: RegistryWatcher): Promise<() => void> {
+  watch(collection: string, watcher: RegistryWatcher, options?: undefined, access?: RegistryAccess): Promise<() => void>;
+  watch(collection: string, watcher: RegistrySnapshotWatcher, options: StoreWatchOptions, access?: RegistryAccess): Promise<(() => void) & { revision?: number }>;
+  async watch(
+    collection: string,
+    watcher: RegistryWatcher | RegistrySnapshotWatcher,
+    options?: StoreWatchOptions,
+    access?: RegistryAccess,
+  ): Promise<(() => void) & { revision?: number }> {
     validateKeyPart(collection, 'collection', this.maxKeyLength);
     if (typeof watcher !== 'function') throw new VnfError('INVALID_ARGUMENT', 'watch takes a function called with each change.');
-    // Each subscription is its own record, so watching twice with one function gives two independent watches.
-    const own: RegistryWatcher = (change) => watcher(change);
-    const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
-    if (forward) (own as ForwardingWatcher)[FORWARD] = forward;
-    let watched = this.watchers.get(collection);
-    if (!watched) {
-      const set = new Set<RegistryWatcher>();
-      watched = { set, stop: this.storage.subscribe(collection, (change) => this.tell(set, change)) };
-      this.watchers.set(collection, watched);
-    }
-    watched.set.add(own);
-    await watched.stop;
-    const current = watched;
-    return () => {
-      current.set.delete(own);
-      if (current.set.size > 0 || this.watchers.get(collection) !== current) return;
-      this.watchers.delete(collection);
-      void current.stop.then((stop) => stop());
-    };
-  }
-
-  /** Tells the watchers of a collection one change, in the order the storage made them. */
-  private tell(set: Set<RegistryWatcher>, change: StorageChange): void {
-    if (set.size === 0) return;
-    const record: StoredRecord = change.record;
-    // Serialized once for every watcher that forwards it (the broker's sessions); parsed only for one that reads it.
-    let json = '';
-    const shared = (): string => (json ||= entryJson(record));
-    const type: RegistryChange['type'] = change.type;
-    // A copy: a watcher may stop its own or another watch while being told.
-    for (const watcher of [...set]) {
-      if (!set.has(watcher)) continue;
+    const feedOptions = options === undefined ? undefined : readWatchOptions(options);
+    const permitted = access && this.permit('', access, 'read', { collection });
+    if (permitted) await permitted;
+    if (!feedOptions) {
+      // Each subscription is its own record, so watching twice with one function gives two independent watches.
+      const plain = watcher as RegistryWatcher;
       const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
-      if (forward) callUserListener(UNHEARD, () => forward(type, shared), `a watcher of collection ${record.collection}`);
-      else callUserListener(UNHEARD, () => watcher(changeOf(type, record, shared)), `a watcher of collection ${record.collection}`);
+      return this.subscriptions.subscribe(collection, forward ? { forward } : { plain });
     }
+    const feed = new WatchFeed(collection, watcher as RegistrySnapshotWatcher, feedOptions, {
+      changesSince: (revision, limit) => this.storage.changesSince(revision, limit),
+      page: (name, after) => this.storage.page(name, after, SNAPSHOT_PAGE_ENTRIES, Infinity),
+      tell: (listener, event) => callUserListener(UNHEARD, () => listener(event), `a watcher of collection ${collection}`),
+    });
+    const stop = await this.subscriptions.subscribe(collection, { raw: feed.onChange });
+    let revision: number;
+    try {
+      revision = await feed.start(() => this.storage.revision());
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    return Object.assign(
+      () => {
+        feed.stop();
+        stop();
+      },
+      { revision },
+    );
   }
 
-  private page(collection: string, page: RegistryPageRequest): Promise<{ records: StoredRecord[]; next?: string }> {
-    validateKeyPart(collection, 'collection', this.maxKeyLength);
-    const { after, maxEntries, maxBytes } = page;
-    if (after !== undefined && typeof after !== 'string') throw new VnfError('INVALID_ARGUMENT', 'listPage: after must be an entry name.');
-    if (!(maxEntries > 0) || !(maxBytes > 0)) throw new VnfError('INVALID_ARGUMENT', 'listPage: maxEntries and maxBytes must be positive.');
-    return this.storage.page(collection, after, maxEntries, maxBytes);
+  /**
+   * A write or removal under `when`, for `owner`: reads the entry, checks the condition and the caller's right, and
+   * writes at the version read (again when another write came between). With `wait`, a condition that does not hold
+   * queues the write until it does (WriteWaiters).
+   */
+  private async conditional(
+    owner: string,
+    key: RegistryKey,
+    value: RecordValue | null,
+    when: RegistryCondition | undefined,
+    waiting: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; onWaiting?: () => void },
+    access: RegistryAccess | undefined,
+  ): Promise<RegistryWriteResult> {
+    const attempt = async (): Promise<RegistryWriteResult | null> => {
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        const current = await this.storage.read(key);
+        if (!holds(when, current)) return waiting.wait ? null : conflict(current);
+        if (value === null && !current) throw this.found(key, current);
+        const permitted = this.permit(owner, access, 'write', {
+          collection: key.collection,
+          name: key.name,
+          retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),
+          ...(current && { owner: current.owner }),
+        });
+        if (permitted) await permitted;
+        const condition: WriteCondition = current ? { version: current.version } : { absent: true };
+        const quota = value?.retained ? this.retainedQuota : this.quota;
+        const outcome = await this.storage.write(key, value, condition, value ? quota : undefined);
+        if (outcome.ok) return { status: Global.OK, version: outcome.record.version, revision: outcome.revision };
+        if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, value!, outcome, current);
+        // Another write came between the read and this one: read again.
+      }
+      throw this.contended(key);
+    };
+    if (!waiting.wait) return (await attempt())!;
+    if (waiting.signal?.aborted) throw new VnfError('CANCELLED', `The write of "${key.name}" in "${key.collection}" was cancelled before it started.`);
+    // First come first served: a write that finds others waiting for the key queues behind them without trying first.
+    if (!this.waiters.has(key)) {
+      const now = await attempt();
+      if (now) return now;
+    }
+    return this.waiters.wait(key, attempt, waiting);
+  }
+
+  /**
+   * Asks `access` (default: defaultAuthorize for `owner`); throws FORBIDDEN when it says no. Synchronous for a
+   * synchronous answer (nothing to await: calls pipelined on one channel keep their order); a promise otherwise.
+   */
+  private permit(owner: string, access: RegistryAccess | undefined, action: RegistryAction, resource: RegistryResource): Promise<void> | undefined {
+    const answer = access ? access(action, resource) : defaultAuthorize({ eva: owner }, action, resource);
+    if (answer === true) return undefined;
+    if (answer === false) throw this.forbidden(owner, action, resource);
+    return Promise.resolve(answer).then((allowed) => {
+      if (allowed !== true) throw this.forbidden(owner, action, resource);
+    });
+  }
+
+  private forbidden(owner: string, action: RegistryAction, resource: RegistryResource): VnfError {
+    const what = resource.name === undefined ? `collection "${resource.collection}"` : `registry entry "${resource.name}" in "${resource.collection}"`;
+    let why = 'the registry\'s authorize hook refused it.';
+    if (action === 'write' && resource.retained) why = 'retained entries (and wills with a value) are written only where the registry\'s authorize hook allows them; by default nowhere.';
+    else if (action === 'write' && resource.owner !== undefined && resource.owner !== owner) why = `it belongs to ${resource.owner}. Only an entry's owner may change it.`;
+    return new VnfError('FORBIDDEN', `${owner || 'This client'} cannot ${action} ${what}: ${why}`, {
+      details: { collection: resource.collection, ...(resource.name !== undefined && { name: resource.name }), ...(resource.owner !== undefined && { owner: resource.owner }) },
+    });
+  }
+
+  private storedWill(will: RegistryWill): StoredWill {
+    if ('remove' in will) return { json: null, bytes: 0 };
+    const json = serializeValue(will.value, this.maxValueBytes);
+    return { json, bytes: utf8Length(json) };
+  }
+
+  /** Not async: without a hook to wait for, a page is read in as few turns as before (pipelined calls keep their order). */
+  private page(collection: string, page: RegistryPageRequest, access: RegistryAccess | undefined): Promise<{ records: StoredRecord[]; next?: string }> {
+    try {
+      validateKeyPart(collection, 'collection', this.maxKeyLength);
+      const { after, maxEntries, maxBytes } = page;
+      if (after !== undefined && typeof after !== 'string') throw new VnfError('INVALID_ARGUMENT', 'listPage: after must be an entry name.');
+      if (!(maxEntries > 0) || !(maxBytes > 0)) throw new VnfError('INVALID_ARGUMENT', 'listPage: maxEntries and maxBytes must be positive.');
+      const permitted = access && this.permit('', access, 'read', { collection });
+      const read = (): Promise<{ records: StoredRecord[]; next?: string }> => this.storage.page(collection, after, maxEntries, maxBytes);
+      return permitted ? permitted.then(read) : read();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private found(key: RegistryKey, record: StoredRecord | undefined): StoredRecord {
@@ -199,16 +349,34 @@ export class RegistryRules implements RegistryStore {
     );
   }
 
-  private owned(owner: string, key: RegistryKey, operation: 'update' | 'delete', record: StoredRecord | undefined): StoredRecord {
+  /** The entry `owner` may change (synchronously under the default rule, so pipelined calls keep their order). */
+  private owned(owner: string, key: RegistryKey, operation: 'update' | 'delete', record: StoredRecord | undefined, access: RegistryAccess | undefined): StoredRecord | Promise<StoredRecord> {
     const entry = this.found(key, record);
-    if (entry.owner !== owner) {
+    if (!access && !entry.retained && entry.owner === owner) return entry;
+    if (!access && !entry.retained) {
       throw new VnfError(
         'FORBIDDEN',
         `${owner} cannot ${operation} registry entry "${key.name}" in "${key.collection}": it belongs to ${entry.owner}. Only an entry's owner may change it.`,
         { details: { collection: key.collection, name: key.name, owner: entry.owner } },
       );
     }
-    return entry;
+    const permitted = this.permit(owner, access, 'write', { collection: key.collection, name: key.name, owner: entry.owner, ...(entry.retained && { retained: true }) });
+    return permitted ? permitted.then(() => entry) : entry;
+  }
+
+  /** The quota a write would pass: its owner's, or for a retained value its collection's. */
+  private quotaError(owner: string, collection: string, value: RecordValue, held: { entries: number; bytes: number }, current: StoredRecord | undefined): VnfError {
+    const cost = value.bytes + (value.will?.bytes ?? 0);
+    const before = current && !!current.retained === !!value.retained ? current.bytes + (current.will?.bytes ?? 0) : 0;
+    if (!value.retained) return this.overQuota(owner, before === 0 && held.entries >= this.maxEntriesPerOwner ? 'entries' : 'bytes', held.bytes - before + cost);
+    const entries = before === 0 && held.entries >= this.maxRetainedEntriesPerCollection;
+    return new VnfError(
+      'TOO_LARGE',
+      entries
+        ? `Collection ${collection} already holds ${this.maxRetainedEntriesPerCollection} retained entries, the most one collection may hold. Remove retained entries it no longer needs first.`
+        : `Collection ${collection} would hold ${held.bytes - before + cost} bytes of retained values, more than the ${this.maxRetainedBytesPerCollection} one collection may hold.`,
+      { details: { collection, limit: entries ? this.maxRetainedEntriesPerCollection : this.maxRetainedBytesPerCollection } },
+    );
   }
 
   private overQuota(owner: string, what: 'entries' | 'bytes', wouldHold: number): VnfError {
@@ -235,3 +403,4 @@ export class RegistryRules implements RegistryStore {
     );
   }
 }
+

@@ -1,25 +1,41 @@
-import { Global, VnfError, createLogger, type RegistryStore } from '@vnf/core';
+import { Global, VnfError, createLogger, type RegistryAccess, type RegistryStore, type RegistryWatchEvent, type RegistryWriteResult, type StoreWriteOptions } from '@vnf/core';
 import {
   REGISTRY_CHANGE_NOTIFICATION,
+  REGISTRY_SNAPSHOT_NOTIFICATION,
+  REGISTRY_WAITED_NOTIFICATION,
   RegistryMethod,
+  parseCancelParams,
   parseKeyParams,
   parseListParams,
+  parseRemoveParams,
   parseUnwatchParams,
   parseValueParams,
   parseWatchParams,
+  parseWriteParams,
   type GetResult,
   type ListResult,
   type StatusResult,
+  type WatchResult,
+  type WriteReply,
 } from './registryProtocol';
 import type { RegistrySession, SessionLimits, SessionNotify } from './sessionTypes';
-import { PageJson, forwardingWatcher, type RawJson } from './registryJson';
+import { PageJson, changeEntryJson, type RawJson } from './registryJson';
 import type { RegistryRules } from './RegistryRules';
 
 const log = createLogger('registry:service');
 
+/** A write waiting on the broker for its condition: what cancels it, and how it ended. */
+interface Wait {
+  controller: AbortController;
+  /** The client cancelled it: a CANCELLED outcome is its reply to registry.cancel, not a notification. */
+  cancelling: boolean;
+  outcome: Promise<unknown>;
+}
+
 /** RegistryService's session: one RPC channel, speaking for `owner`. */
 export class ServiceSession implements RegistrySession {
   private readonly watches = new Map<string, () => void>();
+  private readonly waits = new Map<string, Wait>();
   private closing: Promise<void> | null = null;
 
   /** `release` detaches the session from its service; it returns true when this was the owner's last session. */
@@ -29,6 +45,7 @@ export class ServiceSession implements RegistrySession {
     private readonly notify: SessionNotify,
     private readonly limits: SessionLimits,
     private readonly release: () => boolean,
+    private readonly access?: RegistryAccess,
   ) {
     this.handle = this.handle.bind(this);
     this.close = this.close.bind(this);
@@ -37,21 +54,22 @@ export class ServiceSession implements RegistrySession {
 
   async handle(method: string, params: unknown): Promise<unknown> {
     this.assertOpen(method);
+    const access = this.access;
     switch (method) {
       case RegistryMethod.CREATE: {
         const p = parseValueParams(method, params);
-        return status(await this.store.create(this.owner, p, p.value));
+        return status(await this.store.create(this.owner, p, p.value, access));
       }
       case RegistryMethod.GET: {
-        const result: GetResult = { entry: await this.store.get(parseKeyParams(method, params)) };
+        const result: GetResult = { entry: await this.store.get(parseKeyParams(method, params), access) };
         return result;
       }
       case RegistryMethod.UPDATE: {
         const p = parseValueParams(method, params);
-        return status(await this.store.update(this.owner, p, p.value));
+        return status(await this.store.update(this.owner, p, p.value, access));
       }
       case RegistryMethod.DELETE:
-        return status(await this.store.delete(this.owner, parseKeyParams(method, params)));
+        return status(await this.store.delete(this.owner, parseKeyParams(method, params), access));
       case RegistryMethod.LIST:
         return this.list(method, params);
       case RegistryMethod.WATCH:
@@ -62,23 +80,108 @@ export class ServiceSession implements RegistrySession {
         this.watches.delete(watchId);
         return status(Global.OK);
       }
+      case RegistryMethod.WRITE: {
+        const { collection, name, value, waitId, ...options } = parseWriteParams(method, params);
+        return this.waiting(method, waitId, (extra) => this.store.write(this.owner, { collection, name }, value, { ...options, ...extra } as StoreWriteOptions, access));
+      }
+      case RegistryMethod.REMOVE: {
+        const { collection, name, waitId, ...options } = parseRemoveParams(method, params);
+        return this.waiting(method, waitId, (extra) => this.store.remove(this.owner, { collection, name }, { ...options, ...extra }, access));
+      }
+      case RegistryMethod.CANCEL:
+        return this.cancel(parseCancelParams(method, params).waitId);
+      case RegistryMethod.APPLY_WILLS:
+        parseApplyWillsParams(method, params);
+        await this.store.applyWills(this.owner);
+        return status(Global.OK);
       default:
         throw new VnfError('PROTOCOL', `Unknown registry method "${String(method)}". Check that the client and broker versions match.`);
     }
   }
 
-  close(): Promise<void> {
-    if (!this.closing) this.closing = this.shutDown(true);
+  close(options: { applyWills?: boolean } = {}): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown(true, options.applyWills === true);
     return this.closing;
   }
 
   detach(): Promise<void> {
-    if (!this.closing) this.closing = this.shutDown(false);
+    if (!this.closing) this.closing = this.shutDown(false, false);
     return this.closing;
   }
 
-  private async watch(method: string, params: unknown): Promise<StatusResult> {
-    const { collection, watchId } = parseWatchParams(method, params);
+  /**
+   * Runs a write that may wait: answered at once when it does not wait (or its condition holds), else answered
+   * WAITING, its outcome then pushed as a `registry.waited` notification. Waits are bounded per session.
+   */
+  private waiting(
+    method: string,
+    waitId: string | undefined,
+    run: (extra: { signal?: AbortSignal; onWaiting?: () => void }) => Promise<RegistryWriteResult>,
+  ): Promise<WriteReply> {
+    if (waitId === undefined) return run({});
+    if (this.waits.has(waitId)) throw new VnfError('INVALID_ARGUMENT', `Wait id "${waitId}" is already in use on this channel; pick a new id for each wait.`);
+    if (this.waits.size >= this.limits.maxWaits) {
+      throw new VnfError('TOO_LARGE', `This channel already has ${this.waits.size} writes waiting, the most allowed. Cancel waits it no longer needs.`, {
+        details: { limit: this.limits.maxWaits },
+      });
+    }
+    const controller = new AbortController();
+    return new Promise<WriteReply>((resolve, reject) => {
+      let answered = false;
+      const outcome = run({
+        signal: controller.signal,
+        onWaiting: () => {
+          answered = true;
+          resolve({ status: 'WAITING' });
+        },
+      });
+      const wait: Wait = { controller, cancelling: false, outcome };
+      this.waits.set(waitId, wait);
+      outcome.then(
+        (result) => {
+          this.waits.delete(waitId);
+          if (!answered) resolve(result);
+          else this.tellWaited(waitId, { waitId, result });
+        },
+        (err: unknown) => {
+          this.waits.delete(waitId);
+          if (!answered) reject(err);
+          else if (!(wait.cancelling && VnfError.is(err, 'CANCELLED'))) {
+            const error = VnfError.is(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: `The broker failed to handle ${method}; see its log.` };
+            if (!VnfError.is(err)) log('a waiting %s of %s failed: %O', method, this.owner, err);
+            this.tellWaited(waitId, { waitId, error });
+          }
+        },
+      );
+    });
+  }
+
+  private async cancel(waitId: string): Promise<{ cancelled: boolean }> {
+    const wait = this.waits.get(waitId);
+    if (!wait) return { cancelled: false };
+    wait.cancelling = true;
+    wait.controller.abort();
+    try {
+      await wait.outcome;
+      // It wrote before the cancel reached it: its outcome went out as a notification.
+      return { cancelled: false };
+    } catch (err) {
+      if (VnfError.is(err, 'CANCELLED')) return { cancelled: true };
+      return { cancelled: false };
+    }
+  }
+
+  private tellWaited(waitId: string, params: object): void {
+    if (this.closing) return;
+    try {
+      this.notify(REGISTRY_WAITED_NOTIFICATION, JSON.stringify(params));
+    } catch (err) {
+      log('could not tell %s the outcome of wait %s: %O', this.owner, waitId, err);
+    }
+  }
+
+  private async watch(method: string, params: unknown): Promise<WatchResult> {
+    const { collection, watchId, ...options } = parseWatchParams(method, params);
     if (this.watches.has(watchId)) {
       throw new VnfError('INVALID_ARGUMENT', `Watch id "${watchId}" is already in use on this channel; pick a new id for each watch.`);
     }
@@ -97,26 +200,15 @@ export class ServiceSession implements RegistrySession {
     // watch calls what `watches` holds for it, which gives its unit back to the client's budget exactly once.
     const reservation = (): void => budget?.give();
     this.watches.set(watchId, reservation);
-    let unsubscribe: () => void;
+    let unsubscribe: (() => void) & { revision?: number };
     try {
       const quotedId = JSON.stringify(watchId);
-      const accepting = this.limits.accepting;
+      // Every broker watch carries revisions, so that its client can resume it from the change log.
       unsubscribe = await this.store.watch(
         collection,
-        forwardingWatcher((type, entryJson) => {
-          // A channel dropping notifications (it lags, or its client is past its fan-out budget) costs nothing more:
-          // a change seen by a thousand watches of a lagging client must not build a thousand texts to throw away.
-          if (accepting && !accepting()) return;
-          // The params as text, the entry's JSON shared with every other watch of the change: a large value seen by
-          // many watches is neither parsed nor serialized once for each.
-          const json = `{"watchId":${quotedId},"type":"${type}","entry":${entryJson()}}`;
-          // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
-          try {
-            this.notify(REGISTRY_CHANGE_NOTIFICATION, json);
-          } catch (err) {
-            log('could not tell %s of a change in %s: %O', this.owner, collection, err);
-          }
-        }),
+        (event) => (event.type === 'snapshot' ? this.tellSnapshot(quotedId, collection, event) : this.tellChange(quotedId, collection, event)),
+        options,
+        this.access,
       );
     } catch (err) {
       if (this.watches.get(watchId) === reservation) {
@@ -135,7 +227,47 @@ export class ServiceSession implements RegistrySession {
       unsubscribe();
       budget?.give();
     });
-    return status(Global.OK);
+    // RegistryRules says where the watch started: the client resumes from there if nothing comes before it drops.
+    return unsubscribe.revision === undefined ? status(Global.OK) : { status: Global.OK, revision: unsubscribe.revision };
+  }
+
+  private tellChange(quotedId: string, collection: string, change: Exclude<RegistryWatchEvent, { type: 'snapshot' }>): void {
+    const accepting = this.limits.accepting;
+    // A channel dropping notifications (it lags, or its client is past its fan-out budget) costs nothing more:
+    // a change seen by a thousand watches of a lagging client must not build a thousand texts to throw away.
+    if (accepting && !accepting()) return;
+    // The entry's JSON shared with every other watch of the change: a large value seen by many watches is neither
+    // parsed nor serialized once for each.
+    const json = `{"watchId":${quotedId},"type":"${change.type}","entry":${changeEntryJson(change)},"revision":${change.revision ?? 0}}`;
+    this.push(REGISTRY_CHANGE_NOTIFICATION, json, collection);
+  }
+
+  /** A snapshot in pages of at most maxReplyBytes of entries, `more` on all but the last. */
+  private tellSnapshot(quotedId: string, collection: string, snapshot: Extract<RegistryWatchEvent, { type: 'snapshot' }>): void {
+    const head = `{"watchId":${quotedId},"revision":${snapshot.revision},"resync":${snapshot.resync},`;
+    let page: string[] = [];
+    let bytes = 0;
+    const flush = (more: boolean): void => {
+      this.push(REGISTRY_SNAPSHOT_NOTIFICATION, `${head}"more":${more},"entries":[${page.join(',')}]}`, collection);
+      page = [];
+      bytes = 0;
+    };
+    for (const entry of snapshot.entries) {
+      const json = JSON.stringify(entry);
+      if (page.length > 0 && bytes + json.length * 3 > this.limits.maxReplyBytes) flush(true);
+      page.push(json);
+      bytes += json.length * 3;
+    }
+    flush(false);
+  }
+
+  private push(method: string, json: string, collection: string): void {
+    // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
+    try {
+      this.notify(method, json);
+    } catch (err) {
+      log('could not tell %s of a change in %s: %O', this.owner, collection, err);
+    }
   }
 
   private async list(method: string, params: unknown): Promise<ListResult | RawJson> {
@@ -146,11 +278,11 @@ export class ServiceSession implements RegistrySession {
     const asJson = (this.store as Partial<Pick<RegistryRules, 'listPageJson'>>).listPageJson?.bind(this.store);
     if (after !== undefined) {
       const request = { after: after ?? undefined, maxEntries: this.limits.maxPageEntries, maxBytes };
-      return asJson ? asJson(collection, request) : this.store.listPage(collection, request);
+      return asJson ? asJson(collection, request, this.access) : this.store.listPage(collection, request, this.access);
     }
     // A client that does not ask for pages gets the whole list, or TOO_LARGE: never a silently partial one.
     const whole = { maxEntries: Infinity, maxBytes };
-    const page = asJson ? await asJson(collection, whole) : await this.store.listPage(collection, whole);
+    const page = asJson ? await asJson(collection, whole, this.access) : await this.store.listPage(collection, whole, this.access);
     if (page.next !== undefined) {
       throw new VnfError(
         'TOO_LARGE',
@@ -162,12 +294,16 @@ export class ServiceSession implements RegistrySession {
     return page instanceof PageJson ? page : { entries: page.entries };
   }
 
-  private async shutDown(removeEntries: boolean): Promise<void> {
+  private async shutDown(removeEntries: boolean, applyWills: boolean): Promise<void> {
     for (const unsubscribe of this.watches.values()) unsubscribe();
     this.watches.clear();
+    // A client that went away waits for nothing: its waits end before its entries go, so none writes after.
+    for (const wait of this.waits.values()) wait.controller.abort();
+    await Promise.allSettled([...this.waits.values()].map((wait) => wait.outcome));
+    this.waits.clear();
     if (this.release() && removeEntries) {
       try {
-        await this.store.removeOwner(this.owner);
+        await this.store.removeOwner(this.owner, { applyWills });
       } catch (err) {
         log('could not remove the entries of %s: %O', this.owner, err);
       }
@@ -181,4 +317,10 @@ export class ServiceSession implements RegistrySession {
 
 function status(value: StatusResult['status']): StatusResult {
   return { status: value };
+}
+
+function parseApplyWillsParams(method: string, params: unknown): void {
+  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params) || Object.keys(params).length > 0)) {
+    throw new VnfError('INVALID_ARGUMENT', `${method} takes no params ({}).`);
+  }
 }

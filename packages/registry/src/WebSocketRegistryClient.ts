@@ -7,27 +7,37 @@ import {
   type RegistryClient,
   type RegistryEntry,
   type RegistryKey,
+  type RegistryRemoveOptions,
+  type RegistrySnapshotWatcher,
+  type RegistryWatchOptions,
   type RegistryWatcher,
+  type RegistryWriteOptions,
+  type RegistryWriteResult,
   type Rpc,
   type Status,
 } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
-import { assertWatcher, callWatcher, destroyedError, reportError, bindClientMethods } from './clientSupport';
+import { assertWatcher, destroyedError, reportError, bindClientMethods } from './clientSupport';
+import { entryId, readOptions, readWatchOptions, restoreError, valueParams, wireOptions } from './clientRequests';
 import { validateKey, validateKeyPart } from './registryKey';
-import { serializeValue } from './registryValue';
 import {
   REGISTRY_CHANGE_NOTIFICATION,
   REGISTRY_RESYNC_NOTIFICATION,
+  REGISTRY_SNAPSHOT_NOTIFICATION,
+  REGISTRY_WAITED_NOTIFICATION,
   RegistryMethod,
-  parseChangeNotification,
   parseGetResult,
   parseListResult,
   parseStatusResult,
+  parseWaitedNotification,
   type KeyParams,
+  type RemoveParams,
   type ValueParams,
-  type WatchParams,
+  type WriteParams,
 } from './registryProtocol';
+import { RemoteWaits } from './RemoteWaits';
+import { RemoteWatches } from './RemoteWatches';
 
 const log = createLogger('registry:websocket');
 
@@ -41,33 +51,35 @@ interface OwnEntry {
   json: string;
 }
 
-interface Watch {
-  collection: string;
-  watcher: RegistryWatcher;
+/** What an entry written with `when` or `will` is: never re-created after a reconnection, but removed on close. */
+interface HeldEntry {
+  key: KeyParams;
+  hasWill: boolean;
+  /** The version written: close removes the entry only at it, so an entry that became its will (or changed hands) stays. */
+  version: number;
 }
 
 /**
  * The registry client over the broker's RPC channel (`new WebSocketRpc(eva, factory)` or
  * `endpoint.getWebSocketRpc()`): every call is a `registry.*` RPC (see the README for the shapes).
  *
- * When the channel drops, the broker removes this client's entries and ends its watches. When it comes
- * back (`up` after `down`) the client restores them: it re-creates its own entries with the values it last
- * wrote and re-subscribes its watches, then emits `resynced`. Changes that happened while the channel was
- * down are not replayed; list the collection on `resynced` to catch up. An entry another owner took in the
- * meantime is given up and reported as a FORBIDDEN `error` event.
+ * When the channel drops (`down`), the broker keeps this client's entries through its grace, then removes them
+ * (applying wills). When it comes back (`up` after `down`) the client re-creates the entries it wrote with
+ * createEntry/updateEntry (or an unconditional `write`), with the values it last wrote — never those written with
+ * `when` or `will` — and resumes its watches from the store revision each last saw: the broker replays the changes
+ * in between from its change log, or, past the log's history, sends one resync (a fresh snapshot for a
+ * `snapshot: true` watch; the `resync` event for others). Then it emits `resynced`. An entry another owner took in
+ * the meantime is given up and reported as a FORBIDDEN `error` event.
  */
 export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> implements RegistryClient {
   readonly owner: string;
   private readonly rpc: Rpc;
   private readonly entries = new Map<string, OwnEntry>();
-  private readonly watches = new Map<string, Watch>();
+  private readonly watches: RemoteWatches;
+  /** Entries written with `when` or `will`, by entryId. */
+  private readonly held = new Map<string, HeldEntry>();
+  private readonly waits: RemoteWaits;
   private readonly detach: Array<() => void>;
-  /**
-   * Watch ids must be unique on the channel, not only in this client: several clients may share one channel
-   * (`endpoint.getWebSocketRpc()`), hence one broker session, and every client hears every notification.
-   */
-  private readonly watchIdPrefix = `${moduleTag}.${(clientCount++).toString(36)}.`;
-  private nextWatchId = 1;
   private wasDown = false;
   private resyncRun = 0;
   private closing: Promise<void> | null = null;
@@ -90,6 +102,11 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     validateEva(rpc.eva, 'rpc.eva');
     this.rpc = rpc;
     this.owner = rpc.eva;
+    // Watch and wait ids must be unique on the channel, not only in this client: several clients may share one
+    // channel (`endpoint.getWebSocketRpc()`), hence one broker session, and every client hears every notification.
+    const idPrefix = `${moduleTag}.${(clientCount++).toString(36)}.`;
+    this.watches = new RemoteWatches({ rpc, owner: rpc.eva, emitter: this }, idPrefix);
+    this.waits = new RemoteWaits(rpc, rpc.eva, idPrefix);
     bindClientMethods(this);
     this.detach = [
       rpc.onNotification((method, params) => this.onNotification(method, params)),
@@ -127,8 +144,33 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     this.assertOpen('deleteEntry');
     const params: KeyParams = validateKey(key, Infinity);
     const status = await this.callForgetting(RegistryMethod.DELETE, params);
-    this.entries.delete(entryId(params));
+    this.forget(params);
     return status;
+  }
+
+  async write(key: RegistryKey, value: unknown, options: RegistryWriteOptions = {}): Promise<RegistryWriteResult> {
+    this.assertOpen('write');
+    const { signal, ...rest } = readOptions(options, 'write');
+    const params: WriteParams = { ...valueParams(key, value), ...wireOptions(rest) };
+    const result = await this.waits.call(RegistryMethod.WRITE, params, signal);
+    if (result.status === Global.OK) {
+      const id = entryId(params);
+      this.forget(params);
+      // Only a plain write is restored after a reconnection; a retained entry stays on the broker by itself.
+      if (params.retain) return result;
+      if (params.when === undefined && params.will === undefined) this.remember(params);
+      else this.held.set(id, { key: { collection: params.collection, name: params.name }, hasWill: params.will !== undefined, version: result.version! });
+    }
+    return result;
+  }
+
+  async remove(key: RegistryKey, options: RegistryRemoveOptions = {}): Promise<RegistryWriteResult> {
+    this.assertOpen('remove');
+    const { signal, ...rest } = readOptions(options, 'remove');
+    const params: RemoveParams = { ...validateKey(key, Infinity), ...wireOptions(rest) };
+    const result = await this.waits.call(RegistryMethod.REMOVE, params, signal);
+    if (result.status === Global.OK) this.forget(params);
+    return result;
   }
 
   async listEntries(collection: string): Promise<RegistryEntry[]> {
@@ -148,47 +190,39 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     }
   }
 
-  async watch(collection: string, watcher: RegistryWatcher): Promise<() => Promise<void>> {
+  watch(collection: string, watcher: RegistryWatcher, options?: RegistryWatchOptions & { snapshot?: false }): Promise<() => Promise<void>>;
+  watch(collection: string, watcher: RegistrySnapshotWatcher, options: RegistryWatchOptions & { snapshot: true }): Promise<() => Promise<void>>;
+  async watch(collection: string, watcher: RegistryWatcher | RegistrySnapshotWatcher, options?: RegistryWatchOptions): Promise<() => Promise<void>> {
     this.assertOpen('watch');
     validateKeyPart(collection, 'collection', Infinity);
     assertWatcher(watcher);
-    const watchId = `${this.watchIdPrefix}${this.nextWatchId++}`;
-    // Registered before the call: a change may be pushed before the call's answer arrives.
-    this.watches.set(watchId, { collection, watcher });
-    try {
-      const params: WatchParams = { collection, watchId };
-      parseStatusResult(RegistryMethod.WATCH, await this.rpc.call(RegistryMethod.WATCH, params));
-    } catch (err) {
-      this.watches.delete(watchId);
-      throw err;
-    }
-    return async () => {
-      if (!this.watches.delete(watchId) || this.closing) return;
-      try {
-        await this.rpc.call(RegistryMethod.UNWATCH, { watchId });
-      } catch (err) {
-        // The watch is already silent locally; the broker ends it anyway when the channel closes.
-        log('%s could not stop watch %s on the broker: %O', this.owner, watchId, err);
-      }
-    };
+    return this.watches.add(collection, watcher, options === undefined ? undefined : readWatchOptions(options), () => this.closing !== null);
   }
 
-  close(): Promise<void> {
-    if (!this.closing) this.closing = this.shutDown();
+  close(options: { applyWills?: boolean } = {}): Promise<void> {
+    if (!this.closing) this.closing = this.shutDown(options.applyWills === true);
     return this.closing;
   }
 
-  private async shutDown(): Promise<void> {
+  private async shutDown(applyWills: boolean): Promise<void> {
     for (const stop of this.detach) stop();
-    const watchIds = [...this.watches.keys()];
-    this.watches.clear();
+    // A channel shared with other clients stays open: this client's waits are cancelled on the broker, not left to win later.
+    const waitIds = this.waits.ids();
+    this.waits.failAll(() => destroyedError(this.owner, 'a waiting write'));
+    await Promise.all(waitIds.map((waitId) => this.bestEffort(RegistryMethod.CANCEL, { waitId })));
+    const watchIds = this.watches.clear();
+    if (applyWills) await this.bestEffort(RegistryMethod.APPLY_WILLS, {});
+    // After applying wills, an entry that had one is its will now: it is not deleted.
     const own = [...this.entries.values()];
+    const held = [...this.held.values()].filter((entry) => !(applyWills && entry.hasWill));
     this.entries.clear();
+    this.held.clear();
     // Explicit deletes, not only closing the channel: a shared channel (endpoint.getWebSocketRpc()) stays
     // open after this client closes, and the broker keeps what the channel holds until it closes.
     await Promise.all([
       ...watchIds.map((watchId) => this.bestEffort(RegistryMethod.UNWATCH, { watchId })),
       ...own.map(({ key }) => this.bestEffort(RegistryMethod.DELETE, key)),
+      ...held.map(({ key, version }) => this.bestEffort(RegistryMethod.REMOVE, { ...key, when: { version } })),
     ]);
     try {
       await this.rpc.close();
@@ -209,28 +243,36 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
 
   private onNotification(method: string, params: unknown): void {
     if (this.closing) return;
-    if (method === REGISTRY_RESYNC_NOTIFICATION) {
-      // The broker dropped change notifications to this socket while it lagged: every watch may have missed some.
-      for (const collection of new Set([...this.watches.values()].map((w) => w.collection))) {
-        callUserListener(this, () => this.emit('resync', collection), `the registry client of ${this.owner}`);
+    switch (method) {
+      case REGISTRY_RESYNC_NOTIFICATION:
+        // The broker dropped change notifications to this socket while it lagged: every watch may have missed some.
+        this.watches.hold();
+        void this.resumeWatches(++this.resyncRun, false);
+        return;
+      case REGISTRY_CHANGE_NOTIFICATION:
+        return this.watches.onChange(params);
+      case REGISTRY_SNAPSHOT_NOTIFICATION:
+        return this.watches.onSnapshot(params);
+      case REGISTRY_WAITED_NOTIFICATION: {
+        const waited = parseWaitedNotification(params);
+        if (waited) this.waits.settle(waited);
+        else log('%s dropped a malformed %s notification', this.owner, method);
+        return;
       }
-      return;
     }
-    if (method !== REGISTRY_CHANGE_NOTIFICATION) return;
-    const change = parseChangeNotification(params);
-    if (!change) {
-      log('%s dropped a malformed %s notification', this.owner, method);
-      return;
-    }
-    // Another client sharing the channel owns any other watch id.
-    const watch = this.watches.get(change.watchId);
-    if (watch) callWatcher(this, watch.watcher, { type: change.type, entry: change.entry });
   }
 
   private onStateChange(state: 'up' | 'down'): void {
     if (this.closing) return;
     if (state === 'down') {
+      if (this.wasDown) return;
       this.wasDown = true;
+      // The broker ends a channel's waits with its session: they cannot be told their outcome any more.
+      this.waits.failAll(
+        () => new VnfError('UNAVAILABLE', `The channel to the broker dropped while a write of ${this.owner} waited; the broker ended the wait. Try again once it is back.`),
+      );
+      this.watches.hold();
+      callUserListener(this, () => this.emit('down'), `the registry client of ${this.owner}`);
     } else if (this.wasDown) {
       this.wasDown = false;
       void this.resync(++this.resyncRun);
@@ -242,34 +284,30 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     // Entries before watches: the client's own watchers already know its entries and are not told they came back.
     await Promise.all([...this.entries.values()].map((entry) => this.restoreEntry(entry, stale)));
     if (stale()) return;
-    await Promise.all([...this.watches].map(([watchId, watch]) => this.restoreWatch(watchId, watch, stale)));
-    if (!stale()) callUserListener(this, () => this.emit('resynced'), `the registry client of ${this.owner}`);
+    await this.resumeWatches(run, true);
+  }
+
+  private async resumeWatches(run: number, reconnected: boolean): Promise<void> {
+    const stale = (): boolean => this.closing !== null || run !== this.resyncRun;
+    await this.watches.resumeAll(stale);
+    if (reconnected && !stale()) callUserListener(this, () => this.emit('resynced'), `the registry client of ${this.owner}`);
   }
 
   private async restoreEntry(entry: OwnEntry, stale: () => boolean): Promise<void> {
     const params: ValueParams = { ...entry.key, value: JSON.parse(entry.json) as unknown };
     try {
       const status = parseStatusResult(RegistryMethod.CREATE, await this.rpc.call(RegistryMethod.CREATE, params));
-      // Still there (the broker had not dropped the old channel yet): make sure it holds the last value written.
-      if (status === Global.ALREADY_EXISTS) await this.rpc.call(RegistryMethod.UPDATE, params);
+      // Still there (the broker kept it through its grace): make sure it holds the last value written, without a
+      // change for watchers when it does.
+      if (status === Global.ALREADY_EXISTS) {
+        const stored = parseGetResult(RegistryMethod.GET, await this.rpc.call(RegistryMethod.GET, entry.key));
+        if (stored.owner !== this.owner || stored.retained || JSON.stringify(stored.value) !== entry.json) await this.rpc.call(RegistryMethod.UPDATE, params);
+      }
     } catch (err) {
       if (stale() || VnfError.is(err, 'UNAVAILABLE') || VnfError.is(err, 'DESTROYED')) return;
       const id = entryId(entry.key);
       if (VnfError.is(err, 'FORBIDDEN') && this.entries.get(id) === entry) this.entries.delete(id);
       reportError(this, restoreError(`entry "${entry.key.name}" in "${entry.key.collection}"`, err), log);
-    }
-  }
-
-  private async restoreWatch(watchId: string, watch: Watch, stale: () => boolean): Promise<void> {
-    try {
-      // A channel that only blinked may still hold the watch; ending it first makes re-subscribing safe.
-      await this.rpc.call(RegistryMethod.UNWATCH, { watchId });
-      if (this.watches.get(watchId) !== watch) return;
-      const params: WatchParams = { collection: watch.collection, watchId };
-      await this.rpc.call(RegistryMethod.WATCH, params);
-    } catch (err) {
-      if (stale() || VnfError.is(err, 'UNAVAILABLE') || VnfError.is(err, 'DESTROYED')) return;
-      reportError(this, restoreError(`the watch of "${watch.collection}"`, err), log);
     }
   }
 
@@ -281,6 +319,11 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
       if (VnfError.is(err, 'NOT_FOUND') || VnfError.is(err, 'FORBIDDEN')) this.entries.delete(entryId(params));
       throw err;
     }
+  }
+
+  private forget(key: KeyParams): void {
+    this.entries.delete(entryId(key));
+    this.held.delete(entryId(key));
   }
 
   private remember(params: ValueParams): void {
@@ -295,23 +338,3 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
   }
 }
 
-/** Checks the key and that the value is plain JSON here, so nothing is silently changed on its way to the broker (which checks sizes). */
-function valueParams(key: RegistryKey, value: unknown): ValueParams {
-  const { collection, name } = validateKey(key, Infinity);
-  const json = serializeValue(value, Infinity);
-  return { collection, name, value: JSON.parse(json) as unknown };
-}
-
-function entryId(key: KeyParams): string {
-  return JSON.stringify([key.collection, key.name]);
-}
-
-function restoreError(what: string, cause: unknown): VnfError {
-  const code = VnfError.is(cause) ? cause.code : 'INTERNAL';
-  return new VnfError(
-    code,
-    `After reconnecting, ${what} could not be restored (${cause instanceof Error ? cause.message : String(cause)}). ` +
-      'Create it again if you still need it.',
-    { cause },
-  );
-}

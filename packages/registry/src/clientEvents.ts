@@ -8,6 +8,12 @@ export interface RegistryClientEvents {
    * (like an unhandled EventEmitter error) and other errors are logged.
    */
   error: (error: VnfError) => void;
+  /**
+   * The channel to the registry dropped (WebSocketRegistryClient), or InBrowserRegistry.drop ended this client: what
+   * it holds may be removed (wills applied) unless it comes back within the broker's grace. A Lock holder must
+   * assume it lost its lock.
+   */
+  down: () => void;
   /** WebSocketRegistryClient only: own entries and watches were restored after the channel came back. */
   resynced: () => void;
   /**

@@ -2,7 +2,7 @@ import { VnfError, callUserListener, type RegistryChange, type RegistryClient, t
 import type { EventEmitter } from 'eventemitter3';
 import type { RegistryClientEvents } from './clientEvents';
 
-const CLIENT_METHODS = ['createEntry', 'getEntry', 'updateEntry', 'deleteEntry', 'listEntries', 'watch', 'close'] as const;
+const CLIENT_METHODS = ['createEntry', 'getEntry', 'updateEntry', 'deleteEntry', 'listEntries', 'watch', 'write', 'remove', 'close'] as const;
 
 /** Binds every RegistryClient method to `client`: the seed calls them unbound (`createEntry.bind(null, key, value)`). */
 export function bindClientMethods(client: RegistryClient): void {
@@ -39,4 +39,17 @@ export function reportError(
 ): void {
   if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
   else log('registry client error (no error listener): %s %s', error.code, error.message);
+}
+
+/** A signal that fires when `own` (the client's) or `caller` (the caller's, if any) does. */
+export function linkedSignal(own: AbortSignal, caller: AbortSignal | undefined): AbortSignal {
+  if (!caller) return own;
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  if (own.aborted || caller.aborted) abort();
+  else {
+    own.addEventListener('abort', abort, { once: true });
+    caller.addEventListener('abort', abort, { once: true });
+  }
+  return controller.signal;
 }

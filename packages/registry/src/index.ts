@@ -24,5 +24,5 @@ export type {
   ChangeNotification,
 } from './registryProtocol';
 export { MAX_VALUE_DEPTH } from './registryValue';
-export { MemoryRegistryStorage, DEFAULT_MAX_LOG_ENTRIES } from './MemoryRegistryStorage';
+export { MemoryRegistryStorage, DEFAULT_MAX_LOG_ENTRIES, DEFAULT_MAX_LOG_BYTES } from './MemoryRegistryStorage';
 export type { MemoryRegistryStorageOptions } from './MemoryRegistryStorage';

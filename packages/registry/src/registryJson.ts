@@ -63,15 +63,27 @@ export function forwardingWatcher(forward: (type: RegistryChange['type'], entryJ
   return watcher;
 }
 
+const sharedJson = new WeakMap<StoredRecord, string>();
+
+/** entryJson, kept for the record object: every watch told one change shares one text. */
+export function sharedEntryJson(stored: StoredRecord): string {
+  let json = sharedJson.get(stored);
+  if (json === undefined) sharedJson.set(stored, (json = entryJson(stored)));
+  return json;
+}
+
 /** The JSON of an entry as `toEntry` then JSON.stringify would give it, without parsing the stored value. */
 export function entryJson(stored: StoredRecord): string {
   const { collection, name, owner, version, json } = stored;
-  return `{"collection":${JSON.stringify(collection)},"name":${JSON.stringify(name)},"value":${json},"owner":${JSON.stringify(owner)},"version":${version}}`;
+  const retained = stored.retained ? ',"retained":true' : '';
+  return `{"collection":${JSON.stringify(collection)},"name":${JSON.stringify(name)},"value":${json},"owner":${JSON.stringify(owner)},"version":${version}${retained}}`;
 }
 
 /** The entry a client sees: a fresh parse of the stored JSON. */
 export function toEntry(stored: StoredRecord): RegistryEntry {
-  return { collection: stored.collection, name: stored.name, value: JSON.parse(stored.json) as unknown, owner: stored.owner, version: stored.version };
+  const entry: RegistryEntry = { collection: stored.collection, name: stored.name, value: JSON.parse(stored.json) as unknown, owner: stored.owner, version: stored.version };
+  if (stored.retained) entry.retained = true;
+  return entry;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { RegistrySubject } from '@vnf/core';
+
 /*
  * The types RegistryService and its sessions (ServiceSession) share, in a leaf file: the service creates sessions and
  * a session implements RegistrySession, so with these types in either file the two would import each other.
@@ -16,6 +18,8 @@ export interface WatchBudget {
 
 export interface SessionLimits {
   maxWatches: number;
+  /** Writes that may wait for their condition at once (`wait: true`). */
+  maxWaits: number;
   /** Bytes of entries in one list reply (a page, or a whole list). */
   maxReplyBytes: number;
   maxPageEntries: number;
@@ -28,6 +32,8 @@ export interface SessionLimits {
 export interface SessionChannel {
   watchBudget?: WatchBudget;
   accepting?: () => boolean;
+  /** Who is behind the channel, for the service's `authorize` hook (its eva is the session's owner). */
+  subject?: Omit<RegistrySubject, 'eva'>;
 }
 
 /** One RPC channel's view of the registry: the broker opens one per channel and closes it when the channel goes. */
@@ -37,8 +43,11 @@ export interface RegistrySession {
    * the broker puts into its reply as it is) or rejects a VnfError (INVALID_ARGUMENT, NOT_FOUND, FORBIDDEN, …). Validates params strictly: params come from the network.
    */
   handle(method: string, params: unknown): Promise<unknown>;
-  /** The channel closed or was lost: removes the entries this session created and ends its watches. */
-  close(): Promise<void>;
+  /**
+   * The channel closed or was lost: ends its watches and waits, and removes the entries this session created.
+   * `applyWills`: the session ended uncleanly (its grace ran out), so entries with a will become their wills.
+   */
+  close(options?: { applyWills?: boolean }): Promise<void>;
   /**
    * The owner's session moved to another broker sharing the store (a reconnect took it over there): ends the
    * watches, keeps the entries, which now belong to the new session.

@@ -76,7 +76,8 @@ describe('RegistryService', () => {
       { entry: { collection: 'c', name: 'n', value: { x: [1] }, owner: 'a', version: 1 } },
       { status: Global.OK },
       { entries: [{ collection: 'c', name: 'n', value: 'v2', owner: 'a', version: 2 }] },
-      { status: Global.OK },
+      // A watch answers the store revision it starts after (what its client resumes from).
+      { status: Global.OK, revision: 2 },
       { status: Global.OK },
       { status: Global.OK },
     ]);
@@ -126,8 +127,8 @@ describe('RegistryService', () => {
     await writer.session.handle(RegistryMethod.CREATE, { collection: 'other', name: 'n', value: 1 });
     await writer.session.handle(RegistryMethod.DELETE, key);
     expect(watcher.notifications).toEqual([
-      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'added', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
-      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'added', entry: { ...key, value: 1, owner: 'a', version: 1 }, revision: 1 } },
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'mine', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 }, revision: 3 } },
     ]);
     await watcher.session.handle(RegistryMethod.UNWATCH, { watchId: 'mine' });
     await writer.session.handle(RegistryMethod.CREATE, { ...key, value: 2 });
@@ -140,7 +141,7 @@ describe('RegistryService', () => {
     await session.handle(RegistryMethod.WATCH, { collection: 'c', watchId: 'w' });
     expect(await codeOf(session.handle(RegistryMethod.WATCH, { collection: 'd', watchId: 'w' }))).toBe('INVALID_ARGUMENT');
     await session.handle(RegistryMethod.UNWATCH, { watchId: 'w' });
-    expect(await session.handle(RegistryMethod.WATCH, { collection: 'd', watchId: 'w' })).toEqual({ status: Global.OK });
+    expect(await session.handle(RegistryMethod.WATCH, { collection: 'd', watchId: 'w' })).toEqual({ status: Global.OK, revision: 0 });
     // Unwatching what is not watched is fine: the client may be cleaning up after a lost channel.
     expect(await session.handle(RegistryMethod.UNWATCH, { watchId: 'unknown' })).toEqual({ status: Global.OK });
   });
@@ -212,7 +213,7 @@ describe('RegistryService', () => {
     await Promise.all([a.session.close(), a.session.close()]);
     expect((await store.list('c')).map((e) => e.name)).toEqual(['b']);
     expect(b.notifications).toEqual([
-      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'b-watch', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 } } },
+      { method: REGISTRY_CHANGE_NOTIFICATION, params: { watchId: 'b-watch', type: 'removed', entry: { ...key, value: 1, owner: 'a', version: 1 }, revision: 3 } },
     ]);
     await b.session.handle(RegistryMethod.CREATE, { collection: 'c', name: 'b2', value: 1 });
     expect(a.notifications).toEqual([]);

@@ -64,7 +64,7 @@ describe('WebSocketRegistryClient', () => {
     expect(connect('me').client.owner).toBe('me');
   });
 
-  it('restores its entries (last value written) and watches when the channel comes back after a drop', async () => {
+  it('restores its entries (last value written) and resumes its watches from the change log when the channel comes back after a drop', async () => {
     const { store, connect, closeAll } = setup();
     cleanup = closeAll;
     const { rpc, client } = connect('a');
@@ -85,7 +85,8 @@ describe('WebSocketRegistryClient', () => {
     await resynced;
     expect(await store.list('c')).toEqual([{ collection: 'c', name: 'kept', value: 'v2', owner: 'a', version: 1 }]);
     await other.createEntry(key('after'), 1);
-    expect(await seen.until(1)).toEqual(['added:after:1']);
+    // What happened while it was down is replayed: its entry went with the session, and came back with the restore.
+    expect(await seen.until(3)).toEqual(['removed:kept:"v2"', 'added:kept:"v2"', 'added:after:1']);
   });
 
   it('lists a collection larger than one reply page by page, and gets all of it in order', async () => {
@@ -98,18 +99,25 @@ describe('WebSocketRegistryClient', () => {
     expect(rpc.calls.filter(([method]) => method === RegistryMethod.LIST).length).toBeGreaterThan(3);
   });
 
-  it('on a registry.resync notification emits resync once per watched collection', async () => {
+  it('on a registry.resync notification resumes each watch from the change log: nothing told twice, no resync event', async () => {
     const { connect, closeAll } = setup();
     cleanup = closeAll;
     const { rpc, client } = connect('a');
-    await client.watch('c', () => undefined);
-    await client.watch('c', () => undefined);
-    await client.watch('d', () => undefined);
+    const seen = recorder();
+    await client.watch('c', seen.watcher);
+    await client.createEntry(key('before'), 1);
+    expect(await seen.until(1)).toEqual(['added:before:1']);
     const resyncs: string[] = [];
     client.on('resync', (collection) => resyncs.push(collection));
+    const resumed = nextEvent<void>((resolve) => {
+      const done = () => (rpc.calls.some(([method, params]) => method === RegistryMethod.WATCH && (params as { from?: number }).from === 1) ? resolve() : setTimeout(done, 5));
+      done();
+    }, 'the watch resumed from revision 1');
     rpc.push(REGISTRY_RESYNC_NOTIFICATION, {});
-    await nextEvent<void>((resolve) => client.on('resync', () => resyncs.length === 2 && resolve()), 'two resyncs');
-    expect(resyncs.sort()).toEqual(['c', 'd']);
+    await resumed;
+    await client.createEntry(key('after'), 2);
+    expect(await seen.until(2)).toEqual(['added:before:1', 'added:after:2']);
+    expect(resyncs).toEqual([]);
   });
 
   it('a throwing resynced listener becomes a LISTENER_ERROR error event; the client keeps working', async () => {
