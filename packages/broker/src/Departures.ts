@@ -173,6 +173,8 @@ export class Departures {
       conn.peers.clear();
     }
     if (!keepsEva) this.release(conn, clean);
+    // Kept for a reconnect, but its client has already rejected its waiting writes: none may win unheard.
+    else conn.registry?.endWaits();
   }
 
   /** The grace of an uncleanly dropped socket passed with no reconnect: its eva and registry entries go. */

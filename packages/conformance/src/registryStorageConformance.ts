@@ -64,6 +64,8 @@ export function registryStorageConformance(name: string, setup: RegistryStorageC
 
     it("checks an owner's quota in the same step as the write: entries, and bytes that grow", () =>
       withStorage(async (storage) => {
+        const removed: string[] = [];
+        await storage.subscribe('c', (change) => change.type === 'removed' && removed.push(change.record.name));
         const quota = { maxEntries: 2, maxBytes: 10 };
         expect((await storage.write(key('a'), value('o', '1234'), { absent: true }, quota)).ok).toBe(true);
         expect((await storage.write(key('b'), value('o', '1234'), { absent: true }, quota)).ok).toBe(true);
@@ -150,6 +152,50 @@ export function registryStorageConformance(name: string, setup: RegistryStorageC
         expect(await storage.read(key('kept'))).toBeDefined();
         expect(await storage.read(key('never-leased'))).toBeDefined();
         expect(await storage.ownedBy('leaser')).toEqual([]);
+      }));
+
+    it("applies wills when a lease runs out: a will's value stays as a retained record, a removal will removes", () =>
+      withStorage(async (storage) => {
+        const changes: string[] = [];
+        await storage.subscribe('c', (change) => changes.push(`${change.type}:${change.record.name}:${change.record.json}:${change.record.retained === true}`));
+        await storage.write(key('status'), { ...value('leaser', '"up"'), will: { json: '"down"', bytes: 6 } }, { absent: true });
+        await storage.write(key('lock'), { ...value('leaser', '"held"'), will: { json: null, bytes: 0 } }, { absent: true });
+        await storage.keepAlive('leaser', 40);
+        await until('both wills applied', 5000, () => changes.length === 4);
+        expect(changes.slice(2).sort()).toEqual(['removed:lock:"held":false', 'updated:status:"down":true']);
+        expect(await storage.read(key('status'))).toMatchObject({ owner: 'leaser', json: '"down"', retained: true, version: 2 });
+        expect((await storage.read(key('status')))?.will).toBeUndefined();
+        // A retained record belongs to no lease: it is not the owner's any more.
+        expect(await storage.ownedBy('leaser')).toEqual([]);
+      }));
+
+    it('counts retained records against their collection, not their owner, and keeps them past the lease', () =>
+      withStorage(async (storage) => {
+        const removed: string[] = [];
+        await storage.subscribe('c', (change) => change.type === 'removed' && removed.push(change.record.name));
+        const quota = { maxEntries: 2, maxBytes: 10 };
+        const retained = (owner: string, json: string): RecordValue => ({ ...value(owner, json), retained: true });
+        expect(await storage.write(key('a'), retained('one', '"12"'), { absent: true }, quota)).toMatchObject({ ok: true, record: { retained: true } });
+        expect(await storage.write(key('b'), retained('two', '"34"'), { absent: true }, quota)).toMatchObject({ ok: true });
+        expect(await storage.write(key('c'), retained('three', '1'), { absent: true }, quota)).toMatchObject({ ok: false, reason: 'quota', entries: 2, bytes: 8 });
+        // Another collection has its own quota; the owners' own quotas are untouched.
+        expect(await storage.write(key('a', 'other'), retained('one', '1'), { absent: true }, quota)).toMatchObject({ ok: true });
+        expect(await storage.write(key('owned'), value('one', '1'), { absent: true }, { maxEntries: 1, maxBytes: 10 })).toMatchObject({ ok: true });
+        await storage.keepAlive('one', 40);
+        await until("one's owned entry removed", 5000, () => removed.length === 1);
+        expect(removed).toEqual(['owned']);
+        expect(await storage.read(key('a'))).toMatchObject({ owner: 'one', retained: true });
+      }));
+
+    it('says what an update replaced, and reads each page at one store revision', () =>
+      withStorage(async (storage) => {
+        const changes: StorageChange[] = [];
+        await storage.subscribe('c', (change) => changes.push(change));
+        await storage.write(key('n'), value('o', '1'), { absent: true });
+        await storage.write(key('n'), value('o', '2'), { version: 1 });
+        await until('two changes', 5000, () => changes.length === 2);
+        expect(changes[1]).toMatchObject({ type: 'updated', record: { json: '2', version: 2 }, previous: { json: '1', version: 1 } });
+        expect(await storage.page('c', undefined, 10, 1000)).toMatchObject({ records: [{ name: 'n' }], revision: 2 });
       }));
   });
 }

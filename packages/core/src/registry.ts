@@ -103,6 +103,8 @@ export interface RegistryWriteResult {
 export interface RegistryClient {
   /** The eva that owns what this client creates. */
   readonly owner: string;
+  /** True once `close()` was called (or the client was ended): every method then rejects DESTROYED. */
+  readonly closed: boolean;
   /** Creates an entry owned by this client: Global.OK, or Global.ALREADY_EXISTS (the existing entry is kept). */
   createEntry(key: RegistryKey, value: unknown): Promise<Status>;
   /** The entry's value; rejects with NOT_FOUND when absent. */

@@ -104,6 +104,14 @@ export class ServiceSession implements RegistrySession {
     return this.closing;
   }
 
+  endWaits(): void {
+    // Nobody could be told their outcome: they end as cancelled, and nothing is written for them.
+    for (const wait of this.waits.values()) {
+      wait.cancelling = true;
+      wait.controller.abort();
+    }
+  }
+
   detach(): Promise<void> {
     if (!this.closing) this.closing = this.shutDown(false, false);
     return this.closing;

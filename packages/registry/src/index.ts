@@ -26,3 +26,10 @@ export type {
 export { MAX_VALUE_DEPTH } from './registryValue';
 export { MemoryRegistryStorage, DEFAULT_MAX_LOG_ENTRIES, DEFAULT_MAX_LOG_BYTES } from './MemoryRegistryStorage';
 export type { MemoryRegistryStorageOptions } from './MemoryRegistryStorage';
+export { Lock } from './Lock';
+export type { LockEvents, LockOptions, LockAcquireOptions, LockValue } from './Lock';
+export { LeaderElection } from './LeaderElection';
+export type { LeaderElectionEvents, LeaderElectionOptions } from './LeaderElection';
+export { DEFAULT_MAX_WAITS_PER_SESSION } from './RegistryService';
+export { REGISTRY_SNAPSHOT_NOTIFICATION, REGISTRY_WAITED_NOTIFICATION } from './registryProtocol';
+export type { WriteParams, RemoveParams, CancelParams, WatchResult, WriteReply, SnapshotNotification, WaitedNotification } from './registryProtocol';

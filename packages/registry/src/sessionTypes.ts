@@ -49,6 +49,11 @@ export interface RegistrySession {
    */
   close(options?: { applyWills?: boolean }): Promise<void>;
   /**
+   * The channel dropped but the session is kept for a reconnect (the broker's grace): its waiting writes end now,
+   * since their outcome could reach nobody (the client has already rejected them UNAVAILABLE).
+   */
+  endWaits(): void;
+  /**
    * The owner's session moved to another broker sharing the store (a reconnect took it over there): ends the
    * watches, keeps the entries, which now belong to the new session.
    */

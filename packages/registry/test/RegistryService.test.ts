@@ -27,7 +27,8 @@ function setup(options?: { maxWatchesPerSession?: number; maxReplyBytes?: number
 function onTheWire(session: RegistrySession): RegistrySession {
   return {
     handle: async (method, params) => JSON.parse(JSON.stringify(await session.handle(method, params))) as unknown,
-    close: () => session.close(),
+    close: (options) => session.close(options),
+    endWaits: () => session.endWaits(),
     detach: () => session.detach(),
   };
 }

@@ -287,4 +287,30 @@ describe('WebSocketRegistryClient', () => {
     await expect(client.createEntry(key('u'), undefined)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
     expect(rpc.calls).toEqual([]);
   });
+
+  it('says UNSUPPORTED, naming the upgrade, when a 0.1 broker does not know write, remove or a watch option', async () => {
+    // What a 0.1 broker answers: its RPC router does not know registry.write, its watch refuses unknown params.
+    const rpc: Rpc = {
+      eva: 'a',
+      call: async (method: string, params: unknown) => {
+        if (method === 'registry.watch' && Object.keys(params as object).some((name) => name !== 'collection' && name !== 'watchId')) {
+          throw new VnfError('INVALID_ARGUMENT', 'registry.watch does not take a param "snapshot"; it takes { collection, watchId }.');
+        }
+        if (method === 'registry.watch' || method === 'registry.unwatch') return { status: 'OK' };
+        throw new VnfError('NOT_FOUND', `The broker has no RPC method "${method}". Check the name and the broker's version.`);
+      },
+      onNotification: () => () => undefined,
+      onStateChange: () => () => undefined,
+      close: async () => undefined,
+    };
+    const client = new WebSocketRegistryClient(rpc);
+    const tooOld = expect.objectContaining({ code: 'UNSUPPORTED', message: expect.stringContaining('Upgrade the broker') });
+    await expect(client.write(key('e'), 1, { when: null })).rejects.toEqual(tooOld);
+    await expect(client.remove(key('e'))).rejects.toEqual(tooOld);
+    await expect(client.watch('c', () => undefined, { snapshot: true })).rejects.toEqual(tooOld);
+    // A plain watch works as it did.
+    const stop = await client.watch('c', () => undefined);
+    await stop();
+    await client.close();
+  });
 });

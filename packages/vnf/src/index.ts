@@ -13,11 +13,12 @@ export {
   MAX_EVA_LENGTH,
   VnfError,
   callUserListener,
+  defaultAuthorize,
   isBinary,
   validateEva,
 } from '@vnf/core';
 export { InBrowserEndpoint, InBrowserHub } from '@vnf/in-browser-hub';
-export { InBrowserRegistry, InBrowserRegistryClient, MemoryRegistryStore, WebSocketRegistryClient } from '@vnf/registry';
+export { InBrowserRegistry, InBrowserRegistryClient, LeaderElection, Lock, MemoryRegistryStore, WebSocketRegistryClient } from '@vnf/registry';
 export { CloseCode, WebSocketEndpoint, WebSocketFactory, WebSocketHub, WebSocketRpc } from '@vnf/websocket-hub';
 export { ANY, ChaosController, DEFAULT_RULES, UnreliableEndpoint, UnreliableHub } from '@vnf/unreliable-hub';
 export { ReliableEndpoint, ReliableHub } from '@vnf/reliable-hub';

@@ -11,6 +11,7 @@ export const PUBLIC_API: readonly string[] = [
   'MAX_EVA_LENGTH',
   'VnfError',
   'callUserListener',
+  'defaultAuthorize',
   'isBinary',
   'validateEva',
   // @vnf/in-browser-hub
@@ -19,6 +20,8 @@ export const PUBLIC_API: readonly string[] = [
   // @vnf/registry
   'InBrowserRegistry',
   'InBrowserRegistryClient',
+  'LeaderElection',
+  'Lock',
   'MemoryRegistryStore',
   'WebSocketRegistryClient',
   // @vnf/websocket-hub
