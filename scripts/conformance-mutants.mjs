@@ -2,7 +2,8 @@
 // in a copy of the packages, runs the conformance suite it names (only the tests its fragment names, with -t),
 // and expects the test named for that rule to fail. First every suite runs unmutated and must pass, so a
 // mutant is never "killed" by a test that fails anyway. Exits 1 when a mutant survives or a mutation point is
-// gone. Run: `npm run test:mutants` (CI runs it; about two minutes on two cores).
+// gone. Run: `npm run test:mutants` (CI runs it; about two minutes on two cores). `npm run test:mutants -- <fragment>…`
+// runs only the mutants whose rule contains one of the fragments (every mutation point is still checked).
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const { suites, mutants } = createRequire(import.meta.url)('./mutants/catalog.cjs');
+const { suites, mutants: catalog } = createRequire(import.meta.url)('./mutants/catalog.cjs');
+const only = process.argv.slice(2);
+const mutants = only.length === 0 ? catalog : catalog.filter((m) => only.some((fragment) => m.rule.includes(fragment)));
 const loopback = join(root, '../shared/bin/loopback-only');
 const PARALLEL = 2;
 
@@ -61,7 +64,7 @@ function runSuite(cwd, suite, pattern) {
 
 // Every mutation point must exist exactly once, or the mutant would test nothing.
 let broken = 0;
-for (const { rule, file, from } of mutants) {
+for (const { rule, file, from } of catalog) {
   const count = readFileSync(join(root, file), 'utf8').split(from).length - 1;
   if (count !== 1) {
     console.log(`?        ${rule}: the mutation point occurs ${count} times in ${file} (update scripts/mutants/catalog.cjs)`);
@@ -69,6 +72,10 @@ for (const { rule, file, from } of mutants) {
   }
 }
 if (broken > 0) process.exit(1);
+if (mutants.length === 0) {
+  console.log(`No mutant's rule contains ${only.map((f) => JSON.stringify(f)).join(' or ')}.`);
+  process.exit(1);
+}
 
 const copies = Array.from({ length: PARALLEL }, makeCopy);
 

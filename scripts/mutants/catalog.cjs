@@ -18,6 +18,10 @@ const suites = {
   router: 'packages/broker/test/router.conformance.test.ts',
   // The RegistryStorage contract on MemoryRegistryStorage.
   storage: 'packages/registry/test/storage.conformance.test.ts',
+  // The registry suite (with its coordination tests) on InBrowserRegistry and on WebSocketRegistryClient + RegistryService over an in-process rpc.
+  registry: 'packages/registry/test/conformance.test.ts',
+  // The registry suite over a real broker on 127.0.0.1 (run inside the loopback-only namespace).
+  brokerRegistry: 'packages/broker/test/registry.conformance.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -34,6 +38,15 @@ const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
 const multiplexEndpoint = 'packages/multiplex-hub/src/MultiplexEndpoint.ts';
 const memoryRouter = 'packages/broker/src/MemoryRouter.ts';
 const memoryStorage = 'packages/registry/src/MemoryRegistryStorage.ts';
+const registryRules = 'packages/registry/src/RegistryRules.ts';
+const registryMatch = 'packages/registry/src/registryMatch.ts';
+const writeWaiters = 'packages/registry/src/WriteWaiters.ts';
+const watchFeed = 'packages/registry/src/WatchFeed.ts';
+const registryJson = 'packages/registry/src/registryJson.ts';
+const inBrowserRegistryClient = 'packages/registry/src/InBrowserRegistryClient.ts';
+const wsRegistryClient = 'packages/registry/src/WebSocketRegistryClient.ts';
+const remoteWatches = 'packages/registry/src/RemoteWatches.ts';
+const registryOptions = 'packages/registry/src/registryOptions.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -75,8 +88,40 @@ const mutants = [
   { rule: 'wrong sourceEva', file: hub, from: 'this.deliver(source.eva, payload);', to: "this.deliver(source.eva, typeof payload === 'string' && payload.startsWith('a-to') ? payload + '!' : payload);", suite: 'inBrowser', expect: 'only the messages sent to it' },
   { rule: 'connect callback never called on failure', file: core, from: 'const own = { ...event };\n      if (cb)', to: "const own = { ...event };\n      if (cb && own.status === 'CONNECTED')", suite: 'inBrowser', expect: 'NOT_FOUND' },
   { rule: 'write without its condition', file: memoryStorage, from: "const holds = 'absent' in condition ? current === undefined : current !== undefined && current.version === condition.version;", to: 'const holds = true;', suite: 'storage', expect: 'creates only what is absent' },
-  { rule: 'quota not checked with the write', file: memoryStorage, from: '    if (quota) {\n      const entries', to: '    if (false) {\n      const entries', suite: 'storage', expect: "checks an owner's quota" },
+  { rule: 'quota not checked with the write', file: memoryStorage, from: '    if (quota) {\n      // Who pays', to: '    if (false) {\n      // Who pays', suite: 'storage', expect: "checks an owner's quota" },
   { rule: 'takeover without the token', file: memoryRouter, from: 'if (proof !== undefined && sameToken(proof, current.session)) {', to: 'if (true) {', suite: 'router', expect: 'refuses a claim of a held eva' },
+  // The registry's coordination guarantees (registryCoordinationConformance.ts).
+  { rule: 'subset match ignores nested fields', file: registryMatch, from: 'if (isPlainObject(want) ? !matchesFields(got, want) : !jsonEqual(got, want)) return false;', to: 'if (isPlainObject(want) ? false : !jsonEqual(got, want)) return false;', suite: 'registry', expect: 'nested objects by subset' },
+  { rule: 'JSON equality depends on key order', file: registryMatch, from: '  const kb = Object.keys(b);\n', to: '  const kb = Object.keys(b);\n  if (JSON.stringify(a) !== JSON.stringify(b)) return false;\n', suite: 'registry', expect: 'arrays and other values by equality' },
+  { rule: 'CONFLICT without the current revision', file: registryOptions, from: 'revision: current?.revision ?? null };', to: 'revision: null };', suite: 'registry', expect: 'CONFLICT with the current version and revision' },
+  { rule: 'a conditional write not atomic', file: memoryStorage, from: "const holds = 'absent' in condition ? current === undefined : current !== undefined && current.version === condition.version;", to: 'const holds = true;', suite: 'registry', expect: 'exactly one of many concurrent creates' },
+  { rule: 'a waiting write ignores its condition', file: registryRules, from: 'if (!holds(when, current)) return waiting.wait ? null : conflict(current);', to: 'if (!holds(when, current) && !waiting.wait) return conflict(current);', suite: 'registry', expect: 'resolves only once the condition holds' },
+  { rule: 'a waiter wins out of order', file: writeWaiters, from: 'for (const waiter of [...queue.waiters]) {', to: 'for (const waiter of [...queue.waiters].reverse()) {', suite: 'registry', expect: 'first come first served' },
+  { rule: 'two waiters both win', file: writeWaiters, from: '          if (result) break;', to: '          if (result) { for (const other of queue.waiters.splice(0)) other.resolve(result); break; }', suite: 'registry', expect: 'exactly one wins, the others keep waiting' },
+  { rule: 'a timed-out waiter stays queued', file: writeWaiters, from: 'this.remove(id, waiter);\n        waiter.reject(error);', to: 'waiter.reject(error);', suite: 'registry', expect: 'rejects TIMEOUT and writes nothing later' },
+  { rule: 'a closing client keeps waiting', file: inBrowserRegistryClient, from: '    this.waits.abort();\n', to: '\n', suite: 'registry', expect: 'a waiter whose client closes' },
+  { rule: 'a closing session keeps waiting', file: 'packages/registry/src/ServiceSession.ts', from: 'for (const wait of this.waits.values()) wait.controller.abort();', to: '', suite: 'registry', expect: 'a waiter whose session ends uncleanly' },
+  { rule: 'wills applied on a clean close (in-page)', file: inBrowserRegistryClient, from: "if (how === 'wills') await this.store.applyWills(this.owner);", to: "if (how !== 'unclean') await this.store.applyWills(this.owner);", suite: 'registry', expect: 'a clean close does not apply wills' },
+  { rule: 'wills applied on a clean close (over rpc)', file: wsRegistryClient, from: 'if (applyWills) await this.bestEffort(RegistryMethod.APPLY_WILLS, {});', to: 'await this.bestEffort(RegistryMethod.APPLY_WILLS, {});', suite: 'registry', expect: 'a clean close does not apply wills' },
+  { rule: 'a will not cleared by a later write', file: memoryStorage, from: '    if (value.will) record.will = { json: value.will.json, bytes: value.will.bytes };', to: '    const will = value.will ?? current?.will;\n    if (will) record.will = { json: will.json, bytes: will.bytes };', suite: 'registry', expect: 'a later write without a will clears it' },
+  { rule: 'retained needs no permission', file: registryRules, from: 'retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),', to: 'retained: false,', suite: 'registry', expect: 'refuses retain: true and a will with a value' },
+  { rule: 'a retained entry goes with its writer', file: memoryStorage, from: 'bytes: held.bytes + charged(record) });\n      return;', to: 'bytes: held.bytes + charged(record) });', suite: 'registry', expect: "a retained entry outlives its writer's close" },
+  { rule: 'listed entries carry retained: false', file: registryJson, from: '  if (stored.retained) entry.retained = true;', to: '  entry.retained = (stored.retained === true) as true;', suite: 'registry', expect: 'lists ordinary entries with no retained key' },
+  { rule: 'snapshot entries out of order', file: watchFeed, from: 'const names = [...state.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));', to: 'const names = [...state.keys()].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));', suite: 'registry', expect: 'ordered by name, at a revision' },
+  { rule: 'snapshot repeats the changes it covers', file: watchFeed, from: 'if (this.stopped || change.revision <= this.told) return;', to: 'if (this.stopped) return;', suite: 'registry', expect: 'miss nothing and repeat nothing' },
+  { rule: 'changes of a snapshot watch carry no revision', file: watchFeed, from: '    event.revision = change.revision;', to: '', suite: 'registry', expect: 'then every later change with its revision' },
+  { rule: 'a plain watch told revisions', file: remoteWatches, from: 'callWatcher(this.host.emitter, watch.watcher as RegistryWatcher, { type: change.type, entry: change.entry });', to: 'callWatcher(this.host.emitter, watch.watcher as RegistryWatcher, { type: change.type, entry: change.entry, revision: change.revision });', suite: 'registry', expect: "a plain watch's changes are exactly { type, entry }" },
+  { rule: 'snapshot not filtered', file: watchFeed, from: 'if (this.matches(record)) entries.push(toEntry(record));', to: 'entries.push(toEntry(record));', suite: 'registry', expect: 'its snapshot filtered too' },
+  { rule: 'filter not applied to removals', file: watchFeed, from: "change.type === 'removed' ? this.matches(change.record) :", to: "change.type === 'removed' ? true :", suite: 'registry', expect: 'updated out of the filter as removed' },
+  { rule: 'an update out of the filter not told', file: watchFeed, from: "    if (before) return 'removed';", to: '', suite: 'registry', expect: 'updated out of the filter as removed' },
+  { rule: 'resume does not replay (store)', file: watchFeed, from: 'const replayed = await this.replay(from);', to: 'const replayed = null;', suite: 'registry', expect: 'seen every change once, in order, with no resync' },
+  { rule: 'resume does not replay (client)', file: remoteWatches, from: 'params.from = watch.revision;', to: '', suite: 'registry', expect: 'seen every change once, in order, with no resync' },
+  { rule: 'no resync past the log', file: watchFeed, from: 'if (batch.truncated) return null;', to: '', suite: 'registry', expect: 'one resync snapshot with the fresh state' },
+  { rule: 'wills not applied when the grace ends (broker)', file: 'packages/broker/src/Departures.ts', from: '    this.release(conn, false);', to: '    this.release(conn);', suite: 'brokerRegistry', expect: 'applies a will value when its writer ends uncleanly' },
+  { rule: 'a reconnect within the grace gets a new session (broker)', file: 'packages/broker/src/Admission.ts', from: 'if (previous) this.calls.adoptRegistry(conn, previous);', to: 'if (previous) this.host.release(previous);', suite: 'brokerRegistry', expect: 'seen every change once, in order, with no resync' },
+  { rule: 'waits outlive a dropped socket (broker)', file: 'packages/broker/src/Departures.ts', from: '    else conn.registry?.endWaits();', to: '', suite: 'brokerRegistry', expect: 'a waiter whose channel is interrupted' },
+  { rule: 'waits outlive an interrupted channel (session)', file: 'packages/registry/src/ServiceSession.ts', from: '      wait.cancelling = true;\n      wait.controller.abort();', to: '      wait.cancelling = true;', suite: 'registry', expect: 'a waiter whose channel is interrupted' },
+  { rule: 'a snapshot in pages keeps only its last page', file: remoteWatches, from: 'watch.pages = [...(watch.pages ?? []), ...page.entries];', to: 'watch.pages = [...page.entries];', suite: 'registry', expect: 'a snapshot larger than a page and a reply' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

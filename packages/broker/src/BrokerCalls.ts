@@ -118,13 +118,13 @@ export class BrokerCalls {
    * half of watchLagBytes and the client's budget has room again, one resync tells the client that its watches may
    * have missed changes.
    */
-  private notify(conn: ClientConnection, method: string, paramsJson: string): void {
-    if (conn.state !== 'ready' || conn.lagTimer) return;
+  private notify(conn: ClientConnection, method: string, paramsJson: string): boolean {
+    if (conn.state !== 'ready' || conn.lagTimer) return false;
     const text = `{"t":"notify","method":${JSON.stringify(method)},"params":${paramsJson}}`;
     const now = Date.now();
     if (conn.pendingBytes <= this.options.watchLagBytes && this.budgets.withinNotifyRate(conn.client, text.length, now)) {
       this.host.sendText(conn, text);
-      return;
+      return true;
     }
     log('%s lags behind its registry notifications, or its client passed its fan-out budget; dropping them', conn.id);
     conn.lagTimer = setInterval(() => {
@@ -133,6 +133,7 @@ export class BrokerCalls {
       conn.lagTimer = null;
       this.host.send(conn, { t: 'notify', method: REGISTRY_RESYNC_NOTIFICATION, params: {} });
     }, LAG_POLL_MS);
+    return false;
   }
 
   /**

@@ -6,7 +6,7 @@ export { routerConformance } from './routerConformance';
 export { registryStorageConformance } from './registryStorageConformance';
 export type { RegistryStorageConformanceSetup } from './registryStorageConformance';
 export type { RouterConformanceSetup, RouterUnderTest, RouterHolder, RouterClaim } from './routerConformance';
-export type { RegistryConformanceSetup, RegistryFixture } from './registryConformance';
+export type { RegistryConformanceSetup, RegistryFixture, RegistryFixtureOptions } from './registryConformance';
 export { until, waitFor, uniqueEva } from './waiting';
 export { ResourceTracker, trackResources } from './resources';
 export type { LiveResource } from './resources';

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Global, VnfError, type ErrorCode, type RegistryChange, type RegistryClient, type RegistryKey } from '@vnf/core';
+import { Global, type RegistryChange, type RegistryClient, type RegistryKey, type RegistryWatchEvent } from '@vnf/core';
+import { registryCoordinationConformance } from './registryCoordinationConformance';
+import { Recorder, attempt, describeChange, expectCode } from './registryHelpers';
 
 /** One registry shared by the clients of one test. */
 export interface RegistryFixture {
@@ -12,19 +14,64 @@ export interface RegistryFixture {
    * shared-owner test then checks nothing.
    */
   connectAgain?(eva: string): RegistryClient | Promise<RegistryClient>;
+  /**
+   * Ends the client's session uncleanly, as a lost channel whose grace ran out does (InBrowserRegistry.drop; over the
+   * broker, a socket cut without a close handshake and no reconnect within evaGraceMs): the registry applies the
+   * client's wills and removes its other entries. Resolves once that is done and, for a client that reconnects by
+   * itself (WebSocketRegistryClient, in a new session), once it has come back (`resynced`). The coordination tests
+   * of wills check nothing for fixtures without it.
+   */
+  dropUncleanly?(client: RegistryClient): Promise<void>;
+  /**
+   * Interrupts the client's channel and brings it back before the registry's grace ends, so that its session (its
+   * entries, its watches) is kept: the channel goes down, `whileDown` runs (the test makes changes the client cannot
+   * hear), then the channel comes back and the client resumes. Resolves once the client emitted `resynced`.
+   * Fixtures without a channel (InBrowserRegistry) leave it out, and the resume tests check nothing.
+   */
+  interrupt?(client: RegistryClient, whileDown?: () => Promise<void>): Promise<void>;
   /** Releases the fixture (servers, sockets). Clients not closed by the test are closed here. */
   close(): Promise<void>;
 }
 
+/** What a test asks of the registry it creates. Each fixture allows retained entries in collections starting `conformance-retained`. */
+export interface RegistryFixtureOptions {
+  /** The store's change-log history (MemoryRegistryStoreOptions.maxLogEntries): how far back a resumed watch can replay. */
+  maxLogEntries?: number;
+  /**
+   * How long a dropped session is kept for its reconnect, ms (the broker's evaGraceMs), for tests that `interrupt`
+   * clients: long enough that a reconnect always comes within it. Without it a fixture keeps the grace short, so
+   * that wills apply soon after `dropUncleanly`. Fixtures without a grace ignore it.
+   */
+  graceMs?: number;
+}
+
 export interface RegistryConformanceSetup {
-  /** Creates a fresh registry for one test. */
-  createRegistry(): RegistryFixture | Promise<RegistryFixture>;
+  /**
+   * Creates a fresh registry for one test (without options before each test; a test needing options creates
+   * another). Its authorize hook allows retained entries (and wills with a value) in collections whose name starts
+   * with `conformance-retained`, and applies defaultAuthorize to everything else.
+   */
+  createRegistry(options?: RegistryFixtureOptions): RegistryFixture | Promise<RegistryFixture>;
   /** Time to wait for an expected event, ms. Default 5000. */
   timeoutMs?: number;
   /** The registry's largest value, in bytes of UTF-8 JSON. Default 65 536 (MemoryRegistryStore's default). */
   maxValueBytes?: number;
   /** The registry's longest collection or entry name, in characters. Default 256 (MemoryRegistryStore's default). */
   maxKeyLength?: number;
+}
+
+/** What the coordination tests (registryCoordinationConformance.ts) share with this suite: its fixture and its clients. */
+export interface RegistrySuite {
+  readonly setup: RegistryConformanceSetup;
+  readonly timeoutMs: number;
+  /** The registry of the running test. */
+  fixture(): RegistryFixture;
+  /** A client of the running test's registry, closed after the test. */
+  connect(eva: string): Promise<RegistryClient>;
+  /** A recorder of watch events, disposed of after the test. */
+  record<T extends RegistryWatchEvent = RegistryChange>(): Recorder<T>;
+  /** Replaces the running test's registry by one created with `options` (the clients of the old one are closed). */
+  reopen(options: RegistryFixtureOptions): Promise<RegistryFixture>;
 }
 
 const C1 = 'conformance-collection-1';
@@ -39,7 +86,7 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
   describe(`registry conformance: ${name}`, () => {
     let fixture: RegistryFixture;
     let clients: RegistryClient[] = [];
-    let recorders: Recorder[] = [];
+    let recorders: Recorder<RegistryWatchEvent>[] = [];
 
     const connect = async (eva: string): Promise<RegistryClient> => {
       const client = await fixture.connect(eva);
@@ -51,23 +98,24 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
       clients.push(client);
       return client;
     };
-    const record = (): Recorder => {
-      const recorder = new Recorder(timeoutMs);
-      recorders.push(recorder);
+    const record = <T extends RegistryWatchEvent = RegistryChange>(): Recorder<T> => {
+      const recorder = new Recorder<T>(timeoutMs);
+      recorders.push(recorder as unknown as Recorder<RegistryWatchEvent>);
       return recorder;
+    };
+    const release = async (): Promise<void> => {
+      for (const recorder of recorders) recorder.dispose();
+      await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+      clients = [];
+      recorders = [];
+      await fixture.close();
     };
 
     beforeEach(async () => {
       fixture = await setup.createRegistry();
     });
 
-    afterEach(async () => {
-      for (const recorder of recorders) recorder.dispose();
-      await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-      clients = [];
-      recorders = [];
-      await fixture.close();
-    });
+    afterEach(release);
 
     it('runs the seed flow: createEntry resolves Global.OK, getEntry the value (methods called unbound)', async () => {
       const registryClient = await connect('endpoint1-name');
@@ -427,83 +475,18 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
       const b = await connect('owner-b');
       await expectCode(attempt(() => b.getEntry(key)), 'NOT_FOUND');
     });
+
+    registryCoordinationConformance({
+      setup,
+      timeoutMs,
+      fixture: () => fixture,
+      connect,
+      record,
+      async reopen(options) {
+        await release();
+        fixture = await setup.createRegistry(options);
+        return fixture;
+      },
+    });
   });
-}
-
-/** Collects the changes a watcher is told and waits for a number of them, with a timeout. */
-class Recorder {
-  readonly changes: RegistryChange[] = [];
-  private waiting: { count: number; resolve: () => void } | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(private readonly timeoutMs: number) {}
-
-  readonly watcher = (change: RegistryChange): void => {
-    this.changes.push(change);
-    if (this.waiting && this.changes.length >= this.waiting.count) this.waiting.resolve();
-  };
-
-  until(count: number): Promise<RegistryChange[]> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.changes.length >= count) {
-        resolve();
-        return;
-      }
-      this.timer = setTimeout(() => {
-        this.waiting = null;
-        reject(new Error(`Expected ${count} registry changes within ${this.timeoutMs} ms; got ${describeChanges(this.changes)}.`));
-      }, this.timeoutMs);
-      this.waiting = {
-        count,
-        resolve: () => {
-          this.dispose();
-          resolve();
-        },
-      };
-    }).then(() => this.changes.slice(0, count));
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.waiting = null;
-  }
-}
-
-function describeChange(change: RegistryChange): string {
-  return `${change.type}:${change.entry.name}`;
-}
-
-function describeChanges(changes: RegistryChange[]): string {
-  if (changes.length === 0) return 'none';
-  return changes.map((c) => `${c.type} ${c.entry.collection}/${c.entry.name}`).join(', ');
-}
-
-/** Registry calls are asynchronous: even a bad argument must reject, never throw at the call. */
-function attempt<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return call();
-  } catch (err) {
-    return Promise.reject(new Error(`The call threw synchronously instead of returning a rejected promise: ${String(err)}`));
-  }
-}
-
-async function expectCode(promise: Promise<unknown>, code: ErrorCode, ...input: unknown[]): Promise<void> {
-  let outcome: string;
-  try {
-    const value = await promise;
-    outcome = `resolved ${safeString(value)}`;
-  } catch (err) {
-    if (VnfError.is(err, code)) return;
-    outcome = VnfError.is(err) ? `rejected VnfError ${err.code}: ${err.message}` : `rejected ${safeString(err)}`;
-  }
-  throw new Error(`Expected a VnfError ${code}${input.length > 0 ? ` for ${safeString(input[0])}` : ''}; the call ${outcome}.`);
-}
-
-function safeString(value: unknown): string {
-  if (typeof value === 'bigint' || typeof value === 'symbol' || typeof value === 'function') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

@@ -95,7 +95,7 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
 
   async write(key: RegistryKey, value: unknown, options: RegistryWriteOptions = {}): Promise<RegistryWriteResult> {
     this.assertOpen('write');
-    const result = await this.store.write(this.owner, key, value, this.waitOptions(options), this.access);
+    const result = await this.store.write(this.owner, key, value, this.waitOptions(options, 'write'), this.access);
     if (result.status === Global.OK) {
       const id = entryId(key);
       // A retained entry outlives this client, so its close leaves it; any other it wrote, its close removes.
@@ -109,7 +109,7 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
 
   async remove(key: RegistryKey, options: RegistryRemoveOptions = {}): Promise<RegistryWriteResult> {
     this.assertOpen('remove');
-    const result = await this.store.remove(this.owner, key, this.waitOptions(options), this.access);
+    const result = await this.store.remove(this.owner, key, this.waitOptions(options, 'remove'), this.access);
     if (result.status === Global.OK) this.written.delete(entryId(key));
     return result;
   }
@@ -186,9 +186,13 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
   }
 
   /** The caller's options, its wait also ended by this client's close. */
-  private waitOptions<T extends RegistryRemoveOptions>(options: T): T {
+  private waitOptions<T extends RegistryRemoveOptions>(options: T, call: string): T {
     if (typeof options !== 'object' || options === null || !options.wait) return options;
-    return { ...options, signal: linkedSignal(this.waits.signal, options.signal) };
+    try {
+      return { ...options, signal: linkedSignal(this.waits.signal, options.signal) };
+    } catch (err) {
+      throw VnfError.is(err) ? new VnfError(err.code, `${call}: ${err.message}`) : err;
+    }
   }
 
   /** Runs an update or delete; an entry the store says is gone or not the owner's is no longer this client's. */

@@ -230,10 +230,13 @@ export class RegistryRules implements RegistryStore {
       const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
       return this.subscriptions.subscribe(collection, forward ? { forward } : { plain });
     }
-    const feed = new WatchFeed(collection, watcher as RegistrySnapshotWatcher, feedOptions, {
+    const what = `a watcher of collection ${collection}`;
+    const forward = (watcher as Partial<ForwardingWatcher>)[FORWARD];
+    const feed = new WatchFeed(collection, watcher as RegistrySnapshotWatcher, forward ? { ...feedOptions, forward } : feedOptions, {
       changesSince: (revision, limit) => this.storage.changesSince(revision, limit),
       page: (name, after) => this.storage.page(name, after, SNAPSHOT_PAGE_ENTRIES, Infinity),
-      tell: (listener, event) => callUserListener(UNHEARD, () => listener(event), `a watcher of collection ${collection}`),
+      tell: (listener, event) => callUserListener(UNHEARD, () => listener(event), what),
+      guard: (fn) => callUserListener(UNHEARD, fn, what),
     });
     const stop = await this.subscriptions.subscribe(collection, { raw: feed.onChange });
     let revision: number;
@@ -270,18 +273,21 @@ export class RegistryRules implements RegistryStore {
         const current = await this.storage.read(key);
         if (!holds(when, current)) return waiting.wait ? null : conflict(current);
         if (value === null && !current) throw this.found(key, current);
+        // `write` sets the entry's kind: without `retain`, a retained entry becomes the writer's own (a status that its
+        // will made "offline" is taken back, with a new will, by its writer), which needs the right to write it.
+        const record = value;
         const permitted = this.permit(owner, access, 'write', {
           collection: key.collection,
           name: key.name,
-          retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),
+          retained: !!record?.retained || !!current?.retained || (record?.will !== undefined && record.will.json !== null),
           ...(current && { owner: current.owner }),
         });
         if (permitted) await permitted;
         const condition: WriteCondition = current ? { version: current.version } : { absent: true };
-        const quota = value?.retained ? this.retainedQuota : this.quota;
-        const outcome = await this.storage.write(key, value, condition, value ? quota : undefined);
+        const quota = record?.retained ? this.retainedQuota : this.quota;
+        const outcome = await this.storage.write(key, record, condition, record ? quota : undefined);
         if (outcome.ok) return { status: Global.OK, version: outcome.record.version, revision: outcome.revision };
-        if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, value!, outcome, current);
+        if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, record!, outcome, current);
         // Another write came between the read and this one: read again.
       }
       throw this.contended(key);

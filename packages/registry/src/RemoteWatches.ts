@@ -25,6 +25,11 @@ interface Watch {
   /** Pages of a snapshot being received. */
   pages: RegistryEntry[] | null;
   /**
+   * A snapshot watch whose snapshot has not been told yet (its pages may have been dropped while its socket lagged):
+   * changes before it are not told, and it resumes with a fresh snapshot.
+   */
+  awaitingSnapshot: boolean;
+  /**
    * Between a drop (or a lag) and the end of the old watch on the broker: what the old watch still sends is ignored,
    * since the resumed watch replays everything after `revision`, in order.
    */
@@ -46,6 +51,8 @@ export interface RemoteWatchesHost {
 export class RemoteWatches {
   private readonly watches = new Map<string, Watch>();
   private nextId = 1;
+  /** The resumption running now, if any: the next one waits for it. */
+  private resumptions: Promise<void> = Promise.resolve();
 
   /** `idPrefix` makes this client's watch ids its own on a channel other clients may share. */
   constructor(
@@ -57,14 +64,14 @@ export class RemoteWatches {
   async add(collection: string, watcher: Watch['watcher'], options: RegistryWatchOptions | undefined, isClosing: () => boolean): Promise<() => Promise<void>> {
     const watchId = `${this.idPrefix}${this.nextId++}`;
     // Registered before the call: a change may be pushed before the call's answer arrives.
-    const watch: Watch = { collection, watcher, options, revision: null, pages: null, resuming: false };
+    const watch: Watch = { collection, watcher, options, revision: null, pages: null, resuming: false, awaitingSnapshot: options?.snapshot === true };
     this.watches.set(watchId, watch);
     try {
       const params: WatchParams = { collection, watchId, ...options };
       this.started(watch, await this.host.rpc.call(RegistryMethod.WATCH, params));
     } catch (err) {
       this.watches.delete(watchId);
-      throw options && Object.keys(options).length > 0 ? tooOld(err, 'watch options (snapshot, filter)') : err;
+      throw tooOld(err, 'watch options (snapshot, filter)', ['snapshot', 'filter', 'from']);
     }
     return async () => {
       if (!this.watches.delete(watchId) || isClosing()) return;
@@ -89,9 +96,17 @@ export class RemoteWatches {
     for (const watch of this.watches.values()) watch.resuming = true;
   }
 
-  /** Resumes every watch from the revision it last saw (after a reconnection, or a lag that dropped changes). */
+  /**
+   * Resumes every watch from the revision it last saw (after a reconnection, or a lag that dropped changes). One
+   * resumption at a time: another asked for meanwhile (a second lag, a reconnection) runs after it, from where it got.
+   */
   resumeAll(stale: () => boolean): Promise<void> {
-    return Promise.all([...this.watches].map(([watchId, watch]) => this.resume(watchId, watch, stale))).then(() => undefined);
+    const run = this.resumptions.then(() => Promise.all([...this.watches].map(([watchId, watch]) => this.resume(watchId, watch, stale))));
+    this.resumptions = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return this.resumptions;
   }
 
   onChange(params: unknown): void {
@@ -102,7 +117,8 @@ export class RemoteWatches {
     }
     // Another client sharing the channel owns any other watch id.
     const watch = this.watches.get(change.watchId);
-    if (!watch || watch.resuming) return;
+    // Before its snapshot, a snapshot watch is told nothing: the snapshot it resumes with covers these changes.
+    if (!watch || watch.resuming || watch.awaitingSnapshot) return;
     if (change.revision !== undefined) {
       // A change at or below what the watch saw is one the replay already told it.
       if (watch.revision !== null && change.revision <= watch.revision) return;
@@ -124,6 +140,7 @@ export class RemoteWatches {
     if (page.more) return;
     const entries = watch.pages;
     watch.pages = null;
+    watch.awaitingSnapshot = false;
     watch.revision = page.revision;
     if (watch.options?.snapshot) {
       callUserListener(this.host.emitter, () => (watch.watcher as RegistrySnapshotWatcher)({ type: 'snapshot', entries, revision: page.revision, resync: page.resync }), 'a registry watcher');
@@ -135,6 +152,8 @@ export class RemoteWatches {
   /** A watch's answer: the revision it starts after, unless a change or snapshot already told it more. */
   private started(watch: Watch, result: unknown): void {
     parseStatusResult(RegistryMethod.WATCH, result);
+    // Held again while it started (another lag or drop): what it was told was ignored, so it must resume from before.
+    if (watch.resuming) return;
     const revision = (result as { revision?: unknown }).revision;
     if (typeof revision === 'number' && (watch.revision === null || revision > watch.revision)) watch.revision = revision;
   }
@@ -147,8 +166,8 @@ export class RemoteWatches {
       // The old watch is gone on the broker (its notifications came before this answer): what comes now is the new one's.
       watch.resuming = false;
       const params: WatchParams = { collection: watch.collection, watchId, ...watch.options };
-      if (watch.revision === null || watch.pages !== null) {
-        // A broker that gives no revisions (before 0.2) cannot replay; nor can a snapshot cut off halfway be resumed.
+      if (watch.revision === null || watch.pages !== null || watch.awaitingSnapshot) {
+        // A broker that gives no revisions (before 0.2) cannot replay; nor can a snapshot cut off, or never told, be resumed.
         watch.pages = null;
         if (watch.revision === null && !watch.options) callUserListener(this.host.emitter, () => this.host.emitter.emit('resync', watch.collection), `the registry client of ${this.host.owner}`);
       } else {

@@ -1,4 +1,14 @@
-import { Global, VnfError, createLogger, type RegistryAccess, type RegistryStore, type RegistryWatchEvent, type RegistryWriteResult, type StoreWriteOptions } from '@vnf/core';
+import {
+  Global,
+  VnfError,
+  createLogger,
+  type RegistryAccess,
+  type RegistryChange,
+  type RegistryStore,
+  type RegistryWatchEvent,
+  type RegistryWriteResult,
+  type StoreWriteOptions,
+} from '@vnf/core';
 import {
   REGISTRY_CHANGE_NOTIFICATION,
   REGISTRY_SNAPSHOT_NOTIFICATION,
@@ -19,7 +29,7 @@ import {
   type WriteReply,
 } from './registryProtocol';
 import type { RegistrySession, SessionLimits, SessionNotify } from './sessionTypes';
-import { PageJson, changeEntryJson, type RawJson } from './registryJson';
+import { FORWARD, PageJson, forwardingWatcher, type RawJson } from './registryJson';
 import type { RegistryRules } from './RegistryRules';
 
 const log = createLogger('registry:service');
@@ -209,15 +219,24 @@ export class ServiceSession implements RegistrySession {
     const reservation = (): void => budget?.give();
     this.watches.set(watchId, reservation);
     let unsubscribe: (() => void) & { revision?: number };
+    // A snapshot or replayed change dropped while the watch started (its socket lags): the answer then gives no
+    // revision, so the client resumes from where it was rather than past what it never got.
+    let starting = true;
+    let droppedWhileStarting = false;
     try {
       const quotedId = JSON.stringify(watchId);
       // Every broker watch carries revisions, so that its client can resume it from the change log.
-      unsubscribe = await this.store.watch(
-        collection,
-        (event) => (event.type === 'snapshot' ? this.tellSnapshot(quotedId, collection, event) : this.tellChange(quotedId, collection, event)),
-        options,
-        this.access,
+      // Changes forwarded as text (the store calls [FORWARD] when it can); snapshots, or a store that cannot, as events.
+      const sent = (delivered: boolean): void => {
+        if (!delivered) droppedWhileStarting ||= starting;
+      };
+      const forward = forwardingWatcher((type, entryJson, revision) => sent(this.tellChange(quotedId, collection, type, entryJson, revision ?? 0)));
+      const listener = Object.assign(
+        (event: RegistryWatchEvent) => (event.type === 'snapshot' ? sent(this.tellSnapshot(quotedId, collection, event)) : forward(event)),
+        { [FORWARD]: forward[FORWARD] },
       );
+      unsubscribe = await this.store.watch(collection, listener, options, this.access);
+      starting = false;
     } catch (err) {
       if (this.watches.get(watchId) === reservation) {
         this.watches.delete(watchId);
@@ -236,27 +255,29 @@ export class ServiceSession implements RegistrySession {
       budget?.give();
     });
     // RegistryRules says where the watch started: the client resumes from there if nothing comes before it drops.
-    return unsubscribe.revision === undefined ? status(Global.OK) : { status: Global.OK, revision: unsubscribe.revision };
+    return unsubscribe.revision === undefined || droppedWhileStarting ? status(Global.OK) : { status: Global.OK, revision: unsubscribe.revision };
   }
 
-  private tellChange(quotedId: string, collection: string, change: Exclude<RegistryWatchEvent, { type: 'snapshot' }>): void {
+  /** Returns false when the change was not sent (the channel drops notifications now). */
+  private tellChange(quotedId: string, collection: string, type: RegistryChange['type'], entryJson: () => string, revision: number): boolean {
     const accepting = this.limits.accepting;
     // A channel dropping notifications (it lags, or its client is past its fan-out budget) costs nothing more:
     // a change seen by a thousand watches of a lagging client must not build a thousand texts to throw away.
-    if (accepting && !accepting()) return;
+    if (accepting && !accepting()) return false;
     // The entry's JSON shared with every other watch of the change: a large value seen by many watches is neither
     // parsed nor serialized once for each.
-    const json = `{"watchId":${quotedId},"type":"${change.type}","entry":${changeEntryJson(change)},"revision":${change.revision ?? 0}}`;
-    this.push(REGISTRY_CHANGE_NOTIFICATION, json, collection);
+    const json = `{"watchId":${quotedId},"type":"${type}","entry":${entryJson()},"revision":${revision}}`;
+    return this.push(REGISTRY_CHANGE_NOTIFICATION, json, collection);
   }
 
   /** A snapshot in pages of at most maxReplyBytes of entries, `more` on all but the last. */
-  private tellSnapshot(quotedId: string, collection: string, snapshot: Extract<RegistryWatchEvent, { type: 'snapshot' }>): void {
+  private tellSnapshot(quotedId: string, collection: string, snapshot: Extract<RegistryWatchEvent, { type: 'snapshot' }>): boolean {
     const head = `{"watchId":${quotedId},"revision":${snapshot.revision},"resync":${snapshot.resync},`;
     let page: string[] = [];
     let bytes = 0;
+    let delivered = true;
     const flush = (more: boolean): void => {
-      this.push(REGISTRY_SNAPSHOT_NOTIFICATION, `${head}"more":${more},"entries":[${page.join(',')}]}`, collection);
+      delivered = this.push(REGISTRY_SNAPSHOT_NOTIFICATION, `${head}"more":${more},"entries":[${page.join(',')}]}`, collection) && delivered;
       page = [];
       bytes = 0;
     };
@@ -267,14 +288,16 @@ export class ServiceSession implements RegistrySession {
       bytes += json.length * 3;
     }
     flush(false);
+    return delivered;
   }
 
-  private push(method: string, json: string, collection: string): void {
+  private push(method: string, json: string, collection: string): boolean {
     // The broker's own code, not a user's: a failure to tell one client must neither reach the writer nor crash the broker.
     try {
-      this.notify(method, json);
+      return this.notify(method, json) !== false;
     } catch (err) {
       log('could not tell %s of a change in %s: %O', this.owner, collection, err);
+      return false;
     }
   }
 

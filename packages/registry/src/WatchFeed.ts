@@ -8,12 +8,19 @@ export interface WatchFeedHost {
   page(collection: string, after: string | undefined): Promise<{ records: StoredRecord[]; next?: string; revision: number }>;
   /** Tells the user's watcher, guarded. */
   tell(watcher: RegistrySnapshotWatcher, event: RegistryWatchEvent): void;
+  /** Runs a watcher's code guarded, as `tell` does. */
+  guard(fn: () => void): void;
 }
 
 export interface WatchFeedOptions {
   snapshot: boolean;
   filter?: Record<string, unknown>;
   from?: number;
+  /**
+   * For a watcher that only passes changes on as text (the broker's sessions): called instead of building a change
+   * object, with the entry's JSON shared by every watch of the change.
+   */
+  forward?: (type: RegistryChange['type'], entryJson: () => string, revision: number) => void;
 }
 
 /** Changes read from the log at once when a watch resumes. */
@@ -129,8 +136,13 @@ export class WatchFeed {
     this.told = change.revision;
     const type = this.viewType(change);
     if (!type) return;
-    // The entry parsed only if the watcher reads it; a forwarding one (the broker's) takes the text shared by all watches.
     const record = change.record;
+    const forward = this.options.forward;
+    if (forward) {
+      this.host.guard(() => forward(type, () => sharedEntryJson(record), change.revision));
+      return;
+    }
+    // The entry parsed only if the watcher reads it.
     const event = changeOf(type, record, () => sharedEntryJson(record));
     event.revision = change.revision;
     this.host.tell(this.watcher, event);

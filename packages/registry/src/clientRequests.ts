@@ -13,8 +13,16 @@ export function valueParams(key: RegistryKey, value: unknown): ValueParams {
 }
 
 /** The options of write/remove checked here, so a bad one fails at the call without a round trip. */
-export function readOptions<T extends RegistryRemoveOptions>(options: T, call: string): T {
+const WRITE_OPTIONS = ['when', 'wait', 'timeoutMs', 'signal', 'will', 'retain'];
+const REMOVE_OPTIONS = ['when', 'wait', 'timeoutMs', 'signal'];
+
+export function readOptions<T extends RegistryRemoveOptions>(options: T, call: 'write' | 'remove'): T {
   if (typeof options !== 'object' || options === null) throw new VnfError('INVALID_ARGUMENT', `${call} takes an options object as its last argument.`);
+  // Names checked here: the broker refuses an unknown one too, but so does a broker too old for the call.
+  const known = call === 'write' ? WRITE_OPTIONS : REMOVE_OPTIONS;
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) throw new VnfError('INVALID_ARGUMENT', `${call} does not take an option "${name}"; it takes ${known.join(', ')}.`);
+  }
   const { signal, timeoutMs, wait } = options;
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
     throw new VnfError('INVALID_ARGUMENT', `${call}: signal must be an AbortSignal.`);
@@ -47,10 +55,11 @@ export function readWatchOptions(options: RegistryWatchOptions): RegistryWatchOp
 }
 
 /** A broker before 0.2 does not know the method or option: say so, instead of its generic refusal. */
-export function tooOld(err: unknown, what: string): unknown {
+export function tooOld(err: unknown, what: string, newParams: readonly string[] = []): unknown {
   if (!VnfError.is(err)) return err;
   const unknownMethod = (err.code === 'NOT_FOUND' && err.message.includes('has no RPC method')) || (err.code === 'PROTOCOL' && err.message.includes('Unknown registry method'));
-  const unknownParam = err.code === 'INVALID_ARGUMENT' && err.message.includes('does not take a param');
+  // Only a refusal of a param this version added says the broker is old: any other is the caller's mistake.
+  const unknownParam = err.code === 'INVALID_ARGUMENT' && newParams.some((param) => err.message.includes(`does not take a param "${param}"`));
   if (!unknownMethod && !unknownParam) return err;
   return new VnfError('UNSUPPORTED', `The broker is too old for ${what} (it answered: ${err.message}). Upgrade the broker to @vnf/broker 0.2 or later.`, { cause: err });
 }

@@ -43,7 +43,10 @@ export function reportError(
 
 /** A signal that fires when `own` (the client's) or `caller` (the caller's, if any) does. */
 export function linkedSignal(own: AbortSignal, caller: AbortSignal | undefined): AbortSignal {
-  if (!caller) return own;
+  if (caller === undefined) return own;
+  if (typeof caller !== 'object' || caller === null || typeof caller.addEventListener !== 'function') {
+    throw new VnfError('INVALID_ARGUMENT', 'signal must be an AbortSignal.');
+  }
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   if (own.aborted || caller.aborted) abort();

@@ -49,7 +49,8 @@ export const FORWARD: unique symbol = Symbol('vnf.registry.forward');
 /** A watcher that only passes changes on as text: the store calls its `[FORWARD]` with the entry's JSON, when it can. */
 export interface ForwardingWatcher {
   (change: RegistryChange): void;
-  [FORWARD]: (type: RegistryChange['type'], entryJson: () => string) => void;
+  /** `revision`: the change's store revision, given for watches with options (RegistryRules' WatchFeed). */
+  [FORWARD]: (type: RegistryChange['type'], entryJson: () => string, revision?: number) => void;
 }
 
 /**
@@ -57,8 +58,8 @@ export interface ForwardingWatcher {
  * `forward` without building a change object for it, and `entryJson()` serializes the entry once for every such
  * watcher of the change. Another store calls the returned function with a change, as any watcher.
  */
-export function forwardingWatcher(forward: (type: RegistryChange['type'], entryJson: () => string) => void): ForwardingWatcher {
-  const watcher = ((change: RegistryChange) => forward(change.type, () => changeEntryJson(change))) as ForwardingWatcher;
+export function forwardingWatcher(forward: ForwardingWatcher[typeof FORWARD]): ForwardingWatcher {
+  const watcher = ((change: RegistryChange) => forward(change.type, () => changeEntryJson(change), change.revision)) as ForwardingWatcher;
   watcher[FORWARD] = forward;
   return watcher;
 }

@@ -5,8 +5,11 @@ import type { RegistrySubject } from '@vnf/core';
  * a session implements RegistrySession, so with these types in either file the two would import each other.
  */
 
-/** Pushes a notification to the session's channel: `paramsJson` is its params, already serialized. */
-export type SessionNotify = (method: string, paramsJson: string) => void;
+/**
+ * Pushes a notification to the session's channel: `paramsJson` is its params, already serialized. Returns false when
+ * the channel dropped it (the broker's lagging socket); anything else counts as sent.
+ */
+export type SessionNotify = (method: string, paramsJson: string) => boolean | void;
 
 /** Counts one client's watches across its sessions (the broker's per-client limit). */
 export interface WatchBudget {

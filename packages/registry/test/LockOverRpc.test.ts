@@ -1,6 +1,6 @@
 // Lock and LeaderElection over WebSocketRegistryClient, through an in-process RegistryService (LoopbackRpc): what a
-// channel that drops and comes back does to a lock. The broker keeps a dropped channel's session for its grace; a
-// wait of that session may win while the client already heard UNAVAILABLE, and only the Lock can clean that up.
+// channel that drops and comes back does to a lock. The broker keeps a dropped channel's session for its grace, with
+// its entries, but ends its waits (their outcome could reach nobody); a lock held meanwhile is the Lock's to clean up.
 import { LeaderElection, Lock, MemoryRegistryStore, RegistryService, WebSocketRegistryClient } from '@vnf/registry';
 import { VnfError } from '@vnf/core';
 import { LoopbackRpc } from './loopbackRpc';

@@ -17,7 +17,11 @@ function setup(options?: { maxWatchesPerSession?: number; maxReplyBytes?: number
   const service = new RegistryService(store, options);
   const open = (owner: string): { session: RegistrySession; notifications: Notification[] } => {
     const notifications: Notification[] = [];
-    const session = onTheWire(service.openSession(owner, (method, json) => notifications.push({ method, params: JSON.parse(json) })));
+    const session = onTheWire(
+      service.openSession(owner, (method, json) => {
+        notifications.push({ method, params: JSON.parse(json) });
+      }),
+    );
     return { session, notifications };
   };
   return { store, service, open };

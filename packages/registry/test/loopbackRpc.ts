@@ -24,7 +24,7 @@ export class LoopbackRpc implements Rpc {
   async call(method: string, params: unknown): Promise<unknown> {
     if (this.closed) throw new VnfError('DESTROYED', 'rpc closed');
     const session = this.session;
-    if (!session) throw new VnfError('UNAVAILABLE', 'rpc down');
+    if (!session || this.suspended) throw new VnfError('UNAVAILABLE', 'rpc down');
     if (!this.service.handles(method)) throw new VnfError('PROTOCOL', `unknown method ${method}`);
     const wireParams = overWire(params);
     this.calls.push([method, wireParams]);
@@ -48,12 +48,34 @@ export class LoopbackRpc implements Rpc {
     return () => this.stateListeners.delete(listener);
   }
 
-  /** The channel drops: the broker closes the session (removing its entries) and the client hears `down`. */
-  async drop(): Promise<void> {
+  /**
+   * The channel drops: the broker closes the session (removing its entries) and the client hears `down`. `unclean`:
+   * the channel was lost and its grace ran out, so the session's wills apply (`session.close({ applyWills: true })`).
+   */
+  async drop(options: { unclean?: boolean } = {}): Promise<void> {
     const session = this.session;
     this.session = null;
-    await session?.close();
+    await session?.close(options.unclean ? { applyWills: true } : undefined);
     for (const listener of [...this.stateListeners]) listener('down');
+  }
+
+  /** While true the channel is down but the broker keeps the session (its grace): calls fail, notifications are lost. */
+  private suspended = false;
+
+  /**
+   * The channel drops and the broker keeps the session for a reconnect: as the broker does, the session's waiting
+   * writes end (`endWaits`), and the client hears `down`; `resume()` brings it back.
+   */
+  interrupt(): void {
+    this.suspended = true;
+    this.session?.endWaits();
+    for (const listener of [...this.stateListeners]) listener('down');
+  }
+
+  /** The channel comes back within the grace, to the same session; the client hears `up`. */
+  resume(): void {
+    this.suspended = false;
+    for (const listener of [...this.stateListeners]) listener('up');
   }
 
   /** The channel blinks: the client hears `down` then `up`, but the broker kept the session. */
@@ -90,7 +112,8 @@ export class LoopbackRpc implements Rpc {
   private openSession(): RegistrySession {
     const session: RegistrySession = this.service.openSession(this.eva, (method, json) => {
       this.later(() => {
-        if (this.session !== session) return;
+        // Lost with the channel: what was on its way when it dropped, and what was sent while it was down.
+        if (this.session !== session || this.suspended) return;
         for (const listener of [...this.notificationListeners]) listener(method, JSON.parse(json) as unknown);
       });
     });
