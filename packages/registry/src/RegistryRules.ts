@@ -273,21 +273,20 @@ export class RegistryRules implements RegistryStore {
         const current = await this.storage.read(key);
         if (!holds(when, current)) return waiting.wait ? null : conflict(current);
         if (value === null && !current) throw this.found(key, current);
-        // `write` sets the entry's kind: without `retain`, a retained entry becomes the writer's own (a status that its
-        // will made "offline" is taken back, with a new will, by its writer), which needs the right to write it.
-        const record = value;
         const permitted = this.permit(owner, access, 'write', {
           collection: key.collection,
           name: key.name,
-          retained: !!record?.retained || !!current?.retained || (record?.will !== undefined && record.will.json !== null),
+          // `write` sets the entry's kind: without `retain`, a retained entry becomes the writer's own (a status its will
+          // made "offline" is taken back, with a new will, by its writer), which needs the right to write it.
+          retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),
           ...(current && { owner: current.owner }),
         });
         if (permitted) await permitted;
         const condition: WriteCondition = current ? { version: current.version } : { absent: true };
-        const quota = record?.retained ? this.retainedQuota : this.quota;
-        const outcome = await this.storage.write(key, record, condition, record ? quota : undefined);
+        const quota = value?.retained ? this.retainedQuota : this.quota;
+        const outcome = await this.storage.write(key, value, condition, value ? quota : undefined);
         if (outcome.ok) return { status: Global.OK, version: outcome.record.version, revision: outcome.revision };
-        if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, record!, outcome, current);
+        if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, value!, outcome, current);
         // Another write came between the read and this one: read again.
       }
       throw this.contended(key);
