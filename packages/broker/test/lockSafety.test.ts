@@ -13,6 +13,7 @@ import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { seededRandom } from '@vnf/conformance';
 import { startBroker, type Running } from './fixture';
 
 const ROOT = join(__dirname, '../../..');
@@ -56,18 +57,6 @@ interface Contender {
   lastHold: Hold | null;
 }
 
-/** mulberry32: a small seeded PRNG, so that the test's decisions replay from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const now = (): bigint => process.hrtime.bigint();
 const ms = (ns: bigint): number => Number(ns / 1_000_000n);
 
@@ -95,7 +84,7 @@ if (!built && process.env.CI !== 'true') {
 
   it('keeps one holder at a time and fences a holder that was frozen past the bound, under kill -9 at random moments', async () => {
     const seed = Number(process.env.LOCK_SAFETY_SEED ?? randomInt(2 ** 31));
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const holds: Hold[] = [];
     const problems: string[] = [];
     const log: string[] = [];

@@ -1,5 +1,6 @@
 // Issue 14's "watches that never miss", through a real broker: a watcher whose socket is killed while changes happen
 // resumes from the change log (or, past its history, gets one resync), and a filter runs on the broker.
+import { seededRandom } from '@vnf/conformance';
 import type { RegistryEntry, RegistryWatchEvent, RegistryWriteResult } from '@vnf/core';
 import { WebSocketRegistryClient } from '@vnf/registry';
 import { WebSocketFactory, WebSocketRpc, type VnfSocket } from '@vnf/websocket-hub';
@@ -24,18 +25,6 @@ class GatedFactory extends WebSocketFactory {
     if (!this.closed) this.current = ws;
     return ws as unknown as VnfSocket;
   }
-}
-
-/** Mulberry32: the changes come from a seed, printed when the test fails. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What a snapshot watcher believes the collection holds, from the events it was told. */
@@ -72,7 +61,7 @@ describe.each([
 ])('a watcher whose socket is killed while 1,000 changes happen, with %s', (_name, maxLogEntries, resyncs) => {
   it(`ends with exactly the store's final state, ${resyncs === 0 ? 'having seen every change once, in order, with no resync' : 'after exactly one resync'}`, async () => {
     const seed = Number(process.env.VNF_TEST_SEED ?? Date.now() % 1_000_000);
-    const next = random(seed);
+    const next = seededRandom(seed);
     try {
       const running = scope.add(await startBroker({ evaGraceMs: 60_000, ...(maxLogEntries !== undefined && { registry: { maxLogEntries } }) }));
       const gated = new GatedFactory(running.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });

@@ -10,3 +10,4 @@ export type { RegistryConformanceSetup, RegistryFixture, RegistryFixtureOptions 
 export { until, waitFor, uniqueEva } from './waiting';
 export { ResourceTracker, trackResources } from './resources';
 export type { LiveResource } from './resources';
+export { seededRandom } from './random';

@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import { seededRandom } from '@vnf/conformance';
 import { RttEstimator } from '../src/RttEstimator';
 import { SendBuffer } from '../src/SendBuffer';
 import { ReferenceSendBuffer } from './ReferenceSendBuffer';
@@ -167,22 +168,10 @@ describe('SendBuffer loss detection cost', () => {
   });
 });
 
-/** A deterministic pseudo-random generator (mulberry32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('SendBuffer against the plain scan it replaced', () => {
   it('makes the same decisions as ReferenceSendBuffer on random sequences of sends, acknowledgements and losses', () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const rand = random(seed);
+      const rand = seededRandom(seed);
       const pick = (n: number): number => Math.floor(rand() * n);
       const window = 1 + pick(64);
       const fast = new SendBuffer(window, new RttEstimator(100, 10, 1000, 5));
