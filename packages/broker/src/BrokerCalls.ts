@@ -1,5 +1,5 @@
 import { VnfError, createLogger } from '@vnf/core';
-import { REGISTRY_RESYNC_NOTIFICATION, RawJson, RegistryService, type WatchBudget } from '@vnf/registry';
+import { REGISTRY_RESYNC_NOTIFICATION, REGISTRY_WAITED_NOTIFICATION, RawJson, RegistryService, type WatchBudget } from '@vnf/registry';
 import type { ClientBudgets } from './ClientBudgets';
 import type { ClientConnection } from './ClientConnection';
 import type { ResolvedOptions } from './options';
@@ -119,8 +119,15 @@ export class BrokerCalls {
    * have missed changes.
    */
   private notify(conn: ClientConnection, method: string, paramsJson: string): boolean {
-    if (conn.state !== 'ready' || conn.lagTimer) return false;
+    if (conn.state !== 'ready') return false;
     const text = `{"t":"notify","method":${JSON.stringify(method)},"params":${paramsJson}}`;
+    // The outcome of a waiting write is never dropped, lagging or not: nothing else would tell it (and a channel has at
+    // most maxWaitsPerSession of them).
+    if (method === REGISTRY_WAITED_NOTIFICATION) {
+      this.host.sendText(conn, text);
+      return true;
+    }
+    if (conn.lagTimer) return false;
     const now = Date.now();
     if (conn.pendingBytes <= this.options.watchLagBytes && this.budgets.withinNotifyRate(conn.client, text.length, now)) {
       this.host.sendText(conn, text);

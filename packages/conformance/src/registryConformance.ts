@@ -68,6 +68,8 @@ export interface RegistrySuite {
   fixture(): RegistryFixture;
   /** A client of the running test's registry, closed after the test. */
   connect(eva: string): Promise<RegistryClient>;
+  /** A second client of an eva already connected (the fixture's connectAgain; check `fixture().connectAgain` first). */
+  connectAgain(eva: string): Promise<RegistryClient>;
   /** A recorder of watch events, disposed of after the test. */
   record<T extends RegistryWatchEvent = RegistryChange>(): Recorder<T>;
   /** Replaces the running test's registry by one created with `options` (the clients of the old one are closed). */
@@ -481,6 +483,7 @@ export function registryConformance(name: string, setup: RegistryConformanceSetu
       timeoutMs,
       fixture: () => fixture,
       connect,
+      connectAgain,
       record,
       async reopen(options) {
         await release();

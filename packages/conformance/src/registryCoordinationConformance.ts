@@ -24,7 +24,7 @@ const R = 'conformance-retained-coordination';
  * filtered watches, resumed watches), registered inside `registryConformance`'s describe and run on its fixtures.
  */
 export function registryCoordinationConformance(suite: RegistrySuite): void {
-  const { connect, record } = suite;
+  const { connect, connectAgain, record } = suite;
   const key = (name: string, collection = C): RegistryKey => ({ collection, name });
   const ok = (version: number): object => ({ status: Global.OK, version, revision: expect.any(Number) });
   /** A few round trips on `clients`: whatever each called before has reached the registry. */
@@ -645,6 +645,18 @@ export function registryCoordinationConformance(suite: RegistrySuite): void {
         expect(changes.slice(3).map((c) => `${c.type}:${c.entry.name}:${safeString(c.entry.value)}`).sort()).toEqual(['removed:lease:"up"', 'removed:service:"up"']);
         expect(await observer.listEntries(R)).toEqual([{ collection: R, name: 'kept', value: 'up', owner: 'owner-a', version: 1, retained: true }]);
         expect(seen.changes).toHaveLength(5);
+      });
+
+      it("close({ applyWills: true }) applies only this client's wills: another client of the eva keeps its entry", async () => {
+        if (!suite.fixture().connectAgain) return;
+        const a = await connect('owner-a');
+        const again = await connectAgain('owner-a');
+        const observer = await connect('observer');
+        expect((await again.write(key('lock', R), 'held by the second client', { when: null, will: { remove: true } })).status).toBe('OK');
+        await a.write(key('mine', R), 'up', { will: { value: 'down' } });
+        await a.close({ applyWills: true });
+        expect(await observer.getEntry(key('mine', R))).toBe('down');
+        expect(await observer.getEntry(key('lock', R))).toBe('held by the second client');
       });
 
       it('close({ applyWills: true }) applies the wills as an unclean end would', async () => {

@@ -187,6 +187,13 @@ export function registryStorageConformance(name: string, setup: RegistryStorageC
         expect(await storage.read(key('a'))).toMatchObject({ owner: 'one', retained: true });
       }));
 
+    it('calls a revision past its own a history it does not hold (a store that restarted): truncated', () =>
+      withStorage(async (storage) => {
+        await storage.write(key('n'), value('o', '1'), { absent: true });
+        expect(await storage.changesSince(500, 10)).toMatchObject({ changes: [], truncated: true, revision: 1 });
+        expect(await storage.changesSince(1, 10)).toMatchObject({ changes: [], truncated: false, revision: 1 });
+      }));
+
     it('says what an update replaced, and reads each page at one store revision', () =>
       withStorage(async (storage) => {
         const changes: StorageChange[] = [];

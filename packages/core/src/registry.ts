@@ -214,8 +214,11 @@ export interface RegistryStore {
   write(owner: string, key: RegistryKey, value: unknown, options?: StoreWriteOptions, access?: RegistryAccess): Promise<RegistryWriteResult>;
   /** RegistryClient.remove, for `owner`. */
   remove(owner: string, key: RegistryKey, options?: StoreRemoveOptions, access?: RegistryAccess): Promise<RegistryWriteResult>;
-  /** Applies now the wills of `owner`'s entries that carry one (RegistryClient.close({ applyWills: true })). */
-  applyWills(owner: string): Promise<void>;
+  /**
+   * Applies now the wills of `owner`'s entries that carry one (RegistryClient.close({ applyWills: true })): with
+   * `only`, just those entries, each if it is still at that version (what one client of a shared eva wrote).
+   */
+  applyWills(owner: string, only?: Array<RegistryKey & { version: number }>): Promise<void>;
   list(collection: string, access?: RegistryAccess): Promise<RegistryEntry[]>;
   /**
    * One page of `list`, in the same order: the entries after the name `after` (from the start when absent), at

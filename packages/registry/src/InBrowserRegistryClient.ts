@@ -37,8 +37,8 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
   private readonly stops = new Set<() => Promise<void>>();
   /** The entries this client created or updated, by entryId: what its close removes. */
   private readonly written = new Map<string, RegistryKey>();
-  /** Of those, the ones whose last write carried a will (by entryId): after applying wills, close leaves them. */
-  private readonly willed = new Set<string>();
+  /** Of those, the ones whose last write carried a will, with the version written (by entryId). */
+  private readonly willed = new Map<string, RegistryKey & { version: number }>();
   // One queue for every watch of this client: changes are told on a later turn, in the order they happened.
   private readonly later = createMacrotaskQueue();
   /** Aborts every write still waiting when the client closes or is dropped. */
@@ -101,7 +101,7 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
       // A retained entry outlives this client, so its close leaves it; any other it wrote, its close removes.
       if (options.retain) this.written.delete(id);
       else this.remember(key);
-      if (options.will) this.willed.add(id);
+      if (options.will) this.willed.set(id, { collection: key.collection, name: key.name, version: result.version! });
       else this.willed.delete(id);
     }
     return result;
@@ -165,10 +165,12 @@ export class InBrowserRegistryClient extends EventEmitter<RegistryClientEvents> 
     // Own watches end first: the closing client is not told about its own entries going away.
     await Promise.all([...this.stops].map((stop) => stop()));
     const written = [...this.written].filter(([id]) => !(how === 'wills' && this.willed.has(id))).map(([, key]) => key);
+    const wills = [...this.willed.values()];
     this.written.clear();
     this.willed.clear();
     try {
-      if (how === 'wills') await this.store.applyWills(this.owner);
+      // Only the wills of what this client wrote: other clients of the eva keep theirs.
+      if (how === 'wills' && wills.length > 0) await this.store.applyWills(this.owner, wills);
       // The same as WebSocketRegistryClient's explicit deletes on close: another client of the owner may stay open.
       if (how !== 'unclean') {
         for (const key of written) {

@@ -51,7 +51,7 @@ const SCHEMA = optionsSchema('Lock', {
 });
 
 const ACQUIRE_SCHEMA = optionsSchema('Lock.acquire', {
-  timeoutMs: option.number({ min: 0, expected: 'a number of ms, 0 or more' }),
+  timeoutMs: option.number({ above: 0, max: 2 ** 31 - 1, expected: 'a positive number of ms (at most 2^31 - 1)' }),
   signal: option.custom<AbortSignal>({ expected: 'an AbortSignal', check: isAbortSignal }),
 });
 

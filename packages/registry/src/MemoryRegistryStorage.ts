@@ -103,8 +103,9 @@ export class MemoryRegistryStorage implements RegistryStorage {
   async changesSince(revision: number, limit: number): Promise<ChangesSince> {
     const log = this.log;
     const oldest = this.logStart < log.length ? log[this.logStart].revision : this.current + 1;
-    // Every change after `revision` is in the log when the log starts at or before revision + 1.
-    const truncated = revision + 1 < oldest && revision < this.current;
+    // Every change after `revision` is in the log when the log starts at or before revision + 1. A revision this store
+    // never reached (it restarted, forgetting its log and revisions) is a history it does not have either.
+    const truncated = (revision + 1 < oldest && revision < this.current) || revision > this.current;
     // Revisions are consecutive in the log: the first change after `revision` is found by arithmetic.
     const from = this.logStart + Math.max(0, revision + 1 - oldest);
     const changes = from < log.length ? log.slice(from, from + limit).map(copyChange) : [];
@@ -203,9 +204,9 @@ export class MemoryRegistryStorage implements RegistryStorage {
     const change: StorageChange = { revision: this.current, type, record: written };
     if (type === 'updated' && previous) change.previous = previous;
     this.log.push(change);
-    this.logBytes += record.bytes;
+    this.logBytes += logged(change);
     while (this.log.length - this.logStart > this.maxLogEntries || (this.logBytes > this.maxLogBytes && this.log.length - this.logStart > 1)) {
-      this.logBytes -= this.log[this.logStart].record.bytes;
+      this.logBytes -= logged(this.log[this.logStart]);
       // Let go of the dropped change now, not at the next compaction.
       (this.log as Array<StorageChange | undefined>)[this.logStart] = undefined;
       this.logStart++;
@@ -267,6 +268,11 @@ function payerOf(record: StoredRecord): string {
 export function willOf(record: StoredRecord): RecordValue | null {
   if (!record.will || record.will.json === null) return null;
   return { owner: record.owner, json: record.will.json, bytes: record.will.bytes, retained: true };
+}
+
+/** What one change holds in the log: its record's value and will, and the value it replaced. */
+function logged(change: StorageChange): number {
+  return charged(change.record) + (change.previous ? charged(change.previous) : 0);
 }
 
 function copyChange(change: StorageChange): StorageChange {

@@ -193,10 +193,13 @@ export class RegistryRules implements RegistryStore {
     return this.conditional(owner, valid, null, when, waiting, access);
   }
 
-  async applyWills(owner: string): Promise<void> {
+  async applyWills(owner: string, only?: Array<RegistryKey & { version: number }>): Promise<void> {
     validateEva(owner, 'owner');
-    for (const record of await this.storage.ownedBy(owner)) {
-      if (record.will) await this.storage.write(record, willOf(record), { version: record.version });
+    const records = only === undefined ? await this.storage.ownedBy(owner) : await Promise.all(only.map((key) => this.storage.read(validateKey(key, this.maxKeyLength))));
+    for (const [i, record] of records.entries()) {
+      if (!record?.will || record.owner !== owner || record.retained) continue;
+      if (only !== undefined && record.version !== only[i].version) continue;
+      await this.applyWill(record);
     }
   }
 
@@ -207,7 +210,10 @@ export class RegistryRules implements RegistryStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const owned = await this.storage.ownedBy(owner);
       if (owned.length === 0) return;
-      for (const record of owned) await this.storage.write(record, options.applyWills ? willOf(record) : null, { version: record.version });
+      for (const record of owned) {
+        if (options.applyWills && record.will) await this.applyWill(record);
+        else await this.storage.write(record, null, { version: record.version });
+      }
     }
   }
 
@@ -268,6 +274,9 @@ export class RegistryRules implements RegistryStore {
     waiting: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; onWaiting?: () => void },
     access: RegistryAccess | undefined,
   ): Promise<RegistryWriteResult> {
+    // A condition reveals the entry (CONFLICT says its version, `fields` probes its value): asked only of who may read it.
+    const readable = access && when !== undefined && this.permit(owner, access, 'read', { collection: key.collection, name: key.name });
+    if (readable) await readable;
     const attempt = async (): Promise<RegistryWriteResult | null> => {
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
         const current = await this.storage.read(key);
@@ -322,6 +331,15 @@ export class RegistryRules implements RegistryStore {
     return new VnfError('FORBIDDEN', `${owner || 'This client'} cannot ${action} ${what}: ${why}`, {
       details: { collection: resource.collection, ...(resource.name !== undefined && { name: resource.name }), ...(resource.owner !== undefined && { owner: resource.owner }) },
     });
+  }
+
+  /**
+   * Makes a record its will, counted against its collection's retained quota like any retained write: past it, the
+   * entry is removed instead (a will cannot grow a collection past what a retained write may).
+   */
+  private async applyWill(record: StoredRecord): Promise<void> {
+    const outcome = await this.storage.write(record, willOf(record), { version: record.version }, this.retainedQuota);
+    if (!outcome.ok && outcome.reason === 'quota') await this.storage.write(record, null, { version: record.version });
   }
 
   private storedWill(will: RegistryWill): StoredWill {

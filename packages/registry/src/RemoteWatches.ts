@@ -169,7 +169,7 @@ export class RemoteWatches {
       if (watch.revision === null || watch.pages !== null || watch.awaitingSnapshot) {
         // A broker that gives no revisions (before 0.2) cannot replay; nor can a snapshot cut off, or never told, be resumed.
         watch.pages = null;
-        if (watch.revision === null && !watch.options) callUserListener(this.host.emitter, () => this.host.emitter.emit('resync', watch.collection), `the registry client of ${this.host.owner}`);
+        if (watch.revision === null && !watch.options?.snapshot) callUserListener(this.host.emitter, () => this.host.emitter.emit('resync', watch.collection), `the registry client of ${this.host.owner}`);
       } else {
         // A snapshot watch keeps `snapshot`: the broker sends a fresh one only when it cannot replay.
         params.from = watch.revision;

@@ -101,8 +101,7 @@ export class ServiceSession implements RegistrySession {
       case RegistryMethod.CANCEL:
         return this.cancel(parseCancelParams(method, params).waitId);
       case RegistryMethod.APPLY_WILLS:
-        parseApplyWillsParams(method, params);
-        await this.store.applyWills(this.owner);
+        await this.store.applyWills(this.owner, parseApplyWillsParams(method, params));
         return status(Global.OK);
       default:
         throw new VnfError('PROTOCOL', `Unknown registry method "${String(method)}". Check that the client and broker versions match.`);
@@ -350,8 +349,23 @@ function status(value: StatusResult['status']): StatusResult {
   return { status: value };
 }
 
-function parseApplyWillsParams(method: string, params: unknown): void {
-  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params) || Object.keys(params).length > 0)) {
-    throw new VnfError('INVALID_ARGUMENT', `${method} takes no params ({}).`);
-  }
+/** `{}` (every will of the owner) or `{ entries: [{ collection, name, version }] }` (those entries, at those versions). */
+function parseApplyWillsParams(method: string, params: unknown): Array<{ collection: string; name: string; version: number }> | undefined {
+  const usage = `${method} takes {} or { entries: [{ collection, name, version }] } (at most ${MAX_APPLY_ENTRIES}).`;
+  if (params === undefined || params === null) return undefined;
+  if (typeof params !== 'object' || Array.isArray(params)) throw new VnfError('INVALID_ARGUMENT', usage);
+  const keys = Object.keys(params);
+  if (keys.length === 0) return undefined;
+  const entries = (params as { entries?: unknown }).entries;
+  if (keys.length !== 1 || !Array.isArray(entries) || entries.length > MAX_APPLY_ENTRIES) throw new VnfError('INVALID_ARGUMENT', usage);
+  return entries.map((entry: unknown) => {
+    const e = entry as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || typeof e.collection !== 'string' || typeof e.name !== 'string' || typeof e.version !== 'number' || Object.keys(e).length !== 3) {
+      throw new VnfError('INVALID_ARGUMENT', usage);
+    }
+    return { collection: e.collection, name: e.name, version: e.version };
+  });
 }
+
+/** Entries one registry.applyWills may name: an owner holds at most maxEntriesPerOwner anyway. */
+const MAX_APPLY_ENTRIES = 10_000;

@@ -211,7 +211,9 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
     this.waits.failAll(() => destroyedError(this.owner, 'a waiting write'));
     await Promise.all(waitIds.map((waitId) => this.bestEffort(RegistryMethod.CANCEL, { waitId })));
     const watchIds = this.watches.clear();
-    if (applyWills) await this.bestEffort(RegistryMethod.APPLY_WILLS, {});
+    // Only the wills of what this client wrote, at the versions it wrote: other clients of the eva keep theirs.
+    const wills = [...this.held.values()].filter((entry) => entry.hasWill).map(({ key, version }) => ({ ...key, version }));
+    if (applyWills && wills.length > 0) await this.bestEffort(RegistryMethod.APPLY_WILLS, { entries: wills });
     // After applying wills, an entry that had one is its will now: it is not deleted.
     const own = [...this.entries.values()];
     const held = [...this.held.values()].filter((entry) => !(applyWills && entry.hasWill));
@@ -269,7 +271,11 @@ export class WebSocketRegistryClient extends EventEmitter<RegistryClientEvents> 
       this.wasDown = true;
       // The broker ends a channel's waits with its session: they cannot be told their outcome any more.
       this.waits.failAll(
-        () => new VnfError('UNAVAILABLE', `The channel to the broker dropped while a write of ${this.owner} waited; the broker ended the wait. Try again once it is back.`),
+        () =>
+          new VnfError(
+            'UNAVAILABLE',
+            `The channel to the broker dropped while a write of ${this.owner} waited; the broker ends the wait, but it may have written just before the drop: check the entry once the client resynced.`,
+          ),
       );
       this.watches.hold();
       callUserListener(this, () => this.emit('down'), `the registry client of ${this.owner}`);

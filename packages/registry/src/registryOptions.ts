@@ -19,6 +19,9 @@ export function conflict(current: StoredRecord | undefined): RegistryWriteResult
   return { status: Global.CONFLICT, version: current?.version ?? null, revision: current?.revision ?? null };
 }
 
+/** The longest timer delay: 2^31 - 1 ms. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 const WRITE_OPTIONS = new Set(['when', 'wait', 'timeoutMs', 'signal', 'onWaiting', 'will', 'retain']);
 const REMOVE_OPTIONS = new Set(['when', 'wait', 'timeoutMs', 'signal', 'onWaiting']);
 
@@ -43,7 +46,10 @@ export function readRemoveOptions(options: StoreRemoveOptions, allowed: Readonly
     throw new VnfError('INVALID_ARGUMENT', `${call}: wait needs a condition to wait for (when: null, { version } or { fields }).`);
   }
   if (timeoutMs !== undefined) {
-    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new VnfError('INVALID_ARGUMENT', `${call}: timeoutMs must be a positive number of milliseconds.`);
+    // Timers hold at most 2^31 - 1 ms (about 24.8 days); a longer delay would fire at once.
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new VnfError('INVALID_ARGUMENT', `${call}: timeoutMs must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS} (about 24 days); leave it out to wait without a limit.`);
+    }
     if (!result.wait) throw new VnfError('INVALID_ARGUMENT', `${call}: timeoutMs only applies with wait: true.`);
     result.timeoutMs = timeoutMs;
   }

@@ -254,4 +254,16 @@ describe('MemoryRegistryStore', () => {
     }
     expect(await codeOf(store.create('a', key('point'), new Point()))).toBe('INVALID_PAYLOAD');
   });
+
+  it("applies a will within its collection's retained quota; past it the entry is removed instead", async () => {
+    const store = new MemoryRegistryStore({ maxRetainedEntriesPerCollection: 2 });
+    const allowRetained = () => true;
+    for (const owner of ['a', 'b', 'c']) await store.write(owner, key(`status-${owner}`), 'online', { will: { value: 'offline' } }, allowRetained);
+    for (const owner of ['a', 'b', 'c']) await store.removeOwner(owner, { applyWills: true });
+    const left = await store.list('c');
+    expect(left.map((e) => [e.name, e.value, e.retained])).toEqual([
+      ['status-a', 'offline', true],
+      ['status-b', 'offline', true],
+    ]);
+  });
 });
