@@ -25,6 +25,7 @@ export { ReliableEndpoint, ReliableHub } from '@vnf/reliable-hub';
 export { MarshallerEndpoint, MarshallerHub } from '@vnf/marshaller-hub';
 export { ReliableRtcHub, RtcEndpoint, RtcHub } from '@vnf/rtc-hub';
 export { MultiplexEndpoint, MultiplexHub, SubProtocol } from '@vnf/multiplex-hub';
+export { PeerServices } from '@vnf/services';
 
 // Every type of the packages above (types cost nothing at run time and are what TypeScript users compose with).
 export type * from '@vnf/core';
@@ -36,3 +37,4 @@ export type * from '@vnf/reliable-hub';
 export type * from '@vnf/marshaller-hub';
 export type * from '@vnf/rtc-hub';
 export type * from '@vnf/multiplex-hub';
+export type * from '@vnf/services';

@@ -50,4 +50,6 @@ export const PUBLIC_API: readonly string[] = [
   'MultiplexEndpoint',
   'MultiplexHub',
   'SubProtocol',
+  // @vnf/services
+  'PeerServices',
 ];

@@ -1,0 +1,247 @@
+import { VnfError, callUserListener, createLogger, type ErrorEmitter } from '@vnf/core';
+import type { Frame } from './frames';
+import type { Provision, ServiceContext, ServiceHandler } from './types';
+
+const log = createLogger('services:provider');
+
+/** What the provider side needs of PeerServices. */
+export interface ProviderHost {
+  readonly eva: string;
+  readonly emitter: ErrorEmitter;
+  /** Sends a frame to a caller; false when it could not be sent (the caller is gone). */
+  reply(callerEva: string, frame: Frame): boolean;
+}
+
+export interface ResolvedProvideOptions {
+  concurrency: number;
+  maxQueued: number;
+  timeoutMs: number;
+  allow: ((caller: string) => boolean) | undefined;
+}
+
+/** One call a provider holds: running, or waiting for a slot. */
+interface ServedCall {
+  caller: string;
+  id: number;
+  params: unknown;
+  controller: AbortController;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** The call was answered (or given up): nothing more is sent for it. */
+  done: boolean;
+}
+
+/** One provided service: its handler, its slots and queue. */
+class ProvidedService implements Provision {
+  running = 0;
+  readonly waiting: ServedCall[] = [];
+  stopped = false;
+
+  constructor(
+    readonly name: string,
+    readonly handler: ServiceHandler,
+    readonly options: ResolvedProvideOptions,
+    private readonly advertising: () => Promise<void>,
+    readonly release: () => Promise<void>,
+  ) {}
+
+  get advertised(): Promise<void> {
+    return this.advertising();
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  stop(): Promise<void> {
+    return this.release();
+  }
+}
+
+/**
+ * The provider side of PeerServices: the services it provides and the calls it serves, keyed by (caller, call id).
+ * At most `concurrency` handlers of a service run at once; more wait FIFO up to `maxQueued`, then BUFFER_FULL.
+ */
+export class ServiceProvider {
+  private readonly services = new Map<string, ProvidedService>();
+  /** Calls held (running or queued), by caller then call id: what a cancel or a lost connection ends. */
+  private readonly calls = new Map<string, Map<number, { service: ProvidedService; call: ServedCall }>>();
+
+  constructor(private readonly host: ProviderHost) {}
+
+  has(name: string): boolean {
+    return this.services.has(name);
+  }
+
+  add(name: string, handler: ServiceHandler, options: ResolvedProvideOptions, advertised: () => Promise<void>, release: (service: Provision) => Promise<void>): Provision {
+    const service: ProvidedService = new ProvidedService(name, handler, options, advertised, () => release(service));
+    this.services.set(name, service);
+    return service;
+  }
+
+  /** Stops a service: new calls get NOT_FOUND, those it holds end with UNAVAILABLE. */
+  remove(service: Provision): void {
+    const provided = service as ProvidedService;
+    if (this.services.get(provided.name) !== provided) return;
+    provided.stopped = true;
+    this.services.delete(provided.name);
+    for (const [caller, held] of this.calls) {
+      for (const [id, entry] of held) {
+        if (entry.service !== provided) continue;
+        this.end(caller, id, { t: 'error', id, code: 'UNAVAILABLE', message: `Service "${provided.name}" stopped on ${this.host.eva} while the call was held; call again elsewhere.` });
+      }
+    }
+  }
+
+  /** A call frame from `caller`. */
+  onCall(caller: string, frame: Extract<Frame, { t: 'call' }>): void {
+    const { id } = frame;
+    if (this.calls.get(caller)?.has(id)) {
+      this.host.reply(caller, { t: 'error', id, code: 'PROTOCOL', message: `Call id ${id} is already in use by ${caller} on ${this.host.eva}; a caller numbers its calls uniquely.` });
+      return;
+    }
+    const service = this.services.get(frame.service);
+    if (!service) {
+      this.host.reply(caller, { t: 'error', id, code: 'NOT_FOUND', message: `${this.host.eva} provides no service "${frame.service}". Check the name, or find a provider with callAny.` });
+      return;
+    }
+    const allow = service.options.allow;
+    if (allow && !this.allowed(allow, caller, service.name)) {
+      this.host.reply(caller, { t: 'error', id, code: 'FORBIDDEN', message: `${this.host.eva} does not let ${caller} call "${service.name}".` });
+      return;
+    }
+    if (service.running >= service.options.concurrency && service.waiting.length >= service.options.maxQueued) {
+      this.host.reply(caller, {
+        t: 'error',
+        id,
+        code: 'BUFFER_FULL',
+        message: `Service "${service.name}" on ${this.host.eva} runs ${service.running} calls and has ${service.waiting.length} waiting, the most it queues. Retry later, or call another provider.`,
+      });
+      return;
+    }
+    const call: ServedCall = { caller, id, params: frame.params, controller: new AbortController(), timer: null, done: false };
+    let held = this.calls.get(caller);
+    if (!held) this.calls.set(caller, (held = new Map()));
+    held.set(id, { service, call });
+    if (service.running < service.options.concurrency) this.run(service, call);
+    else service.waiting.push(call);
+  }
+
+  /** The caller gave up on a call (cancelled, or its timeout passed): its signal fires, nothing more is sent. */
+  onCancel(caller: string, id: number): void {
+    this.end(caller, id, null);
+  }
+
+  /** The connection to `caller` was lost: every call it had here is aborted, none is answered. */
+  lost(caller: string): void {
+    const held = this.calls.get(caller);
+    if (!held) return;
+    for (const id of [...held.keys()]) this.end(caller, id, null);
+  }
+
+  /** PeerServices closes: every service stops. */
+  close(): void {
+    for (const service of [...this.services.values()]) this.remove(service);
+  }
+
+  private run(service: ProvidedService, call: ServedCall): void {
+    service.running++;
+    const { caller, id } = call;
+    if (service.options.timeoutMs > 0) {
+      call.timer = setTimeout(() => {
+        this.end(caller, id, {
+          t: 'error',
+          id,
+          code: 'TIMEOUT',
+          message: `Service "${service.name}" on ${this.host.eva} ran longer than its timeoutMs (${service.options.timeoutMs} ms); the call was aborted there.`,
+        });
+      }, service.options.timeoutMs);
+    }
+    const context: ServiceContext = {
+      caller,
+      service: service.name,
+      signal: call.controller.signal,
+      progress: (value) => {
+        if (!call.done) this.host.reply(caller, { t: 'progress', id, value });
+      },
+    };
+    let outcome: Promise<unknown>;
+    try {
+      outcome = Promise.resolve(service.handler(call.params, context));
+    } catch (err) {
+      outcome = Promise.reject(err);
+    }
+    outcome
+      .then(
+        (value) => this.end(caller, id, { t: 'result', id, value }),
+        (err: unknown) => this.end(caller, id, this.failure(service, call, err)),
+      )
+      .finally(() => {
+        // The slot is the handler's until it settles, even when the call was given up earlier: a handler that ignores
+        // its signal still counts against `concurrency`.
+        service.running--;
+        this.pump(service);
+      });
+  }
+
+  /** Starts the calls in line while slots are free. */
+  private pump(service: ProvidedService): void {
+    while (!service.stopped && service.running < service.options.concurrency && service.waiting.length > 0) {
+      this.run(service, service.waiting.shift()!);
+    }
+  }
+
+  /**
+   * Ends a held call: answers it with `frame` (none: given up) and fires its signal; a queued one leaves the queue
+   * without running. Called for every way a call ends; only the first counts.
+   */
+  private end(caller: string, id: number, frame: Frame | null): void {
+    const held = this.calls.get(caller);
+    const entry = held?.get(id);
+    if (!entry) return;
+    const { service, call } = entry;
+    if (call.done) return;
+    call.done = true;
+    held!.delete(id);
+    if (held!.size === 0) this.calls.delete(caller);
+    if (call.timer) clearTimeout(call.timer);
+    const queuedAt = service.waiting.indexOf(call);
+    if (queuedAt >= 0) service.waiting.splice(queuedAt, 1);
+    if (frame) this.sendResult(caller, frame);
+    if (!call.controller.signal.aborted) call.controller.abort(abortReason(frame));
+  }
+
+  private sendResult(caller: string, frame: Frame): void {
+    try {
+      if (this.host.reply(caller, frame)) return;
+    } catch (err) {
+      // A result the stack cannot carry (not JSON, too large): the caller is told why instead of waiting for its timeout.
+      if (frame.t === 'result' && VnfError.is(err)) {
+        this.host.reply(caller, { t: 'error', id: frame.id, code: err.code, message: `The result could not be sent: ${err.message}` });
+        return;
+      }
+      log('%s could not answer call %d of %s: %O', this.host.eva, frame.id, caller, err);
+    }
+  }
+
+  private failure(service: ProvidedService, call: ServedCall, err: unknown): Frame {
+    if (VnfError.is(err)) return { t: 'error', id: call.id, code: err.code, message: err.message };
+    // Details stay here: a caller learns only that the provider failed.
+    log('service %s on %s failed a call of %s: %O', service.name, this.host.eva, call.caller, err);
+    return { t: 'error', id: call.id, code: 'INTERNAL', message: `Service "${service.name}" on ${this.host.eva} failed; its log says why.` };
+  }
+
+  private allowed(allow: (caller: string) => boolean, caller: string, name: string): boolean {
+    let allowed = false;
+    callUserListener(this.host.emitter, () => {
+      allowed = allow(caller) === true;
+    }, `the allow function of service ${name}`);
+    return allowed;
+  }
+}
+
+function abortReason(frame: Frame | null): VnfError {
+  if (frame?.t === 'error' && frame.code === 'TIMEOUT') return new VnfError('TIMEOUT', frame.message);
+  if (frame?.t === 'error' && frame.code === 'UNAVAILABLE') return new VnfError('UNAVAILABLE', frame.message);
+  if (frame) return new VnfError('CANCELLED', 'The call is over.');
+  return new VnfError('CANCELLED', 'The caller cancelled the call, its timeout passed, or it went away.');
+}

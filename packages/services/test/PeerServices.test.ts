@@ -1,0 +1,130 @@
+import { VnfError } from '@vnf/core';
+import { InBrowserHub } from '@vnf/in-browser-hub';
+import { MarshallerHub } from '@vnf/marshaller-hub';
+import { MultiplexHub } from '@vnf/multiplex-hub';
+import { InBrowserRegistry } from '@vnf/registry';
+import { PeerServices } from '@vnf/services';
+
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+function pair(structured = false) {
+  const hub = new MultiplexHub(structured ? new MarshallerHub(new InBrowserHub()) : new InBrowserHub());
+  const alice = new PeerServices(hub.openEndpoint('alice'));
+  const bob = new PeerServices(hub.openEndpoint('bob'));
+  closers.push(() => hub.close(), () => alice.close(), () => bob.close());
+  return { hub, alice, bob };
+}
+
+describe('PeerServices', () => {
+  it('calls a service of a peer, with progress before the result, and the caller stamped by the transport', async () => {
+    const { alice, bob } = pair();
+    bob.provide('sum', (params, ctx) => {
+      const { a, b } = params as { a: number; b: number };
+      ctx.progress('half');
+      ctx.progress('done');
+      return { sum: a + b, caller: ctx.caller };
+    });
+    const progress: unknown[] = [];
+    expect(await alice.call('bob', 'sum', { a: 1, b: 2 }, { onProgress: (v) => progress.push(v) })).toEqual({ sum: 3, caller: 'alice' });
+    expect(progress).toEqual(['half', 'done']);
+  });
+
+  it('carries binary through a MarshallerHub, and refuses it over a wire hub with INVALID_PAYLOAD', async () => {
+    const structured = pair(true);
+    structured.bob.provide('echo', (params) => params);
+    expect(await structured.alice.call('bob', 'echo', { bytes: new Uint8Array([1, 2, 3]) })).toEqual({ bytes: new Uint8Array([1, 2, 3]) });
+    const wire = pair(false);
+    wire.bob.provide('echo', (params) => params);
+    await expect(wire.alice.call('bob', 'echo', { bytes: new Uint8Array([1]) })).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+  });
+
+  it('maps errors to stable codes: a VnfError as thrown, anything else INTERNAL, NOT_FOUND, FORBIDDEN', async () => {
+    const { alice, bob } = pair();
+    bob.provide('fails', () => {
+      throw new VnfError('TOO_LARGE', 'too big, says the handler');
+    });
+    bob.provide('crashes', () => {
+      throw new Error('secret detail');
+    });
+    bob.provide('private', () => 'no', { allow: (caller) => caller === 'carol' });
+    await expect(alice.call('bob', 'fails')).rejects.toMatchObject({ code: 'TOO_LARGE', message: 'too big, says the handler' });
+    const crash = await alice.call('bob', 'crashes').catch((err: unknown) => err as VnfError);
+    expect(crash).toMatchObject({ code: 'INTERNAL' });
+    expect((crash as VnfError).message).not.toContain('secret detail');
+    await expect(alice.call('bob', 'nothing')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(alice.call('nobody', 'sum')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(alice.call('bob', 'private')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('times out with TIMEOUT and aborts the handler; a cancel rejects CANCELLED and aborts it too', async () => {
+    const { alice, bob } = pair();
+    const aborted: string[] = [];
+    bob.provide('slow', (_params, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => {
+      aborted.push(String((ctx.signal.reason as VnfError).code));
+      resolve('late');
+    })));
+    await expect(alice.call('bob', 'slow', null, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const controller = new AbortController();
+    const cancelled = alice.call('bob', 'slow', null, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+    await new Promise<void>((resolve) => {
+      const check = () => (aborted.length === 2 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    expect(aborted).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
+  it('never runs more than concurrency handlers at once; the rest wait in order, then BUFFER_FULL', async () => {
+    const { alice, bob } = pair();
+    let running = 0;
+    let most = 0;
+    const order: number[] = [];
+    bob.provide('work', async (n) => {
+      running++;
+      most = Math.max(most, running);
+      order.push(n as number);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      running--;
+      return n;
+    }, { concurrency: 4, maxQueued: 100 });
+    const results = await Promise.all(Array.from({ length: 100 }, (_, n) => alice.call('bob', 'work', n)));
+    expect(results).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    expect(most).toBe(4);
+    expect(order).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    const over = await Promise.allSettled(Array.from({ length: 110 }, (_, n) => alice.call('bob', 'work', n)));
+    expect(over.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as VnfError).code)).toEqual(['BUFFER_FULL', 'BUFFER_FULL', 'BUFFER_FULL', 'BUFFER_FULL', 'BUFFER_FULL', 'BUFFER_FULL']);
+  });
+
+  it('a provider gone mid-call rejects UNAVAILABLE; callAny retries an idempotent call on another live provider', async () => {
+    const hub = new MultiplexHub(new InBrowserHub());
+    const registry = new InBrowserRegistry();
+    const make = (eva: string) => {
+      const services = new PeerServices(hub.openEndpoint(eva), { registry: registry.connect(eva) });
+      closers.push(() => services.close());
+      return services;
+    };
+    closers.push(() => hub.close());
+    const caller = make('caller');
+    const one = make('one');
+    const two = make('two');
+    let started!: () => void;
+    const first = new Promise<void>((resolve) => (started = resolve));
+    const slow = one.provide('job', () => {
+      started();
+      return new Promise(() => undefined);
+    }, { advertise: true });
+    const fast = two.provide('job', () => 'done by two', { advertise: true });
+    await Promise.all([slow.advertised, fast.advertised]);
+    const call = caller.callAny('job', null, { idempotent: true, strategy: 'round-robin' });
+    await first;
+    // "one" stops mid-call: the caller hears UNAVAILABLE from it, and the idempotent call goes to "two".
+    await one.close();
+    expect(await call).toBe('done by two');
+    const lost = caller.call('two', 'job');
+    expect(await lost).toBe('done by two');
+  });
+});
