@@ -127,4 +127,37 @@ describe('PeerServices', () => {
     const lost = caller.call('two', 'job');
     expect(await lost).toBe('done by two');
   });
+
+  it("runs the README's example", async () => {
+    const hub = new MultiplexHub(new InBrowserHub());
+    const printer = new PeerServices(hub.openEndpoint('printer'));
+    const laptop = new PeerServices(hub.openEndpoint('laptop'));
+    printer.provide('print', async (params, ctx) => {
+      const { pages } = params as { pages: number };
+      for (let page = 1; page <= pages; page++) {
+        if (ctx.signal.aborted) return { printed: page - 1 };
+        ctx.progress({ page, of: pages });
+      }
+      return { printed: pages, for: ctx.caller };
+    }, { concurrency: 2, maxQueued: 10 });
+    const progress: unknown[] = [];
+    const result = await laptop.call('printer', 'print', { pages: 3 }, { timeoutMs: 5000, onProgress: (p) => progress.push(p) });
+    expect(progress).toEqual([{ page: 1, of: 3 }, { page: 2, of: 3 }, { page: 3, of: 3 }]);
+    expect(result).toEqual({ printed: 3, for: 'laptop' });
+    await Promise.all([printer.close(), laptop.close()]);
+    await hub.close();
+  });
+
+  it('throws at the call for bad arguments and options, and DESTROYED after close', async () => {
+    const { alice } = pair();
+    expect(() => new PeerServices({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => alice.provide('', () => 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => alice.provide('x', () => 1, { concurrency: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => alice.provide('x', () => 1, { advertise: true })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    await expect(alice.call('bob', 'x', null, { timeoutMz: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(alice.callAny('x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await alice.close();
+    await expect(alice.call('bob', 'x')).rejects.toMatchObject({ code: 'DESTROYED' });
+    expect(() => alice.provide('y', () => 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+  });
 });
