@@ -172,7 +172,8 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
     const tried = new Set<string>();
     for (;;) {
       const { evas, list } = await this.directory.providers(name);
-      const candidates = evas.filter((eva) => !tried.has(eva));
+      // Never this endpoint itself: a service it provides, it can run without a call.
+      const candidates = evas.filter((eva) => !tried.has(eva) && eva !== this.eva);
       if (candidates.length === 0) {
         throw new VnfError(
           'NOT_FOUND',

@@ -95,7 +95,8 @@ export class ServiceCaller {
       }
     } catch (err) {
       const reason = VnfError.is(err) ? err : new VnfError('INTERNAL', `The call to ${target} could not be sent: ${String(err)}`);
-      giveUp(reason.code === 'INVALID_PAYLOAD' || reason.code === 'TOO_LARGE' || reason.code === 'NOT_FOUND' ? reason : new CallUndelivered(false, reason.code, reason.message));
+      // Params the stack cannot carry are the caller's to fix; anything else kept the call from leaving (callAny may go elsewhere).
+      giveUp(reason.code === 'INVALID_PAYLOAD' || reason.code === 'TOO_LARGE' ? reason : new CallUndelivered(false, reason.code, reason.message));
     }
     try {
       return await outcome;
