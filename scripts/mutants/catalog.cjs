@@ -12,6 +12,8 @@ const suites = {
   webSocket: 'packages/websocket-hub/test/conformance.test.ts',
   // Real WebRTC over a real broker (run inside the loopback-only namespace).
   rtc: 'packages/rtc-hub/test/conformance.test.ts',
+  // The service suite (PeerServices) on MultiplexHub(InBrowserHub) with InBrowserRegistry, and over MarshallerHub.
+  services: 'packages/services/test/conformance.test.ts',
   // The sub-protocol suite on MultiplexHub over InBrowserHub and over MarshallerHub.
   multiplex: 'packages/multiplex-hub/test/conformance.test.ts',
   // The Router contract on MemoryRouter (shared by two brokers of one process).
@@ -36,6 +38,9 @@ const wsChannel = 'packages/websocket-hub/src/channel.ts';
 const wsIncoming = 'packages/websocket-hub/src/IncomingRecords.ts';
 const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
 const multiplexEndpoint = 'packages/multiplex-hub/src/MultiplexEndpoint.ts';
+const serviceProvider = 'packages/services/src/ServiceProvider.ts';
+const serviceCaller = 'packages/services/src/ServiceCaller.ts';
+const peerServices = 'packages/services/src/PeerServices.ts';
 const memoryRouter = 'packages/broker/src/MemoryRouter.ts';
 const memoryStorage = 'packages/registry/src/MemoryRegistryStorage.ts';
 const registryRules = 'packages/registry/src/RegistryRules.ts';
@@ -101,8 +106,8 @@ const mutants = [
   { rule: 'a timed-out waiter stays queued', file: writeWaiters, from: 'this.remove(id, waiter);\n        waiter.reject(error);', to: 'waiter.reject(error);', suite: 'registry', expect: 'rejects TIMEOUT and writes nothing later' },
   { rule: 'a closing client keeps waiting', file: inBrowserRegistryClient, from: '    this.waits.abort();\n', to: '\n', suite: 'registry', expect: 'a waiter whose client closes' },
   { rule: 'a closing session keeps waiting', file: 'packages/registry/src/ServiceSession.ts', from: 'for (const wait of this.waits.values()) wait.controller.abort();', to: '', suite: 'registry', expect: 'a waiter whose session ends uncleanly' },
-  { rule: 'wills applied on a clean close (in-page)', file: inBrowserRegistryClient, from: "if (how === 'wills') await this.store.applyWills(this.owner);", to: "if (how !== 'unclean') await this.store.applyWills(this.owner);", suite: 'registry', expect: 'a clean close does not apply wills' },
-  { rule: 'wills applied on a clean close (over rpc)', file: wsRegistryClient, from: 'if (applyWills) await this.bestEffort(RegistryMethod.APPLY_WILLS, {});', to: 'await this.bestEffort(RegistryMethod.APPLY_WILLS, {});', suite: 'registry', expect: 'a clean close does not apply wills' },
+  { rule: 'wills applied on a clean close (in-page)', file: inBrowserRegistryClient, from: "this.closing = this.shutDown(options.applyWills === true ? 'wills' : 'clean');", to: "this.closing = this.shutDown('wills');", suite: 'registry', expect: 'a clean close does not apply wills' },
+  { rule: 'wills applied on a clean close (over rpc)', file: wsRegistryClient, from: 'if (!this.closing) this.closing = this.shutDown(options.applyWills === true);', to: 'if (!this.closing) this.closing = this.shutDown(true);', suite: 'registry', expect: 'a clean close does not apply wills' },
   { rule: 'a will not cleared by a later write', file: memoryStorage, from: '    if (value.will) record.will = { json: value.will.json, bytes: value.will.bytes };', to: '    const will = value.will ?? current?.will;\n    if (will) record.will = { json: will.json, bytes: will.bytes };', suite: 'registry', expect: 'a later write without a will clears it' },
   { rule: 'retained needs no permission', file: registryRules, from: 'retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),', to: 'retained: false,', suite: 'registry', expect: 'refuses retain: true and a will with a value' },
   { rule: 'a retained entry goes with its writer', file: memoryStorage, from: 'bytes: held.bytes + charged(record) });\n      return;', to: 'bytes: held.bytes + charged(record) });', suite: 'registry', expect: "a retained entry outlives its writer's close" },
@@ -122,6 +127,15 @@ const mutants = [
   { rule: 'waits outlive a dropped socket (broker)', file: 'packages/broker/src/Departures.ts', from: '    else conn.registry?.endWaits();', to: '', suite: 'brokerRegistry', expect: 'a waiter whose channel is interrupted' },
   { rule: 'waits outlive an interrupted channel (session)', file: 'packages/registry/src/ServiceSession.ts', from: '      wait.cancelling = true;\n      wait.controller.abort();', to: '      wait.cancelling = true;', suite: 'registry', expect: 'a waiter whose channel is interrupted' },
   { rule: 'a snapshot in pages keeps only its last page', file: remoteWatches, from: 'watch.pages = [...(watch.pages ?? []), ...page.entries];', to: 'watch.pages = [...page.entries];', suite: 'registry', expect: 'a snapshot larger than a page and a reply' },
+  // PeerServices (serviceConformance.ts).
+  { rule: 'service concurrency not honoured', file: serviceProvider, from: '    if (service.running < service.options.concurrency) this.run(service, call);\n    else service.waiting.push(call);', to: '    this.run(service, call);', suite: 'services', expect: 'never more than 4 handlers run at once' },
+  { rule: 'service progress after the result', file: serviceCaller, from: 'if (onProgress) callUserListener(this.host.emitter, () => onProgress(frame.value), `the onProgress of a call to ${call.service}`);', to: 'if (onProgress) setTimeout(() => callUserListener(this.host.emitter, () => onProgress(frame.value), `the onProgress of a call to ${call.service}`));', suite: 'services', expect: 'all before the result, and none after it' },
+  { rule: 'service INTERNAL leaks the provider details', file: serviceProvider, from: 'failed; its log says why.` };', to: 'failed: ${err instanceof Error ? err.message : String(err)}` };', suite: 'services', expect: "INTERNAL at the caller, without the provider's details" },
+  { rule: 'service cancel does not abort the handler', file: serviceCaller, from: "if (call.sent) this.trySend(target, { t: 'cancel', id });", to: "if (call.sent && error.code !== 'CANCELLED') this.trySend(target, { t: 'cancel', id });", suite: 'services', expect: "rejects CANCELLED and fires the handler's signal" },
+  { rule: 'service timeout does not abort the handler', file: serviceCaller, from: "if (call.sent) this.trySend(target, { t: 'cancel', id });", to: "if (call.sent && error.code !== 'TIMEOUT') this.trySend(target, { t: 'cancel', id });", suite: 'services', expect: "rejects TIMEOUT and fires the handler's signal" },
+  { rule: 'service non-idempotent call retried', file: peerServices, from: 'if (err instanceof CallUndelivered && (idempotent || !err.delivered)) {', to: 'if (err instanceof CallUndelivered) {', suite: 'services', expect: 'never runs a call not marked idempotent twice' },
+  { rule: 'service lost provider does not fail the call', file: serviceCaller, from: '      if (call.target !== target) continue;\n      this.pending.delete(id);', to: '      continue;\n      this.pending.delete(id);', suite: 'services', expect: 'a provider killed mid-call' },
+  { rule: 'service caller lost does not abort the handler', file: peerServices, from: '      this.caller.lost(peer);\n      this.provider.lost(peer);', to: '      this.caller.lost(peer);', suite: 'services', expect: 'a caller killed mid-call' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

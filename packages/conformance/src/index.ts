@@ -11,3 +11,5 @@ export { until, waitFor, uniqueEva } from './waiting';
 export { ResourceTracker, trackResources } from './resources';
 export type { LiveResource } from './resources';
 export { seededRandom } from './random';
+export { serviceConformance } from './serviceConformance';
+export type { ServiceConformanceSetup, ServiceNetwork, ServicePeer, ServicesUnderTest, ServiceContextUnderTest, ProvisionUnderTest } from './serviceConformance';

@@ -120,7 +120,8 @@ export class ServiceCaller {
     this.pending.delete(frame.id);
     if (frame.t === 'result') call.resolve(frame.value);
     // The provider stopped the service mid-call: as a lost provider (it may have run part of it), retried if idempotent.
-    else if (frame.code === 'UNAVAILABLE') call.reject(new CallUndelivered(true, 'UNAVAILABLE', frame.message));
+    // (A handler's own UNAVAILABLE is its answer, not a lost provider.)
+    else if (frame.gone) call.reject(new CallUndelivered(true, 'UNAVAILABLE', frame.message));
     else call.reject(new VnfError(frame.code as ErrorCode, frame.message, { details: { service: call.service, target: source } }));
   }
 

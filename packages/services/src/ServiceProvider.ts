@@ -87,7 +87,7 @@ export class ServiceProvider {
     for (const [caller, held] of this.calls) {
       for (const [id, entry] of held) {
         if (entry.service !== provided) continue;
-        this.end(caller, id, { t: 'error', id, code: 'UNAVAILABLE', message: `Service "${provided.name}" stopped on ${this.host.eva} while the call was held; call again elsewhere.` });
+        this.end(caller, id, { t: 'error', id, code: 'UNAVAILABLE', message: `Service "${provided.name}" stopped on ${this.host.eva} while the call was held; call again elsewhere.`, gone: true });
       }
     }
   }

@@ -9,7 +9,8 @@ export type Frame =
   | { t: 'call'; id: number; service: string; params: unknown }
   | { t: 'progress'; id: number; value: unknown }
   | { t: 'result'; id: number; value: unknown }
-  | { t: 'error'; id: number; code: string; message: string }
+  /** `gone`: the provider stopped the service mid-call (not the handler's own error): the call may go elsewhere. */
+  | { t: 'error'; id: number; code: string; message: string; gone?: true }
   | { t: 'cancel'; id: number };
 
 /** Longest service name, in characters. */
@@ -38,7 +39,7 @@ export function decodeFrame(message: unknown): Frame | null {
       return { t: 'result', id: f.id, value: f.value };
     case 'error':
       if (typeof f.code !== 'string' || typeof f.message !== 'string') return null;
-      return { t: 'error', id: f.id, code: f.code, message: f.message };
+      return f.gone === true ? { t: 'error', id: f.id, code: f.code, message: f.message, gone: true } : { t: 'error', id: f.id, code: f.code, message: f.message };
     case 'cancel':
       return { t: 'cancel', id: f.id };
     default:
