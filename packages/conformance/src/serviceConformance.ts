@@ -15,7 +15,7 @@ export interface ServiceContextUnderTest {
 export interface ProvisionUnderTest {
   readonly running: number;
   readonly queued: number;
-  readonly advertised: Promise<void>;
+  readonly advertised: Promise<boolean>;
   stop(): Promise<void>;
 }
 

@@ -127,7 +127,7 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
     }
     const resolved: ResolvedProvideOptions = { concurrency: rest.concurrency, maxQueued: rest.maxQueued, timeoutMs: rest.timeoutMs, allow: rest.allow };
     let stopping: Promise<void> | null = null;
-    let advertised: Promise<void> = Promise.resolve();
+    let advertised: Promise<boolean> = Promise.resolve(false);
     const provision = this.provider.add(name, handler, resolved, () => advertised, (service) => {
       stopping ??= (async () => {
         this.provisions.delete(service);
@@ -139,10 +139,14 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
     this.provisions.add(provision);
     if (advertise !== false) {
       const ad = advertise === true ? {} : { info: advertise.info };
-      advertised = this.directory!.advertise(name, ad).catch((err: unknown) => {
-        const error = VnfError.is(err) ? err : new VnfError('INTERNAL', String(err));
-        this.report(new VnfError(error.code, `${this.eva} could not advertise "${name}" in the registry: ${error.message}`, { cause: err }));
-      });
+      advertised = this.directory!.advertise(name, ad).then(
+        () => true,
+        (err: unknown) => {
+          const error = VnfError.is(err) ? err : new VnfError('INTERNAL', String(err));
+          this.report(new VnfError(error.code, `${this.eva} could not advertise "${name}" in the registry: ${error.message}`, { cause: err }));
+          return false;
+        },
+      );
     }
     return provision;
   }

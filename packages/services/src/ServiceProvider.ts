@@ -40,11 +40,11 @@ class ProvidedService implements Provision {
     readonly name: string,
     readonly handler: ServiceHandler,
     readonly options: ResolvedProvideOptions,
-    private readonly advertising: () => Promise<void>,
+    private readonly advertising: () => Promise<boolean>,
     readonly release: () => Promise<void>,
   ) {}
 
-  get advertised(): Promise<void> {
+  get advertised(): Promise<boolean> {
     return this.advertising();
   }
 
@@ -72,7 +72,7 @@ export class ServiceProvider {
     return this.services.has(name);
   }
 
-  add(name: string, handler: ServiceHandler, options: ResolvedProvideOptions, advertised: () => Promise<void>, release: (service: Provision) => Promise<void>): Provision {
+  add(name: string, handler: ServiceHandler, options: ResolvedProvideOptions, advertised: () => Promise<boolean>, release: (service: Provision) => Promise<void>): Provision {
     const service: ProvidedService = new ProvidedService(name, handler, options, advertised, () => release(service));
     this.services.set(name, service);
     return service;

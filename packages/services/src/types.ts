@@ -50,8 +50,11 @@ export interface Provision {
   /** Calls running now, and waiting. */
   readonly running: number;
   readonly queued: number;
-  /** Resolves once the service's ad is in the registry (at once without `advertise`; a failure is an `error` event). */
-  readonly advertised: Promise<void>;
+  /**
+   * Resolves true once the service's ad is in the registry; false at once without `advertise`, or when writing it
+   * failed (the failure is an `error` event, e.g. FORBIDDEN from the registry's authorize hook).
+   */
+  readonly advertised: Promise<boolean>;
   /** Stops providing: new calls get NOT_FOUND, running and queued ones are aborted (UNAVAILABLE to their callers), the ad goes. */
   stop(): Promise<void>;
 }
