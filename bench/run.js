@@ -22,6 +22,7 @@ const SCENARIOS = [
   { id: 'marshaller', title: 'MarshallerHub 100 MB transfer', loopback: true },
   { id: 'reliable', title: 'ReliableHub goodput under loss' },
   { id: 'in-browser', title: 'InBrowserHub message rate' },
+  { id: 'services', title: 'peer service calls through a relay (PeerServices via broker)', timeoutS: 240 },
 ];
 
 const args = process.argv.slice(2);

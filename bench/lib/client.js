@@ -1,10 +1,10 @@
 'use strict';
-// Forks lib/client-host.js: one relay client in its own process, driven over IPC.
+// Forks lib/client-host.js (or another host file, `options.host`): one client in its own process, driven over IPC.
 const { fork } = require('child_process');
 const path = require('path');
 
-async function startClient(name) {
-  const child = fork(path.join(__dirname, 'client-host.js'), [], {
+async function startClient(name, { host = path.join(__dirname, 'client-host.js') } = {}) {
+  const child = fork(host, [], {
     execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=client-${name}-${process.pid}-${Date.now()}.cpuprofile`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -189,4 +189,4 @@ async function waitOnline(endpoint) {
   if (event.reason !== 'NOT_FOUND') throw new Error(`endpoint ${endpoint.eva} did not come online: ${event.status} ${event.reason}`);
 }
 
-module.exports = { rawWs, rawWsBatched, socketIo, vnf, systems: [vnf, rawWs, socketIo], byName: { 'raw ws': rawWs, 'raw ws batched': rawWsBatched, 'socket.io': socketIo, WebSocketHub: vnf } };
+module.exports = { waitOnline, rawWs, rawWsBatched, socketIo, vnf, systems: [vnf, rawWs, socketIo], byName: { 'raw ws': rawWs, 'raw ws batched': rawWsBatched, 'socket.io': socketIo, WebSocketHub: vnf } };

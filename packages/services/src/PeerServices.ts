@@ -248,8 +248,8 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
   }
 
   /** Resolves once connected to `target` (one open shared by concurrent calls); rejects with a stable code. */
-  private connect(target: string): Promise<void> {
-    if (this.endpoint.isConnected(target)) return Promise.resolve();
+  private connect(target: string): Promise<void> | null {
+    if (this.endpoint.isConnected(target)) return null;
     let opening = this.opening.get(target);
     if (!opening) {
       opening = this.endpoint.openConnection(target).then(({ status, reason }) => {

@@ -6,8 +6,8 @@ import type { CallOptions } from './types';
 export interface CallerHost {
   readonly eva: string;
   readonly emitter: ErrorEmitter;
-  /** Resolves once the endpoint is connected to `targetEva` (rejects with why not). */
-  connect(targetEva: string): Promise<void>;
+  /** Resolves once the endpoint is connected to `targetEva` (rejects with why not); null when it is already. */
+  connect(targetEva: string): Promise<void> | null;
   /** Sends a frame to a provider; throws what the channel throws. */
   send(targetEva: string, frame: Frame): void;
 }
@@ -87,7 +87,8 @@ export class ServiceCaller {
       signal.addEventListener('abort', onAbort, { once: true });
     }
     try {
-      await this.host.connect(target);
+      const connecting = this.host.connect(target);
+      if (connecting) await connecting;
       const call = this.pending.get(id);
       if (call) {
         this.host.send(target, { t: 'call', id, service, params });

@@ -24,7 +24,10 @@ interface ServedCall {
   caller: string;
   id: number;
   params: unknown;
-  controller: AbortController;
+  /** Made when the handler first reads `context.signal`. */
+  controller: AbortController | null;
+  /** How the call ended (null: given up), for a signal first read after it ended. */
+  ended: Frame | null;
   timer: ReturnType<typeof setTimeout> | null;
   /** The call was answered (or given up): nothing more is sent for it. */
   done: boolean;
@@ -118,7 +121,7 @@ export class ServiceProvider {
       });
       return;
     }
-    const call: ServedCall = { caller, id, params: frame.params, controller: new AbortController(), timer: null, done: false };
+    const call: ServedCall = { caller, id, params: frame.params, controller: null, ended: null, timer: null, done: false };
     let held = this.calls.get(caller);
     if (!held) this.calls.set(caller, (held = new Map()));
     held.set(id, { service, call });
@@ -159,7 +162,14 @@ export class ServiceProvider {
     const context: ServiceContext = {
       caller,
       service: service.name,
-      signal: call.controller.signal,
+      // Made on first use: most handlers never look, and an AbortController that is aborted costs microseconds a call.
+      get signal() {
+        if (!call.controller) {
+          call.controller = new AbortController();
+          if (call.done) call.controller.abort(abortReason(call.ended));
+        }
+        return call.controller.signal;
+      },
       progress: (value) => {
         if (!call.done) this.host.reply(caller, { t: 'progress', id, value });
       },
@@ -207,7 +217,8 @@ export class ServiceProvider {
     const queuedAt = service.waiting.indexOf(call);
     if (queuedAt >= 0) service.waiting.splice(queuedAt, 1);
     if (frame) this.sendResult(caller, frame);
-    if (!call.controller.signal.aborted) call.controller.abort(abortReason(frame));
+    call.ended = frame;
+    if (call.controller && !call.controller.signal.aborted) call.controller.abort(abortReason(frame));
   }
 
   private sendResult(caller: string, frame: Frame): void {

@@ -71,7 +71,32 @@ export class FrameSender {
   }
 }
 
+/** True when JSON.stringify carries `value` unchanged (no binary, functions, symbols or bigints): its fast path. */
+function plainJson(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 100 || isBinary(value)) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!plainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      const o = value as Record<string, unknown>;
+      for (const k in o) if (!plainJson(o[k], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 function toText(frame: Frame): string {
+  if (plainJson(frame)) return JSON.stringify(frame);
   // JSON.stringify would turn binary into an object of indices and drop functions: refuse what it would change.
   return JSON.stringify(frame, (_key, value: unknown) => {
     if (isBinary(value) || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
