@@ -176,8 +176,11 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
     const tried = new Set<string>();
     for (;;) {
       const { evas, list } = await this.directory.providers(name);
-      // Never this endpoint itself: a service it provides, it can run without a call.
-      const candidates = evas.filter((eva) => !tried.has(eva) && eva !== this.eva);
+      // Never this endpoint itself: a service it provides, it can run without a call. Providers that could not be
+      // reached lately come last: only when no other is left.
+      const untried = evas.filter((eva) => !tried.has(eva) && eva !== this.eva);
+      const reachable = untried.filter((eva) => !list.unreachable.has(eva));
+      const candidates = reachable.length > 0 ? reachable : untried;
       if (candidates.length === 0) {
         throw new VnfError(
           'NOT_FOUND',
@@ -196,6 +199,7 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
       } catch (err) {
         // Another provider may take it only when this one surely did not run it, or running it twice is harmless.
         if (err instanceof CallUndelivered && (idempotent || !err.delivered)) {
+          if (!err.delivered) list.unreachable.add(target);
           log('%s: provider %s of %s was lost (%s); trying another', this.eva, target, name, err.code);
           continue;
         }

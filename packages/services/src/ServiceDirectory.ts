@@ -10,6 +10,11 @@ export interface Advertisement {
 /** The live providers of one service, kept by a snapshot watch of its collection. */
 export interface ProviderList {
   providers: Map<string, Advertisement>;
+  /**
+   * Providers a call could not reach (their ad outlives them through the broker's grace): passed over while another
+   * is left, until their ad changes.
+   */
+  unreachable: Set<string>;
   ready: Promise<void>;
   stop: Promise<() => Promise<void>>;
   /** Where round-robin goes on from. */
@@ -64,8 +69,10 @@ export class ServiceDirectory {
     const providers = new Map<string, Advertisement>();
     let ready!: () => void;
     let failed!: (err: unknown) => void;
+    const unreachable = new Set<string>();
     const list: ProviderList = {
       providers,
+      unreachable,
       ready: new Promise<void>((resolve, reject) => {
         ready = resolve;
         failed = reject;
@@ -76,10 +83,12 @@ export class ServiceDirectory {
     const onEvent = (event: RegistryWatchEvent): void => {
       if (event.type === 'snapshot') {
         providers.clear();
+        unreachable.clear();
         for (const entry of event.entries) providers.set(entry.name, (entry.value ?? {}) as Advertisement);
         ready();
         return;
       }
+      unreachable.delete(event.entry.name);
       if (event.type === 'removed') providers.delete(event.entry.name);
       else providers.set(event.entry.name, (event.entry.value ?? {}) as Advertisement);
     };

@@ -160,4 +160,31 @@ describe('PeerServices', () => {
     await expect(alice.call('bob', 'x')).rejects.toMatchObject({ code: 'DESTROYED' });
     expect(() => alice.provide('y', () => 1)).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
   });
+
+  it('callAny passes over a provider it could not reach while its ad lives on, until the ad changes', async () => {
+    const hub = new MultiplexHub(new InBrowserHub());
+    const registry = new InBrowserRegistry();
+    closers.push(() => hub.close());
+    const callerEndpoint = hub.openEndpoint('caller');
+    const caller = new PeerServices(callerEndpoint, { registry: registry.connect('caller') });
+    const goneEndpoint = hub.openEndpoint('a-gone');
+    const gone = new PeerServices(goneEndpoint, { registry: registry.connect('a-gone') });
+    const live = new PeerServices(hub.openEndpoint('b-live'), { registry: registry.connect('b-live') });
+    closers.push(() => caller.close(), () => live.close());
+    await gone.provide('job', () => 'gone', { advertise: true }).advertised;
+    await live.provide('job', () => 'live', { advertise: true }).advertised;
+    // The endpoint goes, its registry client (and so its ad) stays: as a killed provider during the broker's grace.
+    goneEndpoint.destroy();
+    const opened: string[] = [];
+    const open = callerEndpoint.openConnection.bind(callerEndpoint);
+    callerEndpoint.openConnection = ((target: string, ...rest: unknown[]) => {
+      opened.push(target);
+      return (open as (...args: unknown[]) => unknown)(target, ...rest);
+    }) as typeof callerEndpoint.openConnection;
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await caller.callAny('job'));
+    expect(results).toEqual(['live', 'live', 'live', 'live']);
+    // One refused attempt at the gone provider, then never again while its ad is unchanged.
+    expect(opened.filter((eva) => eva === 'a-gone')).toEqual(['a-gone']);
+  });
 });
