@@ -26,6 +26,9 @@ export const DEFAULT_MAX_QUEUED = 256;
 export const DEFAULT_SUB_PROTOCOL = 'vnf.services';
 export const DEFAULT_COLLECTION_PREFIX = 'vnf.services:';
 
+/** The options of a call that gives none (shared, never changed). */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** The longest timer delay: 2^31 - 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -152,10 +155,11 @@ export class PeerServices extends EventEmitter<PeerServicesEvents> {
   }
 
   /** Calls `name` on `targetEva`; resolves its result, or rejects a VnfError with a stable code (README, Errors). */
-  async call(targetEva: string, name: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
+  async call(targetEva: string, name: string, params?: unknown, options: CallOptions = NO_OPTIONS): Promise<unknown> {
     this.assertOpen('call');
     validateName(name);
-    const { timeoutMs, signal, onProgress } = CALL_SCHEMA.resolve(options);
+    // Most calls give no options: they skip the schema (its cost shows at tens of thousands of calls a second).
+    const { timeoutMs, signal, onProgress } = options === NO_OPTIONS ? options : CALL_SCHEMA.resolve(options);
     try {
       return await this.caller.call(targetEva, name, params, timeoutMs ?? this.callTimeoutMs, { signal, onProgress });
     } catch (err) {
