@@ -64,6 +64,7 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     // Public methods work unbound (`endpoint.send.bind(null, …)`, passing `endpoint.send` as a callback).
     this.openConnection = this.openConnection.bind(this);
     this.send = this.send.bind(this);
+    this.multicast = this.multicast.bind(this);
     this.closeConnection = this.closeConnection.bind(this);
     this.destroy = this.destroy.bind(this);
     this.onConnectionLost = this.onConnectionLost.bind(this);
@@ -134,6 +135,26 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     }
   }
 
+  multicast(targets: readonly string[], message: unknown): void {
+    this.assertAlive('multicast');
+    if (!Array.isArray(targets)) {
+      throw new VnfError('INVALID_ARGUMENT', `multicast takes an array of target evas; got ${typeof targets}.`);
+    }
+    this.validatePayload(message);
+    // Each connected target once, in the order given: a duplicate in the list must not mean a duplicate delivery.
+    let connected: string[] | null = null;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i];
+      if (typeof target !== 'string') {
+        throw new VnfError('INVALID_ARGUMENT', `multicast targets must be evas (strings); item ${i} is ${typeof target}.`);
+      }
+      if (!this.connected.has(target)) continue;
+      if (connected === null) connected = [target];
+      else if (!connected.includes(target)) connected.push(target);
+    }
+    if (connected !== null) this.transmitToMany(connected, message);
+  }
+
   closeConnection(targetEva: string): void {
     this.assertAlive('closeConnection');
     if (!this.connected.delete(targetEva)) return;
@@ -166,6 +187,23 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   protected abstract transmit(targetEva: string, message: unknown): void;
   /** Releases every resource; `peers` were connected and must be told the connection is gone. */
   protected abstract teardown(peers: string[]): void;
+
+  /**
+   * Carries an already-validated message to each of `targets` (connected, distinct). By default one `transmit`
+   * each, skipping a target whose buffer is past highWaterMark or that refuses it (BUFFER_FULL): a slow target
+   * misses the message, the others never wait for it. A transport that can fan out (the broker) overrides this.
+   */
+  protected transmitToMany(targets: readonly string[], message: unknown): void {
+    for (const target of targets) {
+      if (this.queuedBytes(target) > this.drainHigh) continue;
+      try {
+        this.transmit(target, message);
+      } catch (err) {
+        if (!(err instanceof VnfError) || (err.code !== 'BUFFER_FULL' && err.code !== 'NOT_CONNECTED')) throw err;
+        log('%s multicast skipped %s: %s', this.eva, target, err.code);
+      }
+    }
+  }
 
   /** What `bufferedAmount` reports while the endpoint is alive: bytes this layer and those beneath it still hold. */
   protected queuedBytes(_targetEva: string): number {

@@ -39,6 +39,16 @@ export class DecoratorEndpoint<Inner extends Endpoint = Endpoint> extends Abstra
     this.inner.send(targetEva, message);
   }
 
+  /**
+   * Passes a multicast to the inner endpoint when this decorator does not change what it sends (it keeps
+   * DecoratorEndpoint's `transmit`); a decorator that does must override this too, or each target gets its own
+   * `transmit` (AbstractEndpoint's default).
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    if (this.transmit === DecoratorEndpoint.prototype.transmit) this.inner.multicast(targets, message);
+    else super.transmitToMany(targets, message);
+  }
+
   protected teardown(_peers: string[]): void {
     this.inner.destroy();
   }

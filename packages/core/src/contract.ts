@@ -49,6 +49,15 @@ export interface Endpoint extends EventEmitter<EndpointEvents> {
   openConnection(targetEva: string, cb?: (event: ConnectionEvent) => void): Promise<ConnectionEvent>;
   /** Sends on an open connection; throws NOT_CONNECTED, INVALID_PAYLOAD or TOO_LARGE at the call. */
   send(targetEva: string, message: any): void;
+  /**
+   * Sends one message to each of `targets` this endpoint is connected to now (docs/design.md, Multicast). Through
+   * the broker it leaves once and the broker fans it out. Best effort per target, never blocking: a target that is
+   * not connected is skipped, and one that reads too slowly may miss it (the layer or the broker drops it for that
+   * target rather than pause the others). The transport never delivers it twice to a target; each delivery is an
+   * ordinary `message` with `sourceEva` stamped as for `send`. Throws at the call what `send` throws for the payload
+   * (INVALID_PAYLOAD, TOO_LARGE), INVALID_ARGUMENT when `targets` is not an array of evas, and DESTROYED.
+   */
+  multicast(targets: readonly string[], message: any): void;
   /** Closes a connection; the peer gets `connectionLost` once. A no-op when not connected. */
   closeConnection(targetEva: string): void;
   /** Closes every connection (peers get `connectionLost`) and releases every resource. Idempotent. */
@@ -90,6 +99,8 @@ export interface SubProtocolChannel {
   onMessage: ((event: MessageEvent<any>) => void) | null;
   /** Sends on the endpoint's open connection to `targetEva`; throws at the call as `Endpoint.send` does. */
   send(targetEva: string, message: unknown): void;
+  /** `Endpoint.multicast` on this channel: one message to each connected target, best effort per target. */
+  multicast(targets: readonly string[], message: unknown): void;
   /** Stops this sub-protocol here; its name may be opened again. */
   close(): void;
   on(event: 'connectionLost', listener: (peerEva: string) => void): unknown;

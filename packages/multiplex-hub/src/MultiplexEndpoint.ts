@@ -56,6 +56,7 @@ export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends Decora
       eva: this.eva,
       maxPayloadSize,
       send: (targetEva, message) => this.sendOn(channel, targetEva, message),
+      multicast: (targets, message) => this.multicastOn(channel, targets, message),
       bufferedAmount: (targetEva) => this.bufferedAmount(targetEva),
       isConnected: (eva) => this.isConnected(eva),
       connections: () => this.connections(),
@@ -80,6 +81,10 @@ export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends Decora
 
   protected override transmit(targetEva: string, message: unknown): void {
     this.transmitFrame(targetEva, encodeApp(message));
+  }
+
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    this.multicastFrame(targets, encodeApp(message));
   }
 
   protected override receive(sourceEva: string, message: unknown): void {
@@ -143,9 +148,29 @@ export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends Decora
     this.transmitFrame(targetEva, channel.codec.encode(message));
   }
 
+  /** `SubProtocol.multicast`: the checks of `endpoint.multicast`, then one frame for every target. */
+  private multicastOn(channel: Channel, targets: readonly string[], message: unknown): void {
+    this.assertAlive('multicast');
+    if (!Array.isArray(targets)) {
+      throw new VnfError('INVALID_ARGUMENT', `multicast takes an array of target evas; got ${typeof targets}.`);
+    }
+    checkSize(message, channel.maxPayloadSize, `sub-protocol ${JSON.stringify(channel.codec.name)}'s`);
+    // The frame is built once; the endpoint beneath skips targets it is not connected to.
+    this.multicastFrame(targets, channel.codec.encode(message));
+  }
+
+  private multicastFrame(targets: readonly string[], frame: unknown): void {
+    this.framed(() => this.inner.multicast(targets, frame));
+  }
+
   private transmitFrame(targetEva: string, frame: unknown): void {
+    this.framed(() => this.inner.send(targetEva, frame));
+  }
+
+  /** Runs a send of a frame, explaining a refusal by the hub beneath in terms of the message. */
+  private framed(send: () => void): void {
     try {
-      this.inner.send(targetEva, frame);
+      send();
     } catch (err) {
       // The hub beneath judged the frame, not the message: say so, since its sizes and indices count the header.
       if (VnfError.is(err, 'INVALID_PAYLOAD') || VnfError.is(err, 'TOO_LARGE')) {

@@ -22,6 +22,7 @@ export interface SubProtocolHost {
   readonly eva: string;
   readonly maxPayloadSize: number;
   send(targetEva: string, message: unknown): void;
+  multicast(targets: readonly string[], message: unknown): void;
   bufferedAmount(targetEva: string): number;
   isConnected(eva: string): boolean;
   connections(): string[];
@@ -47,6 +48,7 @@ export class SubProtocol extends EventEmitter<SubProtocolEvents> implements SubP
   ) {
     super();
     this.send = this.send.bind(this);
+    this.multicast = this.multicast.bind(this);
     this.close = this.close.bind(this);
     this.bufferedAmount = this.bufferedAmount.bind(this);
     this.isConnected = this.isConnected.bind(this);
@@ -75,6 +77,16 @@ export class SubProtocol extends EventEmitter<SubProtocolEvents> implements SubP
   send(targetEva: string, message: unknown): void {
     this.assertOpen('send');
     this.host.send(targetEva, message);
+  }
+
+  /**
+   * `endpoint.multicast` on this channel: the message once to each connected target (skipping the others), fanned
+   * out by the broker where the stack allows. Best effort per target; throws at the call as `send` does for the
+   * payload, and DESTROYED once closed.
+   */
+  multicast(targets: readonly string[], message: unknown): void {
+    this.assertOpen('multicast');
+    this.host.multicast(targets, message);
   }
 
   /** The endpoint's `bufferedAmount(targetEva)`: app and sub-protocols share one buffer per connection. */
