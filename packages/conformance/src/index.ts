@@ -13,3 +13,5 @@ export type { LiveResource } from './resources';
 export { seededRandom } from './random';
 export { serviceConformance } from './serviceConformance';
 export type { ServiceConformanceSetup, ServiceNetwork, ServicePeer, ServicesUnderTest, ServiceContextUnderTest, ProvisionUnderTest } from './serviceConformance';
+export { roomConformance } from './roomConformance';
+export type { RoomConformanceSetup, RoomNetwork, RoomUnderTest, RoomMemberUnderTest } from './roomConformance';

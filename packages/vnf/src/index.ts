@@ -26,6 +26,7 @@ export { MarshallerEndpoint, MarshallerHub } from '@vnf/marshaller-hub';
 export { ReliableRtcHub, RtcEndpoint, RtcHub } from '@vnf/rtc-hub';
 export { MultiplexEndpoint, MultiplexHub, SubProtocol } from '@vnf/multiplex-hub';
 export { PeerServices } from '@vnf/services';
+export { Room } from '@vnf/rooms';
 
 // Every type of the packages above (types cost nothing at run time and are what TypeScript users compose with).
 export type * from '@vnf/core';
@@ -38,3 +39,4 @@ export type * from '@vnf/marshaller-hub';
 export type * from '@vnf/rtc-hub';
 export type * from '@vnf/multiplex-hub';
 export type * from '@vnf/services';
+export type * from '@vnf/rooms';

@@ -52,4 +52,6 @@ export const PUBLIC_API: readonly string[] = [
   'SubProtocol',
   // @vnf/services
   'PeerServices',
+  // @vnf/rooms
+  'Room',
 ];

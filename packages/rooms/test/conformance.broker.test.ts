@@ -1,0 +1,38 @@
+// The room conformance suite through a real broker on 127.0.0.1 (run inside the loopback-only namespace): each member
+// its own WebSocketHub and registry client on its socket; over the bare WebSocketHub and over a 5 %-drop chaos stack.
+import { afterAll, beforeAll } from '@jest/globals';
+import { roomConformance } from '@vnf/conformance';
+import type { MultiplexingEndpoint, RegistryClient } from '@vnf/core';
+import { ReliableHub } from '@vnf/reliable-hub';
+import { Room } from '@vnf/rooms';
+import { UnreliableHub } from '@vnf/unreliable-hub';
+import { startBrokerNetworks } from './support/brokerNetwork';
+
+/** The broker's grace for a cut socket, ms: a killed member leaves once it ends. */
+const GRACE_MS = 1000;
+/** The chaos seed: from VNF_CHAOS_SEED to replay a failure, printed in the suite's name. */
+const SEED = Number(process.env.VNF_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+let networks: Awaited<ReturnType<typeof startBrokerNetworks>>;
+beforeAll(async () => {
+  networks = await startBrokerNetworks({ evaGraceMs: GRACE_MS });
+});
+afterAll(() => networks.close());
+
+const createRoom = (endpoint: MultiplexingEndpoint, options: { registry: RegistryClient; name: string; info?: unknown }) => new Room(endpoint, options);
+
+roomConformance('Room over MultiplexHub(WebSocketHub) through a real broker', {
+  createNetwork: () => networks.network((webSocketHub) => webSocketHub),
+  createRoom,
+  timeoutMs: 10_000,
+  leaveBoundMs: GRACE_MS + 2_000,
+});
+
+let peerSeed = SEED;
+roomConformance(`Room over MultiplexHub(ReliableHub(UnreliableHub(WebSocketHub, drop 5 %))) through a real broker (seed ${SEED})`, {
+  createNetwork: () =>
+    networks.network((webSocketHub) => new ReliableHub(new UnreliableHub(webSocketHub, { seed: peerSeed++, drop: 0.05 }), { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 })),
+  createRoom,
+  timeoutMs: 10_000,
+  leaveBoundMs: GRACE_MS + 4_000,
+});

@@ -1,0 +1,28 @@
+// The room conformance suite over real WebRTC (@roamhq/wrtc, loopback only, no STUN) signalled through a real broker
+// on 127.0.0.1: MultiplexHub(ReliableRtcHub(WebSocketHub)), broadcasts over direct links (a mesh) and the relay.
+import { afterAll, beforeAll } from '@jest/globals';
+import { roomConformance } from '@vnf/conformance';
+import type { MultiplexingEndpoint, RegistryClient } from '@vnf/core';
+import { Room } from '@vnf/rooms';
+import { ReliableRtcHub } from '@vnf/rtc-hub';
+import { startBrokerNetworks } from './support/brokerNetwork';
+
+const GRACE_MS = 1000;
+const RTC = { iceTimeoutMs: 1500, connectTimeoutMs: 5000 };
+const RELIABLE = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000, restoreTimeoutMs: 2000 };
+
+let networks: Awaited<ReturnType<typeof startBrokerNetworks>>;
+beforeAll(async () => {
+  networks = await startBrokerNetworks({ evaGraceMs: GRACE_MS });
+});
+afterAll(() => networks.close());
+
+roomConformance('Room over MultiplexHub(ReliableRtcHub(WebSocketHub)) through a real broker', {
+  createNetwork: () => networks.network((webSocketHub) => new ReliableRtcHub(webSocketHub, { rtc: RTC, reliable: RELIABLE }), {
+      // Its direct links do not go through the socket: pausing it would not freeze a member.
+      stall: false,
+    }),
+  createRoom: (endpoint: MultiplexingEndpoint, options: { registry: RegistryClient; name: string; info?: unknown }) => new Room(endpoint, options),
+  timeoutMs: 15_000,
+  leaveBoundMs: GRACE_MS + RELIABLE.heartbeatTimeoutMs + RELIABLE.restoreTimeoutMs + RTC.connectTimeoutMs + 2_000,
+});

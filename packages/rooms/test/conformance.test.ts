@@ -1,0 +1,41 @@
+import { roomConformance } from '@vnf/conformance';
+import type { Hub, MultiplexingEndpoint, RegistryClient } from '@vnf/core';
+import { InBrowserHub } from '@vnf/in-browser-hub';
+import { MarshallerHub } from '@vnf/marshaller-hub';
+import { MultiplexHub } from '@vnf/multiplex-hub';
+import { InBrowserRegistry } from '@vnf/registry';
+import { Room } from '@vnf/rooms';
+
+/** Members in one page: one hub, one in-page registry; a killed member's endpoint is destroyed and its registry client dropped. */
+function inPage(hub: Hub<MultiplexingEndpoint>) {
+  const registry = new InBrowserRegistry();
+  const peers = new Map<string, { endpoint: MultiplexingEndpoint; registry: RegistryClient }>();
+  return {
+    open(eva: string) {
+      const peer = { endpoint: hub.openEndpoint(eva), registry: registry.connect(eva) };
+      peers.set(eva, peer);
+      return peer;
+    },
+    async kill(eva: string) {
+      const peer = peers.get(eva)!;
+      peer.endpoint.destroy();
+      await registry.drop(peer.registry);
+    },
+    async close() {
+      await Promise.all([...peers.values()].map((peer) => peer.registry.close().catch(() => undefined)));
+      await hub.close();
+    },
+  };
+}
+
+const createRoom = (endpoint: MultiplexingEndpoint, options: { registry: RegistryClient; name: string; info?: unknown }) => new Room(endpoint, options);
+
+roomConformance('Room over MultiplexHub(InBrowserHub)', {
+  createNetwork: () => inPage(new MultiplexHub(new InBrowserHub())),
+  createRoom,
+});
+
+roomConformance('Room over MultiplexHub(MarshallerHub(InBrowserHub))', {
+  createNetwork: () => inPage(new MultiplexHub(new MarshallerHub(new InBrowserHub()))),
+  createRoom,
+});
