@@ -6,6 +6,7 @@ import type { BrokerCalls } from './BrokerCalls';
 import type { ClientBudgets } from './ClientBudgets';
 import type { ClientConnection } from './ClientConnection';
 import type { ClusterLink } from './ClusterLink';
+import { groupOffer } from './Groups';
 import { forwardedAddress, type ResolvedOptions } from './options';
 
 const UTF8 = new TextEncoder();
@@ -159,6 +160,7 @@ export class Admission {
       session: claim.session,
       maxFrame: this.options.maxPayload,
       limits: limitsOf(this.options),
+      groups: groupOffer(this.options),
     });
   }
 

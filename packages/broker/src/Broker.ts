@@ -14,6 +14,7 @@ import { ClusterLink } from './ClusterLink';
 import { ControlDispatch } from './ControlDispatch';
 import { Departures } from './Departures';
 import { FrameIntake } from './FrameIntake';
+import { Groups } from './Groups';
 import { Relay } from './Relay';
 import { RelayFlow } from './RelayFlow';
 import { ClientConnection } from './ClientConnection';
@@ -44,9 +45,9 @@ type AnyServer = HttpServer | HttpsServer;
  *
  * This class accepts sockets and wires its collaborators, each behind a small host interface: Admission (origin,
  * pending budget, hello, claim and takeover), FrameIntake (frames, flood limits, per-client pacing), ControlDispatch
- * (ping, call, open, close), BrokerCalls (RPC and the registry), Relay (records and control messages out, flushed
- * once per I/O turn), RelayFlow (relay backpressure), ClusterLink (the other brokers) and Departures (drops, grace,
- * heartbeat).
+ * (ping, call, open, close, group), BrokerCalls (RPC and the registry), Relay (records and control messages out,
+ * flushed once per I/O turn), Groups (server-side fan-out), RelayFlow (relay backpressure), ClusterLink (the other
+ * brokers) and Departures (drops, grace, heartbeat).
  */
 export class Broker {
   private readonly options: ResolvedOptions;
@@ -65,6 +66,7 @@ export class Broker {
   private readonly calls: BrokerCalls;
   private readonly cluster: ClusterLink;
   private readonly relay: Relay;
+  private readonly groups: Groups;
   private readonly departures: Departures;
   private readonly renewal: ClaimRenewal;
   private readonly admission: Admission;
@@ -82,6 +84,7 @@ export class Broker {
     this.intake = new FrameIntake(this.options, this.budgets, {
       control: (conn, message) => this.dispatch.control(conn, message),
       relay: (conn, frame, evaStart, evaEnd, kind, payloadStart, payloadEnd) => this.relay.relay(conn, frame, evaStart, evaEnd, kind, payloadStart, payloadEnd),
+      fanOut: (conn, frame, idStart, idEnd, kind, payloadStart, payloadEnd) => this.groups.fanOut(conn, frame, idStart, idEnd, kind, payloadStart, payloadEnd),
       sendError: (conn, code, message) => this.relay.sendError(conn, code, message),
       drop: (conn, code, reason) => this.departures.drop(conn, code, reason),
     });
@@ -96,11 +99,18 @@ export class Broker {
       connection: (id) => this.connections.get(id),
       send: (conn, message) => this.relay.send(conn, message),
       deliver: (target, from, kind, payload) => this.relay.deliver(target, Buffer.from(from), kind, payload),
+      deliverFanOut: (target, from, kind, payload) => this.groups.deliverRemote(target, Buffer.from(from), kind, payload),
       takenOver: (id) => this.departures.takenOver(id),
       drained: (target) => this.flow.drained(target),
       syncReading: (conn) => conn.syncReading(),
     });
     this.relay = new Relay(this.options, this.flow, this.cluster, { endpoints: this.endpoints, slowConsumer });
+    this.groups = new Groups(this.options, this.cluster, {
+      endpoints: this.endpoints,
+      send: (conn, message) => this.relay.send(conn, message),
+      enqueue: (target, kind, from, source, start, end) => this.relay.enqueue(target, kind, from, source, start, end),
+      withinRate: (conn, records) => this.intake.withinRate(conn, records),
+    });
     this.departures = new Departures(this.options, this.budgets, this.cluster, this.flow, this.relay, {
       connections: this.connections,
       endpoints: this.endpoints,
@@ -124,6 +134,8 @@ export class Broker {
       sendText: (conn, json) => this.relay.sendText(conn, json),
       sendError: (conn, code, message) => this.relay.sendError(conn, code, message),
       drop: (conn, code, reason) => this.departures.drop(conn, code, reason),
+      defineGroup: (conn, id, targets) => this.groups.define(conn, id, targets),
+      removeGroup: (conn, id) => this.groups.remove(conn, id),
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
     this.listen = this.listen.bind(this);
@@ -134,6 +146,11 @@ export class Broker {
   /** Number of open sockets (for monitoring and tests). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Group records dropped for a target above relayHighWaterMark instead of queued (for monitoring and tests). */
+  get fanOutDropCount(): number {
+    return this.groups.dropCount;
   }
 
   /** Evas kept for a reconnect after an unclean drop, their grace running (for monitoring and tests). */

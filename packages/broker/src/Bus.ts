@@ -10,8 +10,11 @@ export type BusMessage =
   | { t: 'open'; id: number; from: string; fromSocket: string; fromNode: string; to: string; toSocket: string }
   /** The answer to `open` `id`: accepted (`to` is now connected with `from`) or refused (no such endpoint there now). */
   | { t: 'opened' | 'refused'; id: number; fromSocket: string }
-  /** A relayed message from `from` (socket `fromSocket`) to the receiver's socket `toSocket`. */
-  | { t: 'record'; from: string; fromSocket: string; fromNode: string; toSocket: string; kind: RecordKind; payload: Uint8Array }
+  /**
+   * A relayed message from `from` (socket `fromSocket`) to the receiver's socket `toSocket`. `fanOut`: one delivery
+   * of a group record, dropped if `toSocket` lags instead of holding the sender back.
+   */
+  | { t: 'record'; from: string; fromSocket: string; fromNode: string; toSocket: string; kind: RecordKind; payload: Uint8Array; fanOut?: true }
   /** The connection between `from` (socket `fromSocket`) and the receiver's socket `toSocket` is gone. */
   | { t: 'lost'; from: string; fromSocket: string; toSocket: string }
   /** Flow control: stop reading socket `socket` (it relays to `by`, above its high-water mark), or read it again. */

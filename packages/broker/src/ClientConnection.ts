@@ -19,6 +19,8 @@ export class ClientConnection {
   private lastTarget = '';
   readonly outbound = new OutboundQueue();
   registry: RegistrySession | null = null;
+  /** This socket's groups (Groups): id → distinct targets. Made by its first group; they end with the socket. */
+  groups: Map<string, readonly string[]> | null = null;
   /** The hello's authToken, kept only when the broker has a registry `authorize` hook to give it to. */
   auth: string | undefined = undefined;
   /** Set by any pong or frame, cleared by each look of the heartbeat. */

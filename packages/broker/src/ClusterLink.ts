@@ -16,6 +16,8 @@ export interface ClusterHost {
   send(conn: ClientConnection, message: object): void;
   /** Queues a relayed record toward `target`; true when `target` is now above relayHighWaterMark. */
   deliver(target: ClientConnection, from: string, kind: RecordKind, payload: Uint8Array): boolean;
+  /** Queues one delivery of a group record toward `target`, or drops it if `target` lags (never holds the sender). */
+  deliverFanOut(target: ClientConnection, from: string, kind: RecordKind, payload: Uint8Array): void;
   /** A reconnect elsewhere took over the eva of socket `id` (live, or reserved in its grace): it closes 4004, its registry entries stay for the new session. */
   takenOver(id: string): void;
   /** Whether `target` drained below half its high-water mark. */
@@ -66,11 +68,16 @@ export class ClusterLink {
     });
   }
 
-  /** Relays a record from `conn` to its peer `to` on another broker; false when `to` is no remote peer of `conn`. */
-  relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array): boolean {
+  /**
+   * Relays a record from `conn` to its peer `to` on another broker; false when `to` is no remote peer of `conn`.
+   * `fanOut`: a delivery of a group record, which the other broker drops rather than hold `conn` back.
+   */
+  relay(conn: ClientConnection, to: string, kind: RecordKind, payload: Uint8Array, fanOut = false): boolean {
     const peer = conn.remotes.get(to);
     if (!peer) return false;
-    this.member.send(peer.node, { t: 'record', from: conn.eva, fromSocket: conn.id, fromNode: this.host.node, toSocket: peer.socket, kind, payload });
+    const message: BusMessage = { t: 'record', from: conn.eva, fromSocket: conn.id, fromNode: this.host.node, toSocket: peer.socket, kind, payload };
+    if (fanOut) message.fanOut = true;
+    this.member.send(peer.node, message);
     return true;
   }
 
@@ -142,6 +149,10 @@ export class ClusterLink {
         // Only from the incarnation the target is connected with: a message of an old socket is dropped.
         if (!target || target.state !== 'ready' || target.remotes.get(message.from)?.socket !== message.fromSocket) {
           log('%s -> %s dropped: not connected', message.from, message.toSocket);
+          return;
+        }
+        if (message.fanOut) {
+          this.host.deliverFanOut(target, message.from, message.kind, message.payload);
           return;
         }
         if (this.host.deliver(target, message.from, message.kind, message.payload) && !target.remoteHeldSenders.has(message.fromSocket)) {

@@ -21,6 +21,10 @@ export interface ControlHost {
   sendText(conn: ClientConnection, json: string): void;
   sendError(conn: ClientConnection, code: string, message: string): void;
   drop(conn: ClientConnection, code: number, reason: string): void;
+  /** `conn` defines (or redefines) its group `id` (Groups.define). */
+  defineGroup(conn: ClientConnection, id: string, targets: readonly string[]): void;
+  /** `conn` removes its group `id` (Groups.remove). */
+  removeGroup(conn: ClientConnection, id: string): void;
 }
 
 /** Serialized once: every idle client's heartbeat is answered with it. */
@@ -28,7 +32,8 @@ const PONG = JSON.stringify({ t: 'pong' });
 
 /**
  * The control messages a socket sends, in the order its state allows them: the hello first, then ping, call (bounded
- * by maxCallsInFlight), and, for endpoints, open (bounded by maxOpensInFlight, across brokers too) and close.
+ * by maxCallsInFlight), and, for endpoints, open (bounded by maxOpensInFlight, across brokers too), close, group
+ * and ungroup.
  */
 export class ControlDispatch {
   /** The end of a call's RATE_LIMITED refusal, after its id (the JSON of everything but the id). */
@@ -89,6 +94,12 @@ export class ControlDispatch {
         return;
       case 'close':
         if (this.endpointOnly(conn, message.t)) this.disconnect(conn, message.to);
+        return;
+      case 'group':
+        if (this.endpointOnly(conn, message.t)) this.host.defineGroup(conn, message.id, message.targets);
+        return;
+      case 'ungroup':
+        if (this.endpointOnly(conn, message.t)) this.host.removeGroup(conn, message.id);
         return;
     }
   }

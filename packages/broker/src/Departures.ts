@@ -161,6 +161,8 @@ export class Departures {
     this.cluster.forget(conn);
     this.flow.forget(conn);
     this.relay.forget(conn);
+    // Groups end with their socket, now: a socket kept for its grace would otherwise hold their target lists.
+    conn.groups = null;
     this.host.connections.delete(conn.id);
     if (!wasReady) return;
     if (conn.role === 'endpoint') {

@@ -5,11 +5,14 @@ import type { ClientConnection, PacedFrame } from './ClientConnection';
 import type { ResolvedOptions } from './options';
 
 const CONTROL = RecordKind.CONTROL;
+const BINARY = RecordKind.BINARY;
 
 /** What FrameIntake needs of the broker: somewhere to hand what a socket sent, and a way to close it. */
 export interface IntakeHost {
   control(conn: ClientConnection, message: ClientMessage): void;
   relay(conn: ClientConnection, frame: Uint8Array, evaStart: number, evaEnd: number, kind: RecordKind, payloadStart: number, payloadEnd: number): void;
+  /** A group record (GROUP_TEXT, GROUP_BINARY); false when the socket was closed meanwhile (for flooding). */
+  fanOut(conn: ClientConnection, frame: Uint8Array, idStart: number, idEnd: number, kind: RecordKind, payloadStart: number, payloadEnd: number): boolean;
   sendError(conn: ClientConnection, code: string, message: string): void;
   drop(conn: ClientConnection, code: number, reason: string): void;
 }
@@ -42,19 +45,19 @@ export class FrameIntake {
 
   /** Counts a new frame against the socket's flood limits; false when it was refused (the socket is then closed). */
   private admit(conn: ClientConnection, data: Buffer, isBinary: boolean): boolean {
-    if (!isBinary) return this.rate(conn, 1);
+    if (!isBinary) return this.withinRate(conn, 1);
     if (conn.state !== 'ready') {
       this.host.drop(conn, CloseCode.PROTOCOL, 'send hello and wait for welcome before binary frames');
       return false;
     }
     let count: number;
     try {
-      count = checkRecords(data);
+      count = checkRecords(data, this.options.maxGroupsPerSocket > 0);
     } catch (err) {
       this.protocolError(conn, err as VnfError);
       return false;
     }
-    return this.rate(conn, count);
+    return this.withinRate(conn, count);
   }
 
   /** Reads `frame` from its `at`; true when it was read to its end, false when the client's budget stopped it (it is then kept). */
@@ -69,6 +72,7 @@ export class FrameIntake {
     const stoppedAt = visitRecords(frame.data, frame.at, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
       if (conn.state === 'closed') return false;
       if (kind !== CONTROL) {
+        if (kind > BINARY) return this.host.fanOut(conn, bytes, evaStart, evaEnd, kind, payloadStart, payloadEnd);
         this.host.relay(conn, bytes, evaStart, evaEnd, kind, payloadStart, payloadEnd);
         return true;
       }
@@ -135,7 +139,11 @@ export class FrameIntake {
     this.host.control(conn, message);
   }
 
-  private rate(conn: ClientConnection, messages: number): boolean {
+  /**
+   * Counts `messages` records of `conn`'s against its flood limit (a group record counts once per target: Groups adds
+   * the rest); false, the socket being closed RATE_LIMITED, once it passed the limit.
+   */
+  withinRate(conn: ClientConnection, messages: number): boolean {
     if (conn.withinRate(messages, this.options.maxMessagesPerSecond, Date.now())) return true;
     if (conn.state !== 'closed') {
       this.host.sendError(conn, 'RATE_LIMITED', `More than ${this.options.maxMessagesPerSecond} messages per second; the broker closes this socket. Pace your sends.`);

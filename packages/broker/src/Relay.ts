@@ -59,6 +59,16 @@ export class Relay {
     return this.queue(target, kind, from, payload, 0, payload.byteLength);
   }
 
+  /**
+   * Queues a record toward `target` with no flow control: group fan-out (Groups), which drops a record for a lagging
+   * target instead of holding its sender back, and has checked that it stays below sendBufferLimit.
+   */
+  enqueue(target: ClientConnection, kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): void {
+    const wasEmpty = target.outbound.isEmpty;
+    target.outbound.push(kind, from, source, start, end, this.options.maxPayload);
+    this.queued(target, wasEmpty);
+  }
+
   send(conn: ClientConnection, message: object): void {
     this.sendText(conn, JSON.stringify(message));
   }

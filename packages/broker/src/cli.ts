@@ -11,6 +11,8 @@ const NUMERIC = [
   'maxMessagesPerSecond',
   'maxControlPerSecond',
   'maxControlPerSecondPerClient',
+  'maxGroupsPerSocket',
+  'maxGroupTargets',
   'maxCallsInFlight',
   'maxOpensInFlight',
   'maxReplyBytes',

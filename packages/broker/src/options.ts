@@ -46,9 +46,20 @@ export interface BrokerOptions {
   relayHighWaterMark?: number;
   /** How long a socket may stay above relayHighWaterMark, holding its senders back, before it is closed as a slow consumer (4005), ms. Default 15 000. */
   slowConsumerTimeoutMs?: number;
-  /** Messages (records) one socket may send per second; more → error RATE_LIMITED and close 4006. Default 1 000 000. */
+  /**
+   * Messages (records) one socket may send per second; more → error RATE_LIMITED and close 4006. A group record
+   * counts as one per target of its group: fan-out does no more work per second than unicast could. Default 1 000 000.
+   */
   maxMessagesPerSecond?: number;
-  /** Control messages (hello, ping, call, open, close) one socket may send per second; more → RATE_LIMITED, close 4006. Default 2 000. */
+  /**
+   * Groups (server-side fan-out, docs/protocol.md "Groups") one endpoint socket may hold at once; one more is refused
+   * with an `error` TOO_LARGE. Announced in the welcome. 0: this broker offers no groups (clients then send one
+   * record per target). Not "no limit": each group holds its target list. Default 64.
+   */
+  maxGroupsPerSocket?: number;
+  /** Targets one group may list (duplicates included); more → `error` TOO_LARGE. Announced in the welcome. Default 1 024. */
+  maxGroupTargets?: number;
+  /** Control messages (hello, ping, call, open, close, group, ungroup) one socket may send per second; more → RATE_LIMITED, close 4006. Default 2 000. */
   maxControlPerSecond?: number;
   /** Control messages one client may send per second across all its sockets; more → RATE_LIMITED, close 4006 of the socket that passed it. Default 4 000. */
   maxControlPerSecondPerClient?: number;
@@ -155,6 +166,8 @@ export interface ResolvedOptions {
   maxMessagesPerSecond: number;
   maxControlPerSecond: number;
   maxControlPerSecondPerClient: number;
+  maxGroupsPerSocket: number;
+  maxGroupTargets: number;
   maxCallsInFlight: number;
   maxOpensInFlight: number;
   maxReplyBytes: number;
@@ -206,6 +219,8 @@ const SCHEMA = optionsSchema(
     maxMessagesPerSecond: limit(1_000_000),
     maxControlPerSecond: limit(2_000),
     maxControlPerSecondPerClient: limit(4_000),
+    maxGroupsPerSocket: option.integer({ min: 0, default: 64, expected: 'an integer of at least 0 (0: no groups offered)' }),
+    maxGroupTargets: option.integer({ min: 1, default: 1024 }),
     maxCallsInFlight: limit(16),
     maxOpensInFlight: limit(256),
     maxReplyBytes: option.integer({ min: 0, expected: 'an integer of at least 16 KiB, or 0 for the largest a frame holds' }),

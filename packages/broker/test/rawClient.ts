@@ -82,6 +82,13 @@ export class RawClient {
     this.ws.send(writer.finish());
   }
 
+  /** Sends one frame holding `records` ([kind, eva or group id, payload]), in order. */
+  sendRecords(records: [RecordKind, string, string | Uint8Array][]): void {
+    const writer = new FrameWriter();
+    for (const [kind, eva, payload] of records) writer.writeRecord(kind, eva, payload);
+    this.ws.send(writer.finish());
+  }
+
   /** Resolves the first control message (already received or coming) matching `match`. */
   control<T extends BrokerMessage = BrokerMessage>(match: (m: BrokerMessage) => boolean, ms = 10_000): Promise<T> {
     return this.until(() => this.controls.find(match) as T | undefined, 'a matching control message', ms);

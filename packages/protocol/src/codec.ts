@@ -10,8 +10,8 @@ import { RECORD_HEADER_BYTES, RecordKind } from './constants';
 const encoder = new TextEncoder();
 // Module constants: the hot loops below must not go through the re-exported object's getter on every record.
 const CONTROL = RecordKind.CONTROL;
-const TEXT = RecordKind.TEXT;
 const BINARY = RecordKind.BINARY;
+const GROUP_BINARY = RecordKind.GROUP_BINARY;
 const HEADER = RECORD_HEADER_BYTES;
 
 /** Node's Buffer where there is one: it writes a string as UTF-8 at an offset without a view per write. */
@@ -138,20 +138,23 @@ export function readRecords(frame: Uint8Array, visit: RecordVisitor): number {
   return count;
 }
 
-/** Checks that `frame` is a well-formed batch of records and returns how many it holds; throws VnfError PROTOCOL otherwise. */
-export function checkRecords(frame: Uint8Array): number {
+/**
+ * Checks that `frame` is a well-formed batch of records and returns how many it holds; throws VnfError PROTOCOL otherwise.
+ * `groups`: the group kinds (GROUP_TEXT, GROUP_BINARY) are accepted too — a broker that offers groups reading its
+ * clients; a client never accepts them, as no broker sends them.
+ */
+export function checkRecords(frame: Uint8Array, groups = false): number {
+  const highestKind = groups ? GROUP_BINARY : BINARY;
   const end = frame.byteLength;
   let at = 0;
   let count = 0;
   while (at < end) {
     if (at + HEADER > end) throw malformed(`a record header is cut off at byte ${at}`);
     const kind = frame[at];
-    if (kind !== CONTROL && kind !== TEXT && kind !== BINARY) {
-      throw malformed(`unknown record kind ${kind} at byte ${at}`);
-    }
+    if (kind > highestKind) throw malformed(`unknown record kind ${kind} at byte ${at}`);
     const evaLength = u16(frame, at + 1);
     if (kind === CONTROL ? evaLength !== 0 : evaLength === 0) {
-      throw malformed(`record at byte ${at}: control records carry no eva, message records need one`);
+      throw malformed(`record at byte ${at}: control records carry no eva, message and group records need one`);
     }
     const lengthAt = at + 3 + evaLength;
     if (lengthAt + 4 > end) throw malformed(`the eva of the record at byte ${at} runs past the frame`);

@@ -15,6 +15,9 @@ export const RECORD_HEADER_BYTES = 7;
  */
 export const ENVELOPE_BYTES = 1024;
 
+/** Longest group id (docs/protocol.md, Groups): printable ASCII, so its JSON and record forms are the same bytes. */
+export const MAX_GROUP_ID_LENGTH = 64;
+
 /** UTF-8 bytes of the longest eva (each UTF-16 unit encodes to at most 3 bytes). */
 export const MAX_EVA_BYTES = MAX_EVA_LENGTH * 3;
 
@@ -26,6 +29,13 @@ export const RecordKind = {
   TEXT: 1,
   /** A binary message: raw bytes, never base64. Eva as for TEXT. */
   BINARY: 2,
+  /**
+   * Client → broker only, to a broker whose welcome announced `groups`: a string message for every member of the
+   * sender's group named by the eva field (a group id). Each member gets an ordinary TEXT record.
+   */
+  GROUP_TEXT: 3,
+  /** As GROUP_TEXT, for a binary message: each member gets an ordinary BINARY record. */
+  GROUP_BINARY: 4,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

@@ -1,4 +1,5 @@
 import { VnfError, validateEva } from '@vnf/core';
+import { MAX_GROUP_ID_LENGTH } from './constants';
 
 /** Who a socket speaks for: an endpoint (routable eva) or an RPC channel (registry owner only). */
 export type Role = 'endpoint' | 'rpc';
@@ -9,7 +10,10 @@ export type ClientMessage =
   | { t: 'open'; to: string }
   | { t: 'close'; to: string }
   | { t: 'call'; id: number; method: string; params?: unknown }
-  | { t: 'ping' };
+  | { t: 'ping' }
+  /** Defines (or redefines) the sender's group `id`: GROUP_TEXT/GROUP_BINARY records naming it reach each of `targets`. */
+  | { t: 'group'; id: string; targets: string[] }
+  | { t: 'ungroup'; id: string };
 
 /**
  * Budgets the broker holds this socket to, announced in its welcome so the client can stay within them. Each is
@@ -22,9 +26,17 @@ export interface WelcomeLimits {
   controlPerSecond?: number;
 }
 
+/** A broker's offer of groups (server-side fan-out), announced in its welcome; brokers predating groups send none. */
+export interface WelcomeGroups {
+  /** Most groups the socket may hold at once. */
+  max: number;
+  /** Most targets one group may list. */
+  maxTargets: number;
+}
+
 /** Control messages the broker sends (JSON). */
 export type BrokerMessage =
-  | { t: 'welcome'; session: string; maxFrame: number; limits?: WelcomeLimits }
+  | { t: 'welcome'; session: string; maxFrame: number; limits?: WelcomeLimits; groups?: WelcomeGroups }
   | { t: 'pong' }
   | { t: 'opened'; to: string }
   | { t: 'refused'; to: string; code: string; message: string }
@@ -33,7 +45,8 @@ export type BrokerMessage =
   | { t: 'result'; id: number; result: unknown }
   | { t: 'failure'; id: number; code: string; message: string }
   | { t: 'notify'; method: string; params: unknown }
-  | { t: 'error'; code: string; message: string };
+  /** `group`: the group id a refused group message or record named (the client forgets that group). */
+  | { t: 'error'; code: string; message: string; group?: string };
 
 /** Longest session token or auth token accepted in a hello, in characters. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -70,6 +83,20 @@ export function parseClientMessage(text: string): ClientMessage {
       return m as ClientMessage;
     case 'ping':
       return m as ClientMessage;
+    case 'group':
+      groupId(m);
+      if (!Array.isArray(m.targets)) throw protocol('group.targets must be an array of evas');
+      for (let i = 0; i < m.targets.length; i++) {
+        try {
+          validateEva(m.targets[i], `group.targets[${i}]`);
+        } catch (err) {
+          throw protocol((err as VnfError).message.replace(/\.$/, ''));
+        }
+      }
+      return m as ClientMessage;
+    case 'ungroup':
+      groupId(m);
+      return m as ClientMessage;
     default:
       throw protocol(`unknown control message type ${JSON.stringify(m.t)?.slice(0, 64) ?? typeof m.t}`);
   }
@@ -89,6 +116,7 @@ export function parseBrokerMessage(text: string): BrokerMessage {
   }
   const m = value as Record<string, unknown>;
   if (m.t === 'welcome' && m.limits !== undefined) m.limits = welcomeLimits(m.limits);
+  if (m.t === 'welcome' && m.groups !== undefined) m.groups = welcomeGroups(m.groups);
   return value as BrokerMessage;
 }
 
@@ -107,6 +135,27 @@ function welcomeLimits(v: unknown): WelcomeLimits {
     limits[name] = limit as number;
   }
   return limits;
+}
+
+/** A welcome's `groups`: both fields positive integers, or the client would size its group cache on nonsense. */
+function welcomeGroups(v: unknown): WelcomeGroups {
+  const g = v as Record<string, unknown> | null;
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) throw protocol('welcome.groups must be an object when given (leave it out when the broker offers no groups)');
+  for (const name of ['max', 'maxTargets'] as const) {
+    if (!Number.isSafeInteger(g[name]) || (g[name] as number) < 1) {
+      throw protocol(`welcome.groups.${name} must be a positive integer; got ${JSON.stringify(g[name])}`);
+    }
+  }
+  return { max: g.max as number, maxTargets: g.maxTargets as number };
+}
+
+/** Printable ASCII: the id travels as JSON in `group` and as UTF-8 in a record's eva field, and both must be the same bytes. */
+const GROUP_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_GROUP_ID_LENGTH}}$`);
+
+function groupId(m: Record<string, unknown>): void {
+  if (typeof m.id !== 'string' || !GROUP_ID.test(m.id)) {
+    throw protocol(`${String(m.t)}.id must be 1 to ${MAX_GROUP_ID_LENGTH} printable ASCII characters (no space)`);
+  }
 }
 
 /** An eva field: what validateEva accepts, so a broker never registers or routes an eva UTF-8 would change. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FrameWriter, RecordKind, readRecords, recordCapacity } from '../src';
+import { FrameWriter, RecordKind, checkRecords, readRecords, recordCapacity } from '../src';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -73,5 +73,27 @@ describe('record codec', () => {
     const visit = jest.fn();
     expect(() => readRecords(frame, visit)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
     expect(visit).not.toHaveBeenCalled();
+  });
+});
+
+describe('group records', () => {
+  const frame = (): Uint8Array => {
+    const writer = new FrameWriter();
+    writer.writeRecord(RecordKind.GROUP_TEXT, 'g0', 'hi');
+    writer.writeRecord(RecordKind.GROUP_BINARY, 'g0', new Uint8Array([1]));
+    return writer.finish();
+  };
+
+  it('are accepted only when the reader offers groups (a broker that announced them)', () => {
+    expect(() => checkRecords(frame())).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+    expect(checkRecords(frame(), true)).toBe(2);
+  });
+
+  it('need a group id, and kinds above GROUP_BINARY stay unknown', () => {
+    // kind 3, an id of 0 bytes, an empty payload.
+    expect(() => checkRecords(new Uint8Array([3, 0, 0, 0, 0, 0, 0]), true)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+    const five = frame().slice();
+    five[0] = 5;
+    expect(() => checkRecords(five, true)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
   });
 });

@@ -76,3 +76,35 @@ describe('parseBrokerMessage', () => {
     expect((thrown as VnfError).message).toContain('limits');
   });
 });
+
+describe('groups (docs/protocol.md, Groups)', () => {
+  it('parses group and ungroup', () => {
+    expect(parseClientMessage('{"t":"group","id":"g0","targets":["a","b"]}')).toEqual({ t: 'group', id: 'g0', targets: ['a', 'b'] });
+    expect(parseClientMessage('{"t":"group","id":"g0","targets":[]}')).toEqual({ t: 'group', id: 'g0', targets: [] });
+    expect(parseClientMessage('{"t":"ungroup","id":"room-1"}')).toEqual({ t: 'ungroup', id: 'room-1' });
+  });
+
+  it.each([
+    '{"t":"group","targets":["a"]}',
+    '{"t":"group","id":"","targets":["a"]}',
+    '{"t":"group","id":"has space","targets":["a"]}',
+    '{"t":"group","id":"é","targets":["a"]}',
+    `{"t":"group","id":"${'x'.repeat(65)}","targets":["a"]}`,
+    '{"t":"group","id":"g","targets":"a"}',
+    '{"t":"group","id":"g","targets":["a",""]}',
+    '{"t":"group","id":"g","targets":["a",7]}',
+    '{"t":"ungroup","id":5}',
+  ])('rejects %s with PROTOCOL', (text) => {
+    expect(() => parseClientMessage(text)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+  });
+
+  it("reads a welcome's groups, and refuses one that is not two positive integers", () => {
+    expect(parseBrokerMessage('{"t":"welcome","session":"s","maxFrame":1,"groups":{"max":64,"maxTargets":1024,"later":1}}')).toMatchObject({
+      groups: { max: 64, maxTargets: 1024 },
+    });
+    expect(parseBrokerMessage('{"t":"welcome","session":"s","maxFrame":1}')).not.toHaveProperty('groups');
+    for (const groups of ['null', '[]', '{"max":64}', '{"max":0,"maxTargets":1}', '{"max":1,"maxTargets":1.5}']) {
+      expect(() => parseBrokerMessage(`{"t":"welcome","session":"s","maxFrame":1,"groups":${groups}}`)).toThrow(expect.objectContaining({ code: 'PROTOCOL' }));
+    }
+  });
+});

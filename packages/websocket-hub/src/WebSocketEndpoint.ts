@@ -2,6 +2,7 @@ import {
   AbstractEndpoint,
   ConnectionStatus,
   VnfError,
+  createLogger,
   toUint8Array,
   validateWirePayload,
   type ConnectionEvent,
@@ -11,11 +12,21 @@ import {
 import { Channel, type ChannelHandler } from './channel';
 import { EndpointRpc } from './EndpointRpc';
 import { ENVELOPE_BYTES, type BrokerMessage } from '@vnf/protocol';
+import { GroupCache } from './groupCache';
+import { RpcCalls } from './rpcCalls';
+import type { WebSocketFactory } from './WebSocketFactory';
 
 /** A module constant: the send path must not go through the re-export's getter on every message. */
 const ENVELOPE = ENVELOPE_BYTES;
-import { RpcCalls } from './rpcCalls';
-import type { WebSocketFactory } from './WebSocketFactory';
+/**
+ * The share of the broker's control messages per second that group definitions may take: the rest stays for
+ * opens, calls and pings, so multicasting to ever new lists never gets the socket closed for flooding.
+ */
+const DEFINITION_SHARE = 4;
+/** Group definitions per second when the broker announces no control limit. */
+const DEFAULT_DEFINITIONS_PER_SECOND = 500;
+
+const log = createLogger('websocket-hub');
 
 export interface WebSocketEndpointOptions extends EndpointOptions {
   /** The drain rule's marks (required here: the hub resolves them). */
@@ -36,7 +47,10 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private readonly channel: Channel;
   private readonly opens = new Map<string, (event: ConnectionEvent) => void>();
   private readonly upWaiters = new Set<() => void>();
+  private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
+  /** The current socket's broker groups; null when its broker offers none (or the socket is down). */
+  private groups: GroupCache | null = null;
   private readonly callTimeoutMs: number;
   private readonly hubRegistered: () => Promise<void>;
   private wasOnline = false;
@@ -46,6 +60,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   constructor(eva: string, factory: WebSocketFactory, options: WebSocketEndpointOptions) {
     super(eva, options);
+    this.highWaterMark = options.highWaterMark;
     this.lowWaterMark = options.lowWaterMark;
     this.callTimeoutMs = options.callTimeoutMs;
     this.hubRegistered = options.hubRegistered;
@@ -122,6 +137,45 @@ export class WebSocketEndpoint extends AbstractEndpoint {
     this.channel.sendData(targetEva, typeof message === 'string' ? message : toUint8Array(message as Uint8Array | ArrayBuffer));
   }
 
+  /**
+   * A multicast leaves the socket once, whatever the number of targets: the broker's group of these targets (defined
+   * first, in order, and remembered for this socket) gets one record, and the broker copies it to each. Without
+   * groups (a broker predating them, or its definitions budget spent), and for a single target, one record per target.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const groups = this.groups;
+    if (groups === null || targets.length < 2) {
+      super.transmitToMany(targets, message);
+      return;
+    }
+    // Every target's buffer is this one socket's: past highWaterMark the default would skip each of them, so all.
+    if (this.channel.bufferedAmount() > this.highWaterMark) {
+      log('%s multicast skipped: %d bytes buffered on the socket', this.eva, this.channel.bufferedAmount());
+      return;
+    }
+    const payload = typeof message === 'string' ? message : toUint8Array(message as Uint8Array | ArrayBuffer);
+    const maxTargets = groups.maxTargets;
+    for (let start = 0; start < targets.length; start += maxTargets) {
+      const part = targets.length <= maxTargets ? targets : targets.slice(start, start + maxTargets);
+      if (part.length === 1) {
+        this.channel.sendData(part[0], payload);
+        continue;
+      }
+      let id = groups.find(part);
+      if (id === null) {
+        const added = groups.add(part, Date.now());
+        if (added === null) {
+          for (const target of part) this.channel.sendData(target, payload);
+          continue;
+        }
+        // Queued just before the record, in the same batch: the broker reads the definition first.
+        this.channel.sendControlText(added.definition);
+        id = added.id;
+      }
+      this.channel.sendGroupData(id, payload);
+    }
+  }
+
   /** The socket's buffer passed highWaterMark: watch it fall to lowWaterMark (write callbacks in Node, a poll in browsers). */
   protected override drainDue(): void {
     this.channel.watchDrain(this.lowWaterMark);
@@ -160,6 +214,10 @@ export class WebSocketEndpoint extends AbstractEndpoint {
 
   private channelUp(): void {
     this.online = true;
+    // A new socket holds no groups: its broker (perhaps another, or restarted) knows none of the last one's.
+    const offer = this.channel.groups;
+    const perSecond = Math.floor((this.channel.limits.controlPerSecond ?? DEFAULT_DEFINITIONS_PER_SECOND * DEFINITION_SHARE) / DEFINITION_SHARE);
+    this.groups = offer && perSecond > 0 ? new GroupCache(offer, perSecond) : null;
     this.wakeUpWaiters();
     for (const calls of [...this.rpcs]) calls.up();
     if (this.wasOnline) this.emitSafely('online');
@@ -169,6 +227,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
   private channelDown(): void {
     const wasOnline = this.online;
     this.online = false;
+    this.groups = null;
     this.settleOpens('UNAVAILABLE');
     for (const calls of [...this.rpcs]) calls.down();
     if (!wasOnline) return;
@@ -207,6 +266,7 @@ export class WebSocketEndpoint extends AbstractEndpoint {
         this.connectionLost(message.from);
         return;
       case 'error':
+        if (typeof message.group === 'string') this.groups?.forget(message.group);
         this.reportError(new VnfError(message.code as VnfError['code'], `The broker reported: ${message.message}`));
         return;
       default:

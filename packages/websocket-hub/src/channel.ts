@@ -10,6 +10,7 @@ import {
   type BrokerMessage,
   type ClientMessage,
   type Role,
+  type WelcomeGroups,
   type WelcomeLimits,
 } from '@vnf/protocol';
 import { CallQueue } from './callQueue';
@@ -20,6 +21,8 @@ import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 // Module constants: the send path must not go through the re-export's getter on every message.
 const TEXT = RecordKind.TEXT;
 const BINARY = RecordKind.BINARY;
+const GROUP_TEXT = RecordKind.GROUP_TEXT;
+const GROUP_BINARY = RecordKind.GROUP_BINARY;
 
 const log = createLogger('websocket-hub');
 
@@ -49,6 +52,8 @@ export class Channel {
   maxFrame = DEFAULT_MAX_FRAME;
   /** The budgets of the current socket, from its welcome (none before it, and none from brokers predating them). */
   limits: WelcomeLimits = {};
+  /** The groups the current socket's broker offers (its welcome's `groups`); null when it offers none, or predates them. */
+  groups: WelcomeGroups | null = null;
   /** Set when the state is `failed`. */
   fatalError: VnfError | null = null;
   /** The RPC calls of every Rpc on this socket, held to `limits.callsInFlight`. */
@@ -111,8 +116,18 @@ export class Channel {
     this.outgoing.enqueue(RecordKind.CONTROL, '', JSON.stringify(message));
   }
 
+  /** As `sendControl`, for a control message already serialized. */
+  sendControlText(json: string): void {
+    this.outgoing.enqueue(RecordKind.CONTROL, '', json);
+  }
+
   sendData(targetEva: string, payload: string | Uint8Array): void {
     this.outgoing.enqueue(typeof payload === 'string' ? TEXT : BINARY, targetEva, payload);
+  }
+
+  /** One record for every target of this socket's broker group `groupId` (defined by a `group` control message before). */
+  sendGroupData(groupId: string, payload: string | Uint8Array): void {
+    this.outgoing.enqueue(typeof payload === 'string' ? GROUP_TEXT : GROUP_BINARY, groupId, payload);
   }
 
   /** Bytes queued in this tick plus what the socket has not sent yet. */
@@ -243,6 +258,7 @@ export class Channel {
       if (Number.isSafeInteger(message.maxFrame) && message.maxFrame > 0) this.maxFrame = message.maxFrame;
       // Per socket: after a reconnect (perhaps to a restarted broker) the new welcome's limits apply.
       this.limits = message.limits ?? {};
+      this.groups = message.groups ?? null;
       this.state = 'up';
       this.attempt = 0;
       this.awaitingPong = false;
