@@ -21,10 +21,13 @@ export class InBrowserEndpoint extends AbstractEndpoint {
   /** The peer endpoint objects of open connections (a re-opened eva is a different object). */
   private readonly peers = new Map<string, InBrowserEndpoint>();
   private readonly flights = new Map<string, Flight>();
+  /** A multicast skips a target with more than this in flight (AbstractEndpoint's rule). */
+  private readonly highWaterMark: number;
 
   constructor(eva: string, network: InBrowserNetwork, options: EndpointOptions) {
     super(eva, options);
     this.network = network;
+    this.highWaterMark = options.highWaterMark ?? Infinity;
   }
 
   /** Bytes accepted by `send` toward `targetEva` whose delivery is still scheduled, as a socket's send buffer. */
@@ -60,7 +63,25 @@ export class InBrowserEndpoint extends AbstractEndpoint {
     if (!peer) return;
     // Copy now: the sender may reuse its buffer right after `send` returns, as it may on a real socket.
     const payload = typeof message === 'string' ? message : copyBinary(message as Uint8Array | ArrayBuffer);
-    const bytes = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength;
+    this.carry(targetEva, peer, payload, typeof payload === 'string' ? utf8Length(payload) : payload.byteLength);
+  }
+
+  /**
+   * AbstractEndpoint's rule (each target once, skipping one with more than highWaterMark in flight), with a string
+   * measured once for all. Binary is copied for each target: each receiver owns its copy, as over a network.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const text = typeof message === 'string' ? message : null;
+    const bytes = text !== null ? utf8Length(text) : (message as Uint8Array | ArrayBuffer).byteLength;
+    for (const target of targets) {
+      const peer = this.peers.get(target);
+      if (!peer || this.queuedBytes(target) > this.highWaterMark) continue;
+      this.carry(target, peer, text ?? copyBinary(message as Uint8Array | ArrayBuffer), bytes);
+    }
+  }
+
+  /** Schedules the delivery of `payload` (`bytes` long, the sender's copy) to `peer`, counted in flight meanwhile. */
+  private carry(targetEva: string, peer: InBrowserEndpoint, payload: string | Uint8Array, bytes: number): void {
     let flight = this.flights.get(targetEva);
     if (!flight) this.flights.set(targetEva, (flight = { bytes: 0 }));
     const own = flight;

@@ -1,6 +1,7 @@
 import { DecoratorEndpoint, VnfError, createLogger } from '@vnf/core';
 import type { Endpoint, EndpointOptions } from '@vnf/core';
-import { encodeMessage } from './codec';
+import { encodeMessage, type EncodedMessage } from './codec';
+import { OutgoingMessage } from './OutgoingMessage';
 import { Reassembler } from './Reassembler';
 import { Sender } from './Sender';
 import type { MarshallerConfig } from './options';
@@ -15,6 +16,8 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   private readonly config: MarshallerConfig;
   private readonly senders = new Map<string, Sender>();
   private readonly receivers = new Map<string, Reassembler>();
+  /** The message `validatePayload` just serialized, for `transmit` or `transmitToMany` (called right after it). */
+  private accepted: EncodedMessage | null = null;
 
   constructor(inner: Inner, options: EndpointOptions, config: MarshallerConfig) {
     super(inner, options);
@@ -26,11 +29,53 @@ export class MarshallerEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     return super.queuedBytes(targetEva) + (this.senders.get(targetEva)?.queuedBytes ?? 0);
   }
 
-  /** `transmit` validates while it serializes, so a value is walked once; it still throws at the `send` call. */
-  protected override validatePayload(): void {}
+  /** Validating is serializing, so a value is walked once: `transmit` and `transmitToMany` take what it made. */
+  protected override validatePayload(message: unknown): void {
+    this.accepted = encodeMessage(message, this.config.maxMessageSize);
+  }
+
+  /** As every endpoint's, and the serialized message is let go even when no target was connected. */
+  override multicast(targets: readonly string[], message: unknown): void {
+    try {
+      super.multicast(targets, message);
+    } finally {
+      this.accepted = null;
+    }
+  }
 
   protected override transmit(targetEva: string, message: unknown): void {
-    const encoded = encodeMessage(message, this.config.maxMessageSize);
+    this.enqueue(targetEva, this.takeAccepted(message));
+  }
+
+  /**
+   * A message that fits one frame is framed once and goes to every target in one inner multicast, except to a target
+   * whose queue still holds frames: it waits its turn there, so it arrives after what was sent before it. A larger
+   * message is cut per target (chunk ids are per connection), serialized once, and skips a target whose buffer is past
+   * highWaterMark, as AbstractEndpoint's rule does.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const encoded = this.takeAccepted(message);
+    const { chunkSize, highWaterMark } = this.config;
+    if (!OutgoingMessage.fitsOneFrame(encoded.size, chunkSize)) {
+      for (const target of targets) if (this.queuedBytes(target) <= highWaterMark) this.enqueue(target, encoded);
+      return;
+    }
+    const straight: string[] = [];
+    for (const target of targets) {
+      const sender = this.senders.get(target);
+      if (!sender || sender.isClosed || sender.idle) straight.push(target);
+      else if (this.queuedBytes(target) <= highWaterMark) sender.enqueue(encoded);
+    }
+    if (straight.length > 0) this.inner.multicast(straight, new OutgoingMessage(encoded, 0).nextFrame(chunkSize).frame);
+  }
+
+  private takeAccepted(message: unknown): EncodedMessage {
+    const encoded = this.accepted ?? encodeMessage(message, this.config.maxMessageSize);
+    this.accepted = null;
+    return encoded;
+  }
+
+  private enqueue(targetEva: string, encoded: EncodedMessage): void {
     let sender = this.senders.get(targetEva);
     if (!sender || sender.isClosed) {
       sender = new Sender({

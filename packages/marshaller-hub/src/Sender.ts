@@ -62,6 +62,11 @@ export class Sender {
     return this.closed;
   }
 
+  /** Nothing waits to be handed to the inner endpoint: a frame given to it directly now comes after all this sender sent. */
+  get idle(): boolean {
+    return this.state === 'idle';
+  }
+
   /** Body bytes accepted and not yet handed to the inner endpoint. */
   get queuedBytes(): number {
     return this.queued;

@@ -1,5 +1,5 @@
 import { ConnectionStatus, VnfError, type ConnectionEvent, type Endpoint } from '@vnf/core';
-import { encodeHello, encodeReset, encodeSignal, randomTag, type Frame, type HandshakeFrame } from './frameCodec';
+import { encodeHello, encodeReset, encodeSignal, randomTag, type ConnectionFrame, type HandshakeFrame } from './frameCodec';
 import type { Link, LossReason } from './Link';
 import { PeerMemory } from './PeerMemory';
 import { Timer } from './Timer';
@@ -130,7 +130,7 @@ export class Handshake {
   }
 
   /** Frames of a connection this endpoint does not have: from before a restart, or already closed here. */
-  onStray(peer: string, frame: Frame): void {
+  onStray(peer: string, frame: ConnectionFrame): void {
     if (this.pendingOpens.get(peer)?.tag === frame.tag) return; // our handshake answer is still on its way
     if (frame.type === 'data' || frame.type === 'probe') this.host.sendControl(peer, encodeReset(frame.tag, this.host.session));
   }

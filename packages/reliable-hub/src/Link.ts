@@ -1,6 +1,7 @@
 import { deferred, type Deferred } from '@vnf/core';
 import { dataHeader } from './frameCodec';
 import { ReceiveBuffer } from './ReceiveBuffer';
+import type { ReplayWindow } from './ReplayWindow';
 import { RttEstimator } from './RttEstimator';
 import { SendBuffer } from './SendBuffer';
 import { Timer } from './Timer';
@@ -64,6 +65,8 @@ export class Link {
     peerWindow: number,
     options: ResolvedOptions,
     handlers: LinkHandlers,
+    /** The peer session's datagram replay window, shared by its links (Datagrams.windowFor). */
+    readonly replay: ReplayWindow,
   ) {
     this.send = new SendBuffer(
       Math.min(options.sendWindow, peerWindow),

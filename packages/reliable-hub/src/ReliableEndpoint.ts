@@ -10,6 +10,7 @@ import {
   type Payload,
 } from '@vnf/core';
 import { DataPath } from './DataPath';
+import { Datagrams } from './Datagrams';
 import { decodeFrame, encodeSignal, randomSession } from './frameCodec';
 import { Handshake } from './Handshake';
 import { Link, type LinkHandlers, type LossReason } from './Link';
@@ -41,6 +42,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   private readonly handlers: LinkHandlers;
   private readonly handshake: Handshake;
   private readonly dataPath: DataPath;
+  private readonly datagrams: Datagrams;
   private readonly liveness: Liveness;
   private readonly lingerTimer = new Timer(() => this.lingerCheck());
   private lingerDeadline = 0;
@@ -89,6 +91,14 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
       lose,
       oweDrain: (peer) => this.oweDrain(peer),
       checkDrain: (peer) => this.checkDrain(peer),
+    });
+    this.datagrams = new Datagrams({
+      eva,
+      session,
+      inner,
+      link: (peer) => this.links.get(peer),
+      flush: (link) => this.dataPath.flush(link),
+      deliver: (peer, payload) => this.deliver(peer, payload),
     });
     this.liveness = new Liveness({
       eva,
@@ -163,6 +173,15 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
     this.dataPath.send(link, message as Payload, this.acceptedSize);
   }
 
+  /**
+   * A multicast is one datagram frame in one inner multicast, outside every connection's sequence: at most once
+   * (never acknowledged nor repeated; copies are dropped by the receiver). Once this session's datagram counter is
+   * used up, each target gets it on its connection instead (`transmit`, exactly once).
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    if (!this.datagrams.multicast(targets, message as Payload)) super.transmitToMany(targets, message);
+  }
+
   protected override disconnect(targetEva: string): void {
     const link = this.links.get(targetEva);
     if (link) {
@@ -224,6 +243,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
       );
       return;
     }
+    if (frame.type === 'datagram') return this.datagrams.receive(sourceEva, frame.session, frame.counter, frame.payload);
     if (frame.type === 'hello') return this.handshake.onHello(sourceEva, frame);
     if (frame.type === 'helloAck') return this.handshake.onHelloAck(sourceEva, frame);
     const link = this.links.get(sourceEva);
@@ -250,7 +270,7 @@ export class ReliableEndpoint<Inner extends Endpoint = Endpoint> extends Decorat
   // ---- links ----------------------------------------------------------------------------------
 
   private createLink(peer: string, tag: number, peerSession: string, peerWindow: number): void {
-    const link = new Link(peer, tag, peerSession, peerWindow, this.options, this.handlers);
+    const link = new Link(peer, tag, peerSession, peerWindow, this.options, this.handlers, this.datagrams.windowFor(peer, peerSession));
     this.links.set(peer, link);
     this.liveness.start(link);
   }

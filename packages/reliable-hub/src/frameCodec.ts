@@ -3,8 +3,9 @@ import { toUint8Array, type Payload } from '@vnf/core';
 /**
  * The ReliableHub wire format (written down in packages/reliable-hub/README.md, "Wire format").
  *
- * Every frame names its connection by a tag (an integer below 36^4 chosen by the opener), so frames
- * of an earlier connection between the same two endpoints, delayed by the network, are recognised.
+ * Every frame but a datagram names its connection by a tag (an integer below 36^4 chosen by the opener), so
+ * frames of an earlier connection between the same two endpoints, delayed by the network, are recognised. A
+ * datagram (a multicast) is one frame for many targets: it names the sender's session and a counter instead.
  * Data frames keep the type of the payload: a string payload travels in a string frame, binary in a
  * binary frame, so neither is re-encoded. Control frames are short ASCII strings.
  */
@@ -19,6 +20,17 @@ const MAX_DIGITS = 11;
 export const FRAME_OVERHEAD = 1 + TAG_CHARS + MAX_DIGITS + 1;
 /** 'd': the type letter of data frames, string and binary alike. */
 const DATA_LETTER = 0x64;
+/** 'g': the type letter of datagram frames (a multicast, outside every connection's sequence), string and binary alike. */
+const DATAGRAM_LETTER = 0x67;
+/** Base-36 digits of a datagram counter in string frames: a fixed width, so no separator is needed. */
+const COUNTER_CHARS = 8;
+/**
+ * The last datagram counter a sender uses (36^8 − 1, about 2.8 × 10^12). A datagram header ('g' + session + counter)
+ * is then at most FRAME_OVERHEAD bytes, in string frames (17) and binary ones (at most 15), so a multicast carries
+ * every payload `send` does.
+ */
+export const MAX_DATAGRAM_COUNTER = 36 ** COUNTER_CHARS - 1;
+const DATAGRAM_HEADER_CHARS = 1 + SESSION_CHARS + COUNTER_CHARS;
 
 export type Frame =
   | { type: 'data'; tag: number; seq: number; payload: Payload }
@@ -26,7 +38,12 @@ export type Frame =
   | { type: 'ack'; tag: number; cum: number; ranges: Array<[number, number]> }
   | { type: 'probe' | 'close'; tag: number }
   /** `session`: the sender's; absent from peers before 0.2.0, which sent none. */
-  | { type: 'reset'; tag: number; session?: string };
+  | { type: 'reset'; tag: number; session?: string }
+  /** A multicast: no tag (one frame serves every target), numbered by the sender's session-wide `counter`. */
+  | { type: 'datagram'; session: string; counter: number; payload: Payload };
+
+/** The frames of one connection: every frame but a datagram, which names none. */
+export type ConnectionFrame = Exclude<Frame, { type: 'datagram' }>;
 
 /** HELLO opens a connection; HELLO_ACK (`helloAck`) accepts it. `n` numbers the sender's handshakes. */
 export interface HandshakeFrame {
@@ -57,6 +74,22 @@ export function encodeData(tag: number, seq: number, payload: Payload, header = 
   frame[3] = tag & 0xff;
   writeVarint(frame, 4, seq);
   frame.set(body, 4 + seqBytes);
+  return frame;
+}
+
+/**
+ * A datagram frame: the same bytes for every target of a multicast, so it names the sender's session (a receiver
+ * drops one from an earlier incarnation) and its counter (1 up to MAX_DATAGRAM_COUNTER), never a connection.
+ */
+export function encodeDatagram(session: string, counter: number, payload: Payload): Payload {
+  if (typeof payload === 'string') return `g${session}${counter.toString(36).padStart(COUNTER_CHARS, '0')}${payload}`;
+  const body = toUint8Array(payload);
+  const counterBytes = varintLength(counter);
+  const frame = new Uint8Array(1 + SESSION_CHARS + counterBytes + body.byteLength);
+  frame[0] = DATAGRAM_LETTER;
+  for (let i = 0; i < SESSION_CHARS; i++) frame[1 + i] = session.charCodeAt(i);
+  writeVarint(frame, 1 + SESSION_CHARS, counter);
+  frame.set(body, 1 + SESSION_CHARS + counterBytes);
   return frame;
 }
 
@@ -106,6 +139,13 @@ export function randomTag(previous: number | undefined): number {
 }
 
 function decodeString(raw: string): Frame | null {
+  if (raw.charCodeAt(0) === DATAGRAM_LETTER) {
+    if (raw.length < DATAGRAM_HEADER_CHARS) return null;
+    const session = raw.slice(1, 1 + SESSION_CHARS);
+    const counter = readBase36(raw, 1 + SESSION_CHARS, DATAGRAM_HEADER_CHARS);
+    if (!SESSION.test(session) || counter < 1) return null;
+    return { type: 'datagram', session, counter, payload: raw.slice(DATAGRAM_HEADER_CHARS) };
+  }
   if (raw.length < 1 + TAG_CHARS) return null;
   const tag = readBase36(raw, 1, 1 + TAG_CHARS);
   if (tag < 0) return null;
@@ -156,12 +196,21 @@ function decodeString(raw: string): Frame | null {
 }
 
 function decodeBinary(raw: Uint8Array): Frame | null {
+  if (raw[0] === DATAGRAM_LETTER) return decodeBinaryDatagram(raw);
   if (raw.byteLength < 5 || raw[0] !== DATA_LETTER) return null;
   const tag = (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
   if (tag >= TAG_LIMIT) return null;
   const varint = readVarint(raw, 4);
   if (varint === null || varint.value < 1) return null;
   return { type: 'data', tag, seq: varint.value, payload: raw.subarray(varint.end) };
+}
+
+function decodeBinaryDatagram(raw: Uint8Array): Frame | null {
+  if (raw.byteLength < 2 + SESSION_CHARS) return null;
+  const session = String.fromCharCode(...raw.subarray(1, 1 + SESSION_CHARS));
+  const varint = readVarint(raw, 1 + SESSION_CHARS);
+  if (!SESSION.test(session) || varint === null || varint.value < 1 || varint.value > MAX_DATAGRAM_COUNTER) return null;
+  return { type: 'datagram', session, counter: varint.value, payload: raw.subarray(varint.end) };
 }
 
 function tagString(tag: number): string {

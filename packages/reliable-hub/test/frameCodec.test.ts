@@ -1,5 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import { FRAME_OVERHEAD, decodeFrame, encodeAck, encodeData, encodeHello, encodeReset, encodeSignal, randomSession, randomTag, TAG_LIMIT } from '../src/frameCodec';
+import {
+  FRAME_OVERHEAD,
+  MAX_DATAGRAM_COUNTER,
+  TAG_LIMIT,
+  decodeFrame,
+  encodeAck,
+  encodeData,
+  encodeDatagram,
+  encodeHello,
+  encodeReset,
+  encodeSignal,
+  randomSession,
+  randomTag,
+} from '../src/frameCodec';
 
 describe('frameCodec', () => {
   it('round-trips string and binary data frames, large sequence numbers included', () => {
@@ -15,6 +28,23 @@ describe('frameCodec', () => {
     const seq = Number.MAX_SAFE_INTEGER;
     expect((encodeData(TAG_LIMIT - 1, seq, '') as string).length).toBeLessThanOrEqual(FRAME_OVERHEAD);
     expect((encodeData(TAG_LIMIT - 1, seq, new Uint8Array(0)) as Uint8Array).byteLength).toBeLessThanOrEqual(FRAME_OVERHEAD);
+  });
+
+  it('round-trips string and binary datagram frames, the largest counter included', () => {
+    const session = randomSession();
+    for (const counter of [1, 35, 36, 127, 128, 2 ** 31 + 5, MAX_DATAGRAM_COUNTER]) {
+      expect(decodeFrame(encodeDatagram(session, counter, 'g:h'))).toEqual({ type: 'datagram', session, counter, payload: 'g:h' });
+      const binary = decodeFrame(encodeDatagram(session, counter, new Uint8Array([0, 255, 7])));
+      expect(binary).toMatchObject({ type: 'datagram', session, counter });
+      expect([...((binary as { payload: Uint8Array }).payload)]).toEqual([0, 255, 7]);
+    }
+    expect(decodeFrame(encodeDatagram(session, 9, ''))).toEqual({ type: 'datagram', session, counter: 9, payload: '' });
+  });
+
+  it('keeps the datagram header within FRAME_OVERHEAD bytes, so a multicast carries what a send carries', () => {
+    const session = randomSession();
+    expect((encodeDatagram(session, MAX_DATAGRAM_COUNTER, '') as string).length).toBeLessThanOrEqual(FRAME_OVERHEAD);
+    expect((encodeDatagram(session, MAX_DATAGRAM_COUNTER, new Uint8Array(0)) as Uint8Array).byteLength).toBeLessThanOrEqual(FRAME_OVERHEAD);
   });
 
   it('round-trips control frames', () => {
@@ -49,6 +79,10 @@ describe('frameCodec', () => {
     ['a RESET with a long session', 'x0001abcdefghi'],
     ['a RESET with a session out of base 36', 'x0001ABCDEFGH'],
     ['a hello with a zero window', 'h0001abcdefgh1.0'],
+    ['a datagram with a short header', 'gabcdefgh0000001'],
+    ['a datagram with a session out of base 36', 'gABCDEFGH00000001x'],
+    ['a datagram with counter 0', 'gabcdefgh00000000x'],
+    ['a datagram with a counter out of base 36', 'gabcdefgh0000000-x'],
     ['an empty string', ''],
     ['a number', 42],
   ])('rejects %s', (_what, raw) => {
@@ -58,6 +92,17 @@ describe('frameCodec', () => {
   it('rejects binary frames of another type or with a truncated sequence number', () => {
     expect(decodeFrame(new Uint8Array([0x61, 0, 0, 1, 1]))).toBeNull();
     expect(decodeFrame(new Uint8Array([0x64, 0, 0, 1, 0x80]))).toBeNull();
+  });
+
+  it('rejects binary datagrams that are truncated, name no session or have counter 0 or one past the last', () => {
+    const session = [...'abcdefgh'].map((c) => c.charCodeAt(0));
+    expect(decodeFrame(new Uint8Array([0x67, ...session]))).toBeNull();
+    expect(decodeFrame(new Uint8Array([0x67, ...session, 0x80]))).toBeNull();
+    expect(decodeFrame(new Uint8Array([0x67, ...session, 0]))).toBeNull();
+    expect(decodeFrame(new Uint8Array([0x67, ...[...'ABCDEFGH'].map((c) => c.charCodeAt(0)), 1]))).toBeNull();
+    const pastLast = encodeDatagram('abcdefgh', MAX_DATAGRAM_COUNTER + 1, new Uint8Array(0));
+    expect(decodeFrame(pastLast)).toBeNull();
+    expect(decodeFrame(new Uint8Array([0x67, ...session, 1]))).toMatchObject({ type: 'datagram', session: 'abcdefgh', counter: 1 });
   });
 
   it('picks a tag different from the previous one', () => {

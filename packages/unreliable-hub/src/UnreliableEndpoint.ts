@@ -24,10 +24,13 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   private readonly incoming = new Map<string, ChaosLink>();
   /** Connections being cut: messages to them are discarded until the cut is reported. */
   private readonly cutting = new Map<string, symbol>();
+  /** The hub's highWaterMark: a multicast skips a target whose buffer is past it (AbstractEndpoint's rule). */
+  private readonly highWaterMark: number;
 
   constructor(inner: Inner, options: EndpointOptions, context: ChaosContext) {
     super(inner, options);
     this.context = context;
+    this.highWaterMark = options.highWaterMark ?? Infinity;
     this.handle = {
       connections: () => (this.destroyed ? [] : this.connections()),
       cut: (peer) => this.cut(peer),
@@ -57,7 +60,34 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
   }
 
   protected override transmit(targetEva: string, message: unknown): void {
-    this.route(this.eva, targetEva, targetEva, message, this.outgoing, (m) => this.inner.send(targetEva, m));
+    const decision = this.context.engine.decide(this.eva, targetEva);
+    this.route(this.eva, targetEva, targetEva, message, decision, this.outgoing, this.handOut(targetEva), false);
+  }
+
+  /**
+   * Each target meets the chaos a send to it would: its own decision, in the sequence of its pair, recorded alike.
+   * The targets it lets through at once and unchanged share one inner multicast; the others get what the rules say
+   * (dropped, duplicated, held back), each copy through an inner multicast of its own, so a target the inner layer
+   * finds too slow misses it rather than raising an error. A target whose buffer is past highWaterMark is skipped
+   * before the chaos, as AbstractEndpoint's rule skips it: it takes no decision.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const { engine } = this.context;
+    const straight: string[] = [];
+    const seqs: number[] = [];
+    for (const target of targets) {
+      if (this.queuedBytes(target) > this.highWaterMark) continue;
+      const decision = engine.decide(this.eva, target);
+      if (this.passesStraight(target, decision)) {
+        straight.push(target);
+        seqs.push(decision.seq);
+      } else {
+        this.route(this.eva, target, target, message, decision, this.outgoing, this.handOut(target), true);
+      }
+    }
+    if (straight.length === 0) return;
+    this.inner.multicast(straight, message);
+    for (let i = 0; i < straight.length; i++) engine.record('delivered', this.eva, straight[i]!, seqs[i]);
   }
 
   protected override teardown(peers: string[]): void {
@@ -80,7 +110,8 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
       this.deliver(sourceEva, message);
       return;
     }
-    this.route(sourceEva, this.eva, sourceEva, message, this.incoming, (m) => this.deliver(sourceEva, m));
+    const decision = engine.decide(sourceEva, this.eva);
+    this.route(sourceEva, this.eva, sourceEva, message, decision, this.incoming, (m) => this.deliver(sourceEva, m), false);
   }
 
   protected override innerConnected(peerEva: string): void {
@@ -97,17 +128,21 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     super.innerConnectionLost(peerEva);
   }
 
-  /** Applies the chaos to one message of the directed pair from → to; `peer` is the other end of the connection. */
+  /**
+   * Applies `decision` to one message of the directed pair from → to; `peer` is the other end of the connection.
+   * `forward` hands a copy on; `multicast`: the copy is best effort (see handOut).
+   */
   private route(
     from: string,
     to: string,
     peer: string,
     message: unknown,
+    decision: Decision,
     links: Map<string, ChaosLink>,
-    forward: (message: unknown) => void,
+    forward: Forward,
+    multicast: boolean,
   ): void {
     const { engine } = this.context;
-    const decision = engine.decide(from, to);
     const { seq, outcome, rules } = decision;
     if (this.cutting.has(peer)) {
       engine.record('discarded', from, to, seq);
@@ -126,7 +161,7 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     const link = links.get(peer);
     if (!this.needsHolding(decision) && (!link || link.idle)) {
       for (let copy = 0; copy < decision.delays.length; copy++) {
-        forward(copy === 0 ? message : copyOf(message));
+        forward(copy === 0 ? message : copyOf(message), multicast);
         engine.record('delivered', from, to, seq);
       }
       return;
@@ -138,8 +173,15 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     decision.delays.forEach((delay, copy) => {
       // Copy binary now: the sender may reuse its buffer as soon as send returns, before the held copy leaves.
       const reorder = copy === 0 && decision.reorder ? { distance: rules.reorderDistance, maxHoldMs: rules.reorderMaxHoldMs } : null;
-      target.add(copyOf(message), size, seq, delay, rules.bytesPerSecond, reorder);
+      target.add(copyOf(message), size, seq, delay, rules.bytesPerSecond, reorder, multicast);
     });
+  }
+
+  /** One copy, handed on now: nothing to hold, nothing held ahead of it, the connection not being cut. */
+  private passesStraight(peer: string, decision: Decision): boolean {
+    if (decision.outcome !== 'pass' || decision.delays.length !== 1 || this.cutting.has(peer) || this.needsHolding(decision)) return false;
+    const link = this.outgoing.get(peer);
+    return !link || link.idle;
   }
 
   private needsHolding({ delays, reorder, rules }: Decision): boolean {
@@ -151,12 +193,12 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     to: string,
     peer: string,
     links: Map<string, ChaosLink>,
-    forward: (message: unknown) => void,
+    forward: Forward,
   ): ChaosLink {
     const { engine } = this.context;
     const release = (item: LinkItem): void => {
       try {
-        forward(item.message);
+        forward(item.message, item.multicast);
         engine.record('delivered', from, to, item.seq);
       } catch (err) {
         engine.record('discarded', from, to, item.seq);
@@ -174,6 +216,14 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     const link = new ChaosLink(release, afterTimer);
     links.set(peer, link);
     return link;
+  }
+
+  /**
+   * Hands a copy to the inner endpoint: a send's with `send` (a refusal is the caller's, or an `error` event when the
+   * copy was held), a multicast's with `multicast`, which skips a target the inner layer finds too slow instead.
+   */
+  private handOut(peer: string): Forward {
+    return (message, multicast) => (multicast ? this.inner.multicast([peer], message) : this.inner.send(peer, message));
   }
 
   /** Ends both links of a connection that closed, was lost or is being cut: what they held is never handed on. */
@@ -212,6 +262,9 @@ export class UnreliableEndpoint<Inner extends Endpoint = Endpoint> extends Decor
     return { status: ConnectionStatus.FAILED, targetEva, reason: 'UNAVAILABLE' };
   }
 }
+
+/** Hands one copy of a message on; `multicast`: it belongs to a multicast. */
+type Forward = (message: unknown, multicast: boolean) => void;
 
 function copyOf(message: unknown): unknown {
   return isBinary(message) ? copyBinary(message) : message;

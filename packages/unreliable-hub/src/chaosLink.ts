@@ -12,6 +12,8 @@ export interface LinkItem {
   passesLeft: number;
   /** Held back for reordering: released at this time even if not enough messages overtook it. */
   deadline: number;
+  /** A copy of a multicast, handed on as best effort. */
+  multicast: boolean;
 }
 
 export interface ReorderHold {
@@ -64,7 +66,15 @@ export class ChaosLink {
    * with `reorder`, it is held until `distance` later copies went past it or `maxHoldMs` passed.
    * A copy already due is handed on before `add` returns.
    */
-  add(message: unknown, size: number, seq: number, delayMs: number, bytesPerSecond: number, reorder: ReorderHold | null): void {
+  add(
+    message: unknown,
+    size: number,
+    seq: number,
+    delayMs: number,
+    bytesPerSecond: number,
+    reorder: ReorderHold | null,
+    multicast = false,
+  ): void {
     if (this.closed) return;
     const now = clock();
     let departAt = now;
@@ -80,6 +90,7 @@ export class ChaosLink {
       order: this.nextOrder++,
       passesLeft: 0,
       deadline: Infinity,
+      multicast,
     };
     this.bytes += size;
     if (reorder) {
