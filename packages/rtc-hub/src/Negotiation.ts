@@ -18,6 +18,8 @@ export interface NegotiationHost {
   readonly wrtc: WebRtcImplementation;
   /** Whether messages travel over the signaling connection now (then a new channel is tried every directRetryMs). */
   relaying(): boolean;
+  /** False when this side or the peer has forceRelay: no channel is attempted, and an offer is refused. */
+  directAllowed(): boolean;
   /** Sends a control frame over the signaling connection; false when that connection is down. */
   sendControl(frame: ControlFrame): boolean;
   /**
@@ -101,6 +103,12 @@ export class Negotiation {
     if (!this.host.peerStartsOver()) return false;
     clearTimeout(this.answerTimer);
     this.answerTimer = undefined;
+    if (!this.host.directAllowed()) {
+      // The relay frame goes first, so the peer learns it must not retry before its attempt fails.
+      this.host.attemptFailed('RELAY_FORCED');
+      this.host.sendControl({ t: 'fail', id, reason: 'RELAY_FORCED' });
+      return true;
+    }
     if (this.current) this.drop();
     this.createLink(id).signal(data);
     return true;
@@ -148,10 +156,10 @@ export class Negotiation {
 
   /** While relaying, the initiator tries a direct channel again after directRetryMs. */
   retryLater(): void {
-    if (!this.initiator || this.retryTimer || this.disposed) return;
+    if (!this.initiator || this.retryTimer || this.disposed || !this.host.directAllowed()) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.current || !this.host.relaying()) return;
+      if (this.current || !this.host.relaying() || !this.host.directAllowed()) return;
       this.createLink(newLinkId());
     }, this.host.options.directRetryMs);
   }
@@ -159,6 +167,14 @@ export class Negotiation {
   cancelRetry(): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+  }
+
+  /** The peer has forceRelay: stop waiting for its offer, stop retrying, and give up the channel being made. */
+  giveUp(): void {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = undefined;
+    this.cancelRetry();
+    if (this.current) this.closeLink(this.current, 'RELAY_FORCED');
   }
 
   dispose(): void {
@@ -171,6 +187,7 @@ export class Negotiation {
   }
 
   private attempt(): void {
+    if (!this.host.directAllowed()) return this.host.attemptFailed('RELAY_FORCED');
     if (this.initiator) {
       this.createLink(newLinkId());
       return;

@@ -14,6 +14,8 @@ export interface PathHost {
   readonly peer: string;
   /** relay: 'fallback': messages may travel over the signaling connection. */
   readonly fallback: boolean;
+  /** forceRelay: this side never takes a data channel, and says so in its `relay` frames. */
+  readonly forced: boolean;
   isEstablished(): boolean;
   isFinished(): boolean;
   /** The channel of the current attempt, open or not. */
@@ -27,6 +29,10 @@ export interface PathHost {
   connected(confirmed: boolean): void;
   /** The route changed: send what waits. */
   flush(): void;
+  /** Messages go over `path` now (the queue was flushed onto it): the session reports it when it differs from the last it reported. */
+  pathChanged(): void;
+  /** The peer has forceRelay: no data channel will ever be made with it. */
+  peerForcesRelay(): void;
   /** The initiator tries a direct channel again later. */
   retryLater(): void;
   deliver(message: string | Uint8Array): void;
@@ -66,6 +72,7 @@ export class PathSwitch {
     this.current = 'direct';
     this.host.connected(false);
     this.host.flush();
+    if (this.current === 'direct') this.host.pathChanged();
   }
 
   /** Messages go over the signaling connection from now on (re-opened first when it dropped). */
@@ -83,7 +90,7 @@ export class PathSwitch {
       return;
     }
     if (!this.relaySent || this.host.isEstablished()) {
-      if (!this.host.sendControl({ t: 'relay' })) return this.host.end('SIGNALING_LOST');
+      if (!this.host.sendControl(this.host.forced ? { t: 'relay', forced: true } : { t: 'relay' })) return this.host.end('SIGNALING_LOST');
       this.relaySent = true;
     }
     this.current = 'relay';
@@ -91,6 +98,7 @@ export class PathSwitch {
     // Connected once both sides said they relay, so neither reports CONNECTED before the other can send.
     if (this.relayReceived) this.host.connected(true);
     this.host.flush();
+    if (this.current === 'relay') this.host.pathChanged();
   }
 
   /** The current channel closed or failed: fall back to the relay, or end the session. */
@@ -110,14 +118,15 @@ export class PathSwitch {
     return wasDirect;
   }
 
-  /** The peer relays from now on. */
-  onRelay(): void {
+  /** The peer relays from now on; `forced`: it always will (forceRelay). */
+  onRelay(forced: boolean): void {
     if (!this.host.fallback) {
       this.host.error(protocolError(`${this.host.peer} relays, but this hub has relay: 'never'; use the same relay mode on both sides`));
       return;
     }
     this.relayReceived = true;
     this.peerLeftChannel();
+    if (forced) this.host.peerForcesRelay();
     if (!this.host.isEstablished()) this.useRelay();
   }
 

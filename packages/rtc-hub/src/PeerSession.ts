@@ -10,6 +10,7 @@ import type { WebRtcImplementation } from './webRtcImplementation';
 
 const { ChannelControl, controlRecord, decodeFrame, encodeFrame } = dataChannel;
 type Decoded = dataChannel.Decoded;
+type FrameRecord = dataChannel.FrameRecord;
 
 /** What a session needs from its endpoint. */
 export interface SessionHost {
@@ -31,6 +32,8 @@ export interface SessionHost {
   /** The attempt failed before the connection was up. */
   failed(session: PeerSession, reason: string): void;
   lost(session: PeerSession): void;
+  /** Messages toward the peer travel over `path` now: the connection opened on it, or switched to it. */
+  pathChanged(session: PeerSession, path: Path): void;
   /** A channel closed on purpose waits for the peer to read what was sent; `released` settles when it is gone. */
   linger(link: PeerLink, released: Promise<void>): void;
   deliver(peer: string, message: string | Uint8Array): void;
@@ -48,6 +51,12 @@ export class PeerSession {
   readonly peer: string;
   private readonly host: SessionHost;
   private readonly fallback: boolean;
+  /** forceRelay: this side never makes or accepts a data channel. */
+  private readonly forced: boolean;
+  /** The peer said it has forceRelay: no data channel is attempted with it either. */
+  private peerForced = false;
+  /** The path last reported to the host: each change is reported once, and a channel replaced by a new one is none. */
+  private reported: Path | null = null;
   private readonly negotiation: Negotiation;
   private readonly paths: PathSwitch;
   private readonly flow: SendFlow;
@@ -59,6 +68,7 @@ export class PeerSession {
     this.peer = peer;
     this.host = host;
     this.fallback = host.options.relay === 'fallback';
+    this.forced = host.options.forceRelay;
     this.negotiation = this.createNegotiation();
     this.paths = this.createPaths();
     this.flow = this.createFlow();
@@ -88,6 +98,19 @@ export class PeerSession {
 
   send(message: string | Uint8Array | ArrayBuffer): void {
     this.flow.send(message);
+  }
+
+  /** Queues a multicast's record (made once for every target), in order with `send`. */
+  sendRecord(record: FrameRecord): void {
+    this.flow.sendRecord(record);
+  }
+
+  /**
+   * Whether a multicast may reach the peer in the relayed fan-out now, outside the queue, and keep its place: the
+   * path is the relay and nothing sent before it still waits here.
+   */
+  get relaysNow(): boolean {
+    return this.paths.path === 'relay' && this.flow.idle;
   }
 
   /**
@@ -138,7 +161,7 @@ export class PeerSession {
         this.end('CLOSED');
         return true;
       case 'relay':
-        this.paths.onRelay();
+        this.paths.onRelay(frame.forced === true);
         return true;
       case 'direct':
         this.paths.onDirect(frame.id);
@@ -177,6 +200,15 @@ export class PeerSession {
     if (this.isEstablished) return;
     this.isEstablished = true;
     this.host.established(this);
+    this.reportPath();
+  }
+
+  /** Tells the host where messages go now, once the connection is up and whenever that changed since last told. */
+  private reportPath(): void {
+    const path = this.paths.path;
+    if (this.finished || !this.isEstablished || path === null || path === this.reported) return;
+    this.reported = path;
+    this.host.pathChanged(this, path);
   }
 
   private confirm(): void {
@@ -239,6 +271,7 @@ export class PeerSession {
       options: host.options,
       wrtc: host.wrtc,
       relaying: () => this.paths.path === 'relay',
+      directAllowed: () => !this.forced && !this.peerForced,
       sendControl: (frame) => host.sendControl(peer, frame),
       peerStartsOver: () => {
         // The peer lost the direct channel we still consider open.
@@ -273,6 +306,7 @@ export class PeerSession {
       eva: host.eva,
       peer,
       fallback: this.fallback,
+      forced: this.forced,
       isEstablished: () => this.isEstablished,
       isFinished: () => this.finished,
       currentLink: () => this.negotiation.link,
@@ -284,6 +318,11 @@ export class PeerSession {
         if (confirmed) this.confirm();
       },
       flush: () => this.flow.flush(),
+      pathChanged: () => this.reportPath(),
+      peerForcesRelay: () => {
+        this.peerForced = true;
+        this.negotiation.giveUp();
+      },
       retryLater: () => this.negotiation.retryLater(),
       deliver: (message) => host.deliver(peer, message),
       end: (reason) => this.end(reason),

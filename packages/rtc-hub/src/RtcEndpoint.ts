@@ -1,5 +1,6 @@
-import { AbstractEndpoint, ConnectionStatus, VnfError, createLogger, isBinary } from '@vnf/core';
-import type { ConnectionEvent, Endpoint, EndpointOptions, MessageEvent } from '@vnf/core';
+import { AbstractEndpoint, ConnectionStatus, VnfError, callUserListener, createLogger, isBinary } from '@vnf/core';
+import type { ConnectionEvent, Endpoint, EndpointEvents, EndpointOptions, MessageEvent } from '@vnf/core';
+import { dataChannel } from '@vnf/protocol';
 import type { LingeringLinks } from './lingeringLinks';
 import type { Path } from './PathSwitch';
 import { PeerSession, type SessionHost } from './PeerSession';
@@ -7,7 +8,38 @@ import { decodeControl, encodeControl, type ControlFrame } from './signalingFram
 import type { ResolvedRtcHubOptions } from './options';
 import type { WebRtcImplementation } from './webRtcImplementation';
 
+const { encodeFrame, toRecord } = dataChannel;
+
 const log = createLogger('rtc-hub');
+
+/** The events of an RtcEndpoint: every endpoint's (`EndpointEvents`), and `path`. */
+export interface RtcEndpointEvents extends EndpointEvents {
+  /**
+   * Messages toward `peerEva` travel over `path` now: `'direct'` (a data channel) or `'relay'` (the signaling
+   * connection). Fires once when a connection opens (right after `connection`) and once at each switch; never for a
+   * lost or closed connection, and not for a channel replaced by a new one (the path stays `'direct'`).
+   */
+  path: (peerEva: string, path: Path) => void;
+}
+
+type PathListener = RtcEndpointEvents['path'];
+
+// The emitter methods of an RtcEndpoint know its `path` event too: an overload beside each inherited signature
+// (types only; at run time the class is the eventemitter3 emitter of AbstractEndpoint).
+export interface RtcEndpoint {
+  on(event: 'path', fn: PathListener, context?: unknown): this;
+  on<T extends keyof EndpointEvents>(event: T, fn: EndpointEvents[T], context?: unknown): this;
+  addListener(event: 'path', fn: PathListener, context?: unknown): this;
+  addListener<T extends keyof EndpointEvents>(event: T, fn: EndpointEvents[T], context?: unknown): this;
+  once(event: 'path', fn: PathListener, context?: unknown): this;
+  once<T extends keyof EndpointEvents>(event: T, fn: EndpointEvents[T], context?: unknown): this;
+  off(event: 'path', fn?: PathListener, context?: unknown, once?: boolean): this;
+  off<T extends keyof EndpointEvents>(event: T, fn?: EndpointEvents[T], context?: unknown, once?: boolean): this;
+  removeListener(event: 'path', fn?: PathListener, context?: unknown, once?: boolean): this;
+  removeListener<T extends keyof EndpointEvents>(event: T, fn?: EndpointEvents[T], context?: unknown, once?: boolean): this;
+  removeAllListeners(event?: keyof RtcEndpointEvents): this;
+  listenerCount(event: keyof RtcEndpointEvents): number;
+}
 
 /**
  * An endpoint of an RtcHub: messages travel over one WebRTC data channel per connection, set up through the
@@ -19,10 +51,12 @@ export class RtcEndpoint extends AbstractEndpoint {
   private readonly sessions = new Map<string, PeerSession>();
   private readonly waiters = new Map<string, Set<(event: ConnectionEvent) => void>>();
   private readonly host: SessionHost;
+  private readonly highWaterMark: number;
 
   constructor(signaling: Endpoint, options: ResolvedRtcHubOptions, wrtc: WebRtcImplementation, endpointOptions: EndpointOptions, lingering: LingeringLinks) {
     super(signaling.eva, { ...endpointOptions, connectTimeoutMs: options.connectTimeoutMs, maxPayloadSize: options.maxPayloadSize });
     this.signaling = signaling;
+    this.highWaterMark = options.highWaterMark;
     this.path = this.path.bind(this);
     this.host = this.createHost(options, wrtc, lingering);
     signaling.on('message', this.onSignalingMessage, this);
@@ -38,6 +72,34 @@ export class RtcEndpoint extends AbstractEndpoint {
   /** Where messages toward `peerEva` travel now: `'direct'` (data channel), `'relay'` (signaling hub), or null when not connected. */
   path(peerEva: string): Path | null {
     return this.isConnected(peerEva) ? (this.sessions.get(peerEva)?.currentPath ?? null) : null;
+  }
+
+  /**
+   * A multicast: a target on a data channel gets the message in its queue, in order with `send`; the targets on the
+   * relay whose queue is empty get it in one multicast of the signaling endpoint (the broker fans it out), framed as
+   * a relayed send, so their side handles it as one. A relay target with messages still queued (sent in this tick,
+   * or waiting for the signaling endpoint's drain) gets it queued behind them instead, so nothing overtakes. Best
+   * effort: a target whose buffer is past highWaterMark misses it.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const record = toRecord(message as string | Uint8Array | ArrayBuffer);
+    let relayed: string[] | null = null;
+    for (const target of targets) {
+      const session = this.sessions.get(target);
+      if (!session) continue;
+      if (session.bufferedAmount() > this.highWaterMark) {
+        log('%s multicast skipped %s: its buffer is past highWaterMark', this.eva, target);
+        continue;
+      }
+      if (session.relaysNow && this.signaling.isConnected(target)) (relayed ??= []).push(target);
+      else session.sendRecord(record);
+    }
+    if (relayed === null) return;
+    try {
+      this.signaling.multicast(relayed, encodeFrame([record]));
+    } catch (err) {
+      log('%s: relayed multicast to %d peers failed: %s', this.eva, relayed.length, String(err));
+    }
   }
 
   protected override queuedBytes(targetEva: string): number {
@@ -142,6 +204,13 @@ export class RtcEndpoint extends AbstractEndpoint {
     if (!this.destroyed) this.emitSafely('offline');
   }
 
+  /** Emits `path` through the listener guard, as `emitSafely` does the contract's events. */
+  private emitPath(peer: string, path: Path): void {
+    if (this.listenerCount('path') === 0) return;
+    const emit = this.emit as (event: keyof RtcEndpointEvents, ...args: unknown[]) => boolean;
+    callUserListener(this, () => emit.call(this, 'path', peer, path), () => `endpoint ${this.eva}`);
+  }
+
   // ---- sessions -------------------------------------------------------------------------------
 
   private createSession(peer: string): PeerSession {
@@ -203,6 +272,9 @@ export class RtcEndpoint extends AbstractEndpoint {
         if (!current(session)) return;
         this.sessions.delete(session.peer);
         this.connectionLost(session.peer);
+      },
+      pathChanged: (session, path) => {
+        if (current(session) && this.hasConnection(session.peer)) this.emitPath(session.peer, path);
       },
       linger: (link, released) => lingering.add(link, released),
       deliver: (peer, message) => this.deliver(peer, message),

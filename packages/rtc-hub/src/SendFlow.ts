@@ -3,6 +3,7 @@ import type { PeerLink } from './PeerLink';
 import { SendQueue } from './sendQueue';
 
 const { toRecord } = dataChannel;
+type FrameRecord = dataChannel.FrameRecord;
 
 /**
  * Largest coalesced frame (a single bigger message still goes alone). Every frame is one native send, the costliest
@@ -81,7 +82,12 @@ export class SendFlow {
   }
 
   send(message: string | Uint8Array | ArrayBuffer): void {
-    this.queue.push(toRecord(message));
+    this.sendRecord(toRecord(message));
+  }
+
+  /** Queues a record, built once for several peers (a multicast): records are never changed once made. */
+  sendRecord(record: FrameRecord): void {
+    this.queue.push(record);
     if (this.queue.bytes + this.transportBuffered > this.host.highWaterMark) this.mayOweDrain = true;
     // Everything sent in this tick goes out together, in frames of up to FRAME_BUDGET bytes.
     this.schedule();
@@ -95,6 +101,11 @@ export class SendFlow {
       this.flushScheduled = false;
       this.flush();
     });
+  }
+
+  /** Nothing waits here: a frame relayed outside this queue now comes after everything sent before it. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.relayWaits;
   }
 
   /** The signaling endpoint emitted `drain` toward the peer. */

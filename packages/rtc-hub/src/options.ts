@@ -69,7 +69,7 @@ export interface RtcHubOptions {
    * `'never'`: a connection is direct or it fails or is lost.
    * `'fallback'`: when no data channel can be made, or one breaks, messages travel over the signaling
    * connection until a new data channel is up (retried every `directRetryMs`). ReliableRtcHub uses it.
-   * @default 'never'
+   * @default 'never' ('fallback' with `forceRelay`)
    */
   relay?: RelayMode;
   /**
@@ -77,6 +77,14 @@ export interface RtcHubOptions {
    * @default 5000
    */
   directRetryMs?: number;
+  /**
+   * Every connection of this hub runs over the relay (the signaling connection): no data channel is attempted, and
+   * a peer's offer is refused, so the peer relays too and never retries. For tests of the relay path and for users
+   * behind networks that break WebRTC. Implies `relay: 'fallback'` (`relay: 'never'` with it throws); peers must use
+   * `relay: 'fallback'` too (with or without `forceRelay`). Not `iceTransportPolicy: 'relay'`, which means TURN.
+   * @default false
+   */
+  forceRelay?: boolean;
   /**
    * The WebRTC implementation.
    * @default the browser's globals, or `@roamhq/wrtc` in Node (loaded on demand)
@@ -96,6 +104,7 @@ export interface ResolvedRtcHubOptions {
   lowWaterMark: number;
   relay: RelayMode;
   directRetryMs: number;
+  forceRelay: boolean;
   wrtc?: WebRtcImplementation;
   /** The signaling hub's highWaterMark: a relayed frame that leaves its buffer past it owes the `drain` that resumes the relay. */
   signalingHighWaterMark: number;
@@ -130,8 +139,10 @@ const SCHEMA = optionsSchema(
     // Their defaults depend on the signaling hub: see waterMarks.
     highWaterMark: option.number({ above: 0 }),
     lowWaterMark: option.number({ above: 0 }),
-    relay: option.enum(['never', 'fallback'], { default: 'never' }),
+    // Its default depends on forceRelay: see resolveOptions.
+    relay: option.enum(['never', 'fallback']),
     directRetryMs: option.number({ above: 0, default: 5000 }),
+    forceRelay: option.boolean({ default: false }),
     wrtc: option.object<WebRtcImplementation>({
       expected: 'an object with RTCPeerConnection, RTCSessionDescription and RTCIceCandidate',
       check: (wrtc) => typeof wrtc.RTCPeerConnection === 'function',
@@ -153,6 +164,9 @@ const SCHEMA = optionsSchema(
       if (o.channelConfig.maxRetransmits !== undefined && o.channelConfig.maxPacketLifeTime !== undefined) {
         return 'maxRetransmits and maxPacketLifeTime exclude each other; set one of them.';
       }
+      if (o.forceRelay && o.relay === 'never') {
+        return "forceRelay: true carries every message over the relay, which relay: 'never' forbids; use relay: 'fallback' or leave relay out.";
+      }
       if (o.iceTimeoutMs >= o.connectTimeoutMs) {
         return `iceTimeoutMs (${o.iceTimeoutMs}) must be below connectTimeoutMs (${o.connectTimeoutMs}) so ICE failures end in FAILED, not TIMEOUT.`;
       }
@@ -170,7 +184,9 @@ export interface SignalingLimits {
 
 /** Applies defaults and rejects invalid options and combinations with INVALID_ARGUMENT. */
 export function resolveOptions(options: RtcHubOptions, signaling: SignalingLimits): ResolvedRtcHubOptions {
-  const { highWaterMark, lowWaterMark, ...resolved } = SCHEMA.resolve(options);
+  const { highWaterMark, lowWaterMark, relay: given, ...checked } = SCHEMA.resolve(options);
+  const relay: RelayMode = given ?? (checked.forceRelay ? 'fallback' : 'never');
+  const resolved = { ...checked, relay };
   const relayLimit = resolved.relay === 'fallback' ? signaling.maxPayloadSize - RECORD_OVERHEAD : Infinity;
   const maxPayloadSize = resolved.maxPayloadSize ?? Math.min(DEFAULT_MAX_PAYLOAD_SIZE, relayLimit);
   if (maxPayloadSize > relayLimit) {

@@ -19,8 +19,11 @@ export type ControlFrame =
   | { t: 'fail'; id: string; reason: string }
   /** The sender closed the connection on purpose. */
   | { t: 'bye' }
-  /** (relay 'fallback') The sender carries messages over the signaling connection now. */
-  | { t: 'relay' }
+  /**
+   * (relay 'fallback') The sender carries messages over the signaling connection now. `forced`: it has forceRelay
+   * and never makes or accepts a data channel, so the receiver stops trying one.
+   */
+  | { t: 'relay'; forced?: boolean }
   /** (relay 'fallback') The sender moved to data channel `id`; every message it relayed came before this frame. */
   | { t: 'direct'; id: string };
 
@@ -47,8 +50,9 @@ function isControl(f: unknown): f is ControlFrame {
   switch (frame.t) {
     case 'ring':
     case 'bye':
-    case 'relay':
       return true;
+    case 'relay':
+      return frame.forced === undefined || typeof frame.forced === 'boolean';
     case 'signal':
       return typeof frame.id === 'string' && typeof frame.data === 'object' && frame.data !== null;
     case 'fail':

@@ -30,6 +30,7 @@ function relayedSession(signalingMaxPayloadSize = 1024 * 1024): { session: PeerS
     confirmed: () => undefined,
     failed: () => undefined,
     lost: () => undefined,
+    pathChanged: () => undefined,
     linger: () => undefined,
     deliver: () => undefined,
     drain: () => undefined,

@@ -9,6 +9,7 @@ it('round-trips every control frame as a short string', () => {
     { t: 'fail', id: 'x1', reason: 'ICE_TIMEOUT' },
     { t: 'bye' },
     { t: 'relay' },
+    { t: 'relay', forced: true },
     { t: 'direct', id: 'x1' },
   ];
   for (const frame of frames) {
@@ -19,7 +20,7 @@ it('round-trips every control frame as a short string', () => {
 });
 
 it('throws PROTOCOL for anything else', () => {
-  for (const text of ['hello', 'vnf-rtc/1 {', 'vnf-rtc/1 {"t":"nope"}', 'vnf-rtc/1 {"t":"signal","id":1,"data":{}}', 'vnf-rtc/1 null']) {
+  for (const text of ['hello', 'vnf-rtc/1 {', 'vnf-rtc/1 {"t":"nope"}', 'vnf-rtc/1 {"t":"signal","id":1,"data":{}}', 'vnf-rtc/1 {"t":"relay","forced":1}', 'vnf-rtc/1 null']) {
     let thrown: unknown;
     try {
       decodeControl(text);
