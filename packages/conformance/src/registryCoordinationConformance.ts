@@ -18,6 +18,11 @@ import { Recorder, attempt, describeChange, describeChanges, expectCode, safeStr
 const C = 'conformance-coordination';
 /** Retained entries (and wills with a value) are allowed here by every fixture's authorize hook. */
 const R = 'conformance-retained-coordination';
+/**
+ * A room collection (@vnf/registry's ROOM_COLLECTION_PREFIX, `vnf.room:`): every registry keeps the room rules there,
+ * under the fixtures' hook, which defers room collections to defaultAuthorize.
+ */
+const ROOM = 'vnf.room:conformance';
 
 /**
  * The coordination guarantees of the registry (conditional writes, waits, wills, retained entries, snapshot and
@@ -1003,6 +1008,63 @@ export function registryCoordinationConformance(suite: RegistrySuite): void {
         const filtered = await evens.untilMatch('the marker', hasMarker);
         expect(filtered.map(describeChange)).toEqual(['snapshot:', 'added:e0', 'snapshot(resync):e1,e3,e4', 'added:marker']);
         expect((filtered[2] as RegistrySnapshot).entries).toEqual(state.filter((e) => (e.value as { even: boolean }).even));
+      });
+    });
+
+    describe('room collections', () => {
+      const presence = (eva: string): RegistryKey => key(`m:${eva}`, ROOM);
+      const state = (name: string): RegistryKey => key(`s:${name}`, ROOM);
+
+      it("lets an eva write only its own presence entry m:<eva>, never retained; a room holds only m: and s: entries", async () => {
+        const a = await connect('owner-a');
+        expect(await a.write(presence('owner-a'), { here: true })).toEqual(ok(1));
+        expect(await a.listEntries(ROOM)).toEqual([{ collection: ROOM, name: 'm:owner-a', value: { here: true }, owner: 'owner-a', version: 1 }]);
+        await expectCode(attempt(() => a.write(presence('owner-b'), {})), 'FORBIDDEN');
+        await expectCode(attempt(() => a.createEntry(presence('owner-b'), {})), 'FORBIDDEN');
+        await expectCode(attempt(() => a.write(presence('owner-a'), {}, { retain: true })), 'INVALID_ARGUMENT');
+        await expectCode(attempt(() => a.write(presence('owner-a'), {}, { will: { value: 'away' } })), 'INVALID_ARGUMENT');
+        await expectCode(attempt(() => a.write(key('topic', ROOM), 'x')), 'INVALID_ARGUMENT');
+        expect((await a.listEntries(ROOM)).map((e) => e.name)).toEqual(['m:owner-a']);
+      });
+
+      it('lets members write state retained, replace and remove what another member wrote; a non-member is FORBIDDEN; state outlives its writer', async () => {
+        const a = await connect('owner-a');
+        const b = await connect('owner-b');
+        const c = await connect('owner-c');
+        await expectCode(attempt(() => a.write(state('topic'), 'early', { retain: true })), 'FORBIDDEN');
+        await a.write(presence('owner-a'), {});
+        await b.write(presence('owner-b'), {});
+        await expectCode(attempt(() => a.write(state('topic'), 'plain')), 'INVALID_ARGUMENT');
+        expect(await a.write(state('topic'), 'first', { retain: true, when: null })).toEqual(ok(1));
+        expect(await b.write(state('topic'), 'second', { retain: true, when: { version: 1 } })).toEqual(ok(2));
+        expect((await a.write(state('topic'), 'stale', { retain: true, when: { version: 1 } })).status).toBe(Global.CONFLICT);
+        await expectCode(attempt(() => c.write(state('topic'), 'outsider', { retain: true })), 'FORBIDDEN');
+        await expectCode(attempt(() => c.remove(state('topic'))), 'FORBIDDEN');
+        expect(await a.write(state('gone'), 1, { retain: true })).toEqual(ok(1));
+        expect((await b.remove(state('gone'))).status).toBe(Global.OK);
+        await b.close();
+        // b left, a stays: b's state stays, retained, b its last writer.
+        expect(await c.listEntries(ROOM)).toEqual([
+          { collection: ROOM, name: 'm:owner-a', value: {}, owner: 'owner-a', version: 1 },
+          { collection: ROOM, name: 's:topic', value: 'second', owner: 'owner-b', version: 2, retained: true },
+        ]);
+      });
+
+      it("keeps snapshot watches and waits working in a room: a waiting member takes a state entry as another removes it", async () => {
+        const a = await connect('owner-a');
+        const b = await connect('owner-b');
+        const seen = record<RegistryWatchEvent>();
+        await a.write(presence('owner-a'), {});
+        await b.write(presence('owner-b'), {});
+        await a.write(state('turn'), 'owner-a', { retain: true, when: null });
+        await b.watch(ROOM, seen.watcher, { snapshot: true });
+        const taken = b.write(state('turn'), 'owner-b', { retain: true, when: null, wait: true, timeoutMs: suite.timeoutMs });
+        await roundTrips(a, b);
+        expect((await a.remove(state('turn'))).status).toBe(Global.OK);
+        expect(await taken).toEqual(ok(1));
+        const events = await seen.untilMatch('the waiter taking s:turn', (all) => all.some((e) => e.type === 'added' && e.entry.name === 's:turn'));
+        expect(events.map(describeChange)).toEqual(['snapshot:m:owner-a,m:owner-b,s:turn', 'removed:s:turn', 'added:s:turn']);
+        expect(await a.getEntry(state('turn'))).toBe('owner-b');
       });
     });
   });

@@ -158,6 +158,17 @@ export interface RegistryResource {
   retained?: boolean;
   /** For a write to an existing entry: its owner (for a retained entry, its last writer). */
   owner?: string;
+  /**
+   * In a room collection (@vnf/registry's ROOM_COLLECTION_PREFIX, `vnf.room:<room>`): the room's name, for every
+   * action. A hook decides who may join which room by the writes of `m:<eva>` entries it allows.
+   */
+  room?: string;
+  /**
+   * For a write of a room's state entry (`s:<key>`): the writer owns a live `m:<its eva>` entry of the room, as the
+   * registry checked. `defaultAuthorize` allows such a write (retained, whoever wrote the entry last); a hook may
+   * still refuse it. Set by the registry only, never by a client.
+   */
+  roomMember?: boolean;
 }
 
 /**
@@ -243,10 +254,12 @@ export interface RegistryStore {
 
 /**
  * The registry's rule when no `authorize` hook is given: anyone may read; an entry may be written (created, updated,
- * removed) only by its owner; retained entries may be written by nobody (an operator allows them with a hook).
+ * removed) only by its owner; retained entries may be written by nobody (an operator allows them with a hook), except
+ * a room's state entries by the room's members (`roomMember`, set by the registry once it checked the membership).
  */
 export function defaultAuthorize(subject: RegistrySubject, action: RegistryAction, resource: RegistryResource): boolean {
   if (action === 'read') return true;
+  if (resource.roomMember === true) return true;
   if (resource.retained) return false;
   return resource.owner === undefined || resource.owner === subject.eva;
 }

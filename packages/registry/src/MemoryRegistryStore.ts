@@ -1,6 +1,7 @@
 import { option, optionsSchema } from '@vnf/core';
 import { DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_LOG_ENTRIES, MemoryRegistryStorage } from './MemoryRegistryStorage';
 import { RegistryRules } from './RegistryRules';
+import { DEFAULT_MAX_ROOM_STATE_BYTES, DEFAULT_MAX_ROOM_STATE_ENTRIES, DEFAULT_ROOM_STATE_TTL_MS } from './rooms';
 
 export interface MemoryRegistryStoreOptions {
   /**
@@ -35,6 +36,24 @@ export interface MemoryRegistryStoreOptions {
    */
   maxRetainedBytesPerCollection?: number;
   /**
+   * Most state entries (`s:<key>`) one room collection (`vnf.room:<room>`) may hold; one more is refused with
+   * TOO_LARGE. A room's state is its collection's retained entries, counted against this instead of
+   * maxRetainedEntriesPerCollection.
+   * @default 256
+   */
+  maxRoomStateEntries?: number;
+  /**
+   * Most bytes of state values (UTF-8 JSON) one room collection may hold; a write past it is refused with TOO_LARGE.
+   * @default 65536 (64 KiB)
+   */
+  maxRoomStateBytes?: number;
+  /**
+   * How long a room's state entries stay after its last presence entry went, ms: then they are removed (watchers
+   * are told), unless a member joins meanwhile.
+   * @default 60000
+   */
+  roomStateTtlMs?: number;
+  /**
    * Changes the store's log keeps, so that a watch coming back after a reconnection is replayed what it missed;
    * a watch further behind gets one resync (a fresh snapshot) instead.
    * @default 10000
@@ -60,6 +79,10 @@ export const STORE_LIMIT_FIELDS = {
   maxBytesPerOwner: option.integer({ min: 1, default: DEFAULT_MAX_BYTES_PER_OWNER }),
   maxRetainedEntriesPerCollection: option.integer({ min: 1, default: DEFAULT_MAX_ENTRIES_PER_OWNER }),
   maxRetainedBytesPerCollection: option.integer({ min: 1, default: DEFAULT_MAX_BYTES_PER_OWNER }),
+  maxRoomStateEntries: option.integer({ min: 1, default: DEFAULT_MAX_ROOM_STATE_ENTRIES }),
+  maxRoomStateBytes: option.integer({ min: 1, default: DEFAULT_MAX_ROOM_STATE_BYTES }),
+  // At most the longest timer delay (2^31 - 1 ms): a longer one would fire at once.
+  roomStateTtlMs: option.integer({ min: 1, max: 2 ** 31 - 1, default: DEFAULT_ROOM_STATE_TTL_MS }),
   maxLogEntries: option.integer({ min: 1, default: DEFAULT_MAX_LOG_ENTRIES }),
   maxLogBytes: option.integer({ min: 1, default: DEFAULT_MAX_LOG_BYTES }),
 };
@@ -75,5 +98,11 @@ export class MemoryRegistryStore extends RegistryRules {
   constructor(options: MemoryRegistryStoreOptions = {}) {
     const { maxLogEntries, maxLogBytes, ...limits } = SCHEMA.resolve(options);
     super(new MemoryRegistryStorage({ maxLogEntries, maxLogBytes }), limits);
+  }
+
+  /** Stops the rooms' state countdowns and the storage's lease timers; the entries stay. Idempotent. */
+  override async close(): Promise<void> {
+    await super.close();
+    await this.storage.close();
   }
 }

@@ -38,6 +38,15 @@ import { WatchFeed } from './WatchFeed';
 import { CollectionSubscriptions } from './CollectionSubscriptions';
 import { WriteWaiters } from './WriteWaiters';
 import { willOf } from './MemoryRegistryStorage';
+import { RoomExpiry } from './RoomExpiry';
+import {
+  DEFAULT_MAX_ROOM_STATE_BYTES,
+  DEFAULT_MAX_ROOM_STATE_ENTRIES,
+  DEFAULT_ROOM_STATE_TTL_MS,
+  ROOM_MEMBER_PREFIX,
+  roomEntryKind,
+  roomOf,
+} from './rooms';
 
 /** The limits RegistryRules enforces (MemoryRegistryStoreOptions, resolved). */
 export interface RegistryLimits {
@@ -49,6 +58,27 @@ export interface RegistryLimits {
   maxRetainedEntriesPerCollection?: number;
   /** Bytes of retained values one collection may hold. Default 1 MiB. */
   maxRetainedBytesPerCollection?: number;
+  /** State entries one room collection may hold (instead of maxRetainedEntriesPerCollection). Default 256. */
+  maxRoomStateEntries?: number;
+  /** Bytes of state values one room collection may hold (instead of maxRetainedBytesPerCollection). Default 64 KiB. */
+  maxRoomStateBytes?: number;
+  /** How long a room's state stays after its last member left, ms; a member joining meanwhile keeps it. Default 60 000. */
+  roomStateTtlMs?: number;
+}
+
+/** What the room rules add to the resource of a write in a room collection (nothing outside one). */
+type RoomFields = Pick<RegistryResource, 'room' | 'roomMember'>;
+
+/** A write in a room collection: its room and the kind of entry its name makes it. */
+interface RoomWrite {
+  room: string;
+  kind: 'member' | 'state';
+}
+
+/** `{ room }` for a resource in a room collection, nothing otherwise. */
+function roomField(collection: string): RoomFields {
+  const room = roomOf(collection);
+  return room === undefined ? {} : { room };
 }
 
 /** Entries in one page of a snapshot read. */
@@ -76,10 +106,15 @@ export class RegistryRules implements RegistryStore {
   readonly maxBytesPerOwner: number;
   readonly maxRetainedEntriesPerCollection: number;
   readonly maxRetainedBytesPerCollection: number;
+  readonly maxRoomStateEntries: number;
+  readonly maxRoomStateBytes: number;
+  readonly roomStateTtlMs: number;
   private readonly quota: OwnerQuota;
   private readonly retainedQuota: OwnerQuota;
+  private readonly roomQuota: OwnerQuota;
   private readonly subscriptions: CollectionSubscriptions;
   private readonly waiters: WriteWaiters;
+  private readonly rooms: RoomExpiry;
 
   constructor(
     readonly storage: RegistryStorage,
@@ -97,23 +132,37 @@ export class RegistryRules implements RegistryStore {
       subscribe: (collection, onChange) => this.subscriptions.subscribe(collection, { raw: (change) => onChange(change.record.name) }),
     });
     this.retainedQuota = { maxEntries: this.maxRetainedEntriesPerCollection, maxBytes: this.maxRetainedBytesPerCollection };
+    this.maxRoomStateEntries = limits.maxRoomStateEntries ?? DEFAULT_MAX_ROOM_STATE_ENTRIES;
+    this.maxRoomStateBytes = limits.maxRoomStateBytes ?? DEFAULT_MAX_ROOM_STATE_BYTES;
+    this.roomStateTtlMs = limits.roomStateTtlMs ?? DEFAULT_ROOM_STATE_TTL_MS;
+    this.roomQuota = { maxEntries: this.maxRoomStateEntries, maxBytes: this.maxRoomStateBytes };
+    this.rooms = new RoomExpiry(storage, this.subscriptions, this.roomStateTtlMs);
+  }
+
+  /** Stops the rooms' state countdowns (their timers); the entries stay. Idempotent. */
+  async close(): Promise<void> {
+    this.rooms.close();
   }
 
   async create(owner: string, key: RegistryKey, value: unknown, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
     const json = serializeValue(value, this.maxValueBytes);
-    const permitted = this.permit(owner, access, 'write', { collection: valid.collection, name: valid.name });
+    const room = this.roomWrite(owner, valid, 'createEntry', { retained: false, willValue: false });
+    const permitted = this.permit(owner, access, 'write', { collection: valid.collection, name: valid.name, ...(room && { room: room.room }) });
     if (permitted) await permitted;
     const outcome = await this.storage.write(valid, { owner, json, bytes: utf8Length(json) }, { absent: true }, this.quota);
-    if (outcome.ok) return Global.OK;
+    if (outcome.ok) {
+      if (room?.kind === 'member') this.rooms.joined(valid.collection);
+      return Global.OK;
+    }
     if (outcome.reason === 'condition') return Global.ALREADY_EXISTS;
     throw this.overQuota(owner, outcome.entries >= this.maxEntriesPerOwner ? 'entries' : 'bytes', outcome.bytes + utf8Length(json));
   }
 
   async get(key: RegistryKey, access?: RegistryAccess): Promise<RegistryEntry> {
     const valid = validateKey(key, this.maxKeyLength);
-    const permitted = access && this.permit('', access, 'read', { collection: valid.collection, name: valid.name });
+    const permitted = access && this.permit('', access, 'read', { collection: valid.collection, name: valid.name, ...roomField(valid.collection) });
     if (permitted) await permitted;
     return toEntry(this.found(valid, await this.storage.read(valid)));
   }
@@ -121,15 +170,17 @@ export class RegistryRules implements RegistryStore {
   async update(owner: string, key: RegistryKey, value: unknown, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
+    // Only presence entries pass: updateEntry keeps an entry's kind, and a client remembers what it updated as its own.
+    const room = this.roomWrite(owner, valid, 'updateEntry', { retained: false, willValue: false });
     let json: string | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const owned = this.owned(owner, valid, 'update', await this.storage.read(valid), access);
+      const owned = this.owned(owner, valid, 'update', await this.storage.read(valid), access, room && { room: room.room });
       const current = owned instanceof Promise ? await owned : owned;
       json ??= serializeValue(value, this.maxValueBytes);
       const bytes = utf8Length(json);
       // An update keeps the entry's kind: a retained entry stays retained (its quota is its collection's).
       const record: RecordValue = current.retained ? { owner, json, bytes, retained: true } : { owner, json, bytes };
-      const outcome = await this.storage.write(valid, record, { version: current.version }, current.retained ? this.retainedQuota : this.quota);
+      const outcome = await this.storage.write(valid, record, { version: current.version }, current.retained ? this.retainedQuotaOf(valid.collection) : this.quota);
       if (outcome.ok) return Global.OK;
       if (outcome.reason === 'quota') throw this.quotaError(owner, valid.collection, record, outcome, current);
       // Another write came between the read and this one: read again (the last writer wins, as before).
@@ -140,8 +191,10 @@ export class RegistryRules implements RegistryStore {
   async delete(owner: string, key: RegistryKey, access?: RegistryAccess): Promise<Status> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
+    const room = this.roomWrite(owner, valid, 'deleteEntry', null);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const owned = this.owned(owner, valid, 'delete', await this.storage.read(valid), access);
+      const record = await this.storage.read(valid);
+      const owned = this.owned(owner, valid, 'delete', record, access, room && (await this.roomFields(owner, valid, room)));
       const current = owned instanceof Promise ? await owned : owned;
       if ((await this.storage.write(valid, null, { version: current.version })).ok) return Global.OK;
     }
@@ -150,7 +203,7 @@ export class RegistryRules implements RegistryStore {
 
   async list(collection: string, access?: RegistryAccess): Promise<RegistryEntry[]> {
     validateKeyPart(collection, 'collection', this.maxKeyLength);
-    const permitted = access && this.permit('', access, 'read', { collection });
+    const permitted = access && this.permit('', access, 'read', { collection, ...roomField(collection) });
     if (permitted) await permitted;
     // Code-unit order, not locale order: the same on every machine and in every storage.
     return (await this.storage.page(collection, undefined, Infinity, Infinity)).records.map(toEntry);
@@ -183,14 +236,17 @@ export class RegistryRules implements RegistryStore {
     const record: RecordValue = { owner, json, bytes: utf8Length(json) };
     if (retain) record.retained = true;
     if (will) record.will = this.storedWill(will);
-    return this.conditional(owner, valid, record, when, waiting, access);
+    const room = this.roomWrite(owner, valid, 'write', { retained: retain, willValue: will !== undefined && 'value' in will });
+    const result = await this.conditional(owner, valid, record, when, waiting, access, room);
+    if (room?.kind === 'member' && result.status === Global.OK) this.rooms.joined(valid.collection);
+    return result;
   }
 
   async remove(owner: string, key: RegistryKey, options: StoreRemoveOptions = {}, access?: RegistryAccess): Promise<RegistryWriteResult> {
     validateEva(owner, 'owner');
     const valid = validateKey(key, this.maxKeyLength);
     const { when, ...waiting } = readRemoveOptions(options);
-    return this.conditional(owner, valid, null, when, waiting, access);
+    return this.conditional(owner, valid, null, when, waiting, access, this.roomWrite(owner, valid, 'remove', null));
   }
 
   async applyWills(owner: string, only?: Array<RegistryKey & { version: number }>): Promise<void> {
@@ -228,7 +284,7 @@ export class RegistryRules implements RegistryStore {
     validateKeyPart(collection, 'collection', this.maxKeyLength);
     if (typeof watcher !== 'function') throw new VnfError('INVALID_ARGUMENT', 'watch takes a function called with each change.');
     const feedOptions = options === undefined ? undefined : readWatchOptions(options);
-    const permitted = access && this.permit('', access, 'read', { collection });
+    const permitted = access && this.permit('', access, 'read', { collection, ...roomField(collection) });
     if (permitted) await permitted;
     if (!feedOptions) {
       // Each subscription is its own record, so watching twice with one function gives two independent watches.
@@ -273,12 +329,16 @@ export class RegistryRules implements RegistryStore {
     when: RegistryCondition | undefined,
     waiting: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; onWaiting?: () => void },
     access: RegistryAccess | undefined,
+    room: RoomWrite | undefined,
   ): Promise<RegistryWriteResult> {
     // A condition reveals the entry (CONFLICT says its version, `fields` probes its value): asked only of who may read it.
-    const readable = access && when !== undefined && this.permit(owner, access, 'read', { collection: key.collection, name: key.name });
+    const readable = access && when !== undefined && this.permit(owner, access, 'read', { collection: key.collection, name: key.name, ...roomField(key.collection) });
     if (readable) await readable;
     const attempt = async (): Promise<RegistryWriteResult | null> => {
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        // Before the condition, and again at each attempt: a non-member cannot even wait for a room's state, and a
+        // waiting member that left the room meanwhile is refused.
+        const fields = room && (await this.roomFields(owner, key, room));
         const current = await this.storage.read(key);
         if (!holds(when, current)) return waiting.wait ? null : conflict(current);
         if (value === null && !current) throw this.found(key, current);
@@ -289,10 +349,11 @@ export class RegistryRules implements RegistryStore {
           // made "offline" is taken back, with a new will, by its writer), which needs the right to write it.
           retained: !!value?.retained || !!current?.retained || (value?.will !== undefined && value.will.json !== null),
           ...(current && { owner: current.owner }),
+          ...fields,
         });
         if (permitted) await permitted;
         const condition: WriteCondition = current ? { version: current.version } : { absent: true };
-        const quota = value?.retained ? this.retainedQuota : this.quota;
+        const quota = value?.retained ? this.retainedQuotaOf(key.collection) : this.quota;
         const outcome = await this.storage.write(key, value, condition, value ? quota : undefined);
         if (outcome.ok) return { status: Global.OK, version: outcome.record.version, revision: outcome.revision };
         if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, value!, outcome, current);
@@ -323,10 +384,64 @@ export class RegistryRules implements RegistryStore {
     });
   }
 
+  /** The retained quota of a collection: a room's state quota in a room collection. */
+  private retainedQuotaOf(collection: string): OwnerQuota {
+    return roomOf(collection) === undefined ? this.retainedQuota : this.roomQuota;
+  }
+
+  /**
+   * The room rules no hook can lift, for a write of `key` by `owner` (`value`: what a write puts, null for a removal);
+   * undefined outside room collections. A presence entry `m:<eva>` is written by that eva only and never retained;
+   * a state entry `s:<key>` only retained, with `write`.
+   */
+  private roomWrite(owner: string, key: RegistryKey, call: string, value: { retained: boolean; willValue: boolean } | null): RoomWrite | undefined {
+    const room = roomOf(key.collection);
+    if (room === undefined) return undefined;
+    const kind = roomEntryKind(key);
+    const details = { collection: key.collection, name: key.name };
+    if (value && kind === 'member' && key.name !== ROOM_MEMBER_PREFIX + owner) {
+      throw new VnfError(
+        'FORBIDDEN',
+        `${owner} cannot write registry entry "${key.name}" in "${key.collection}": a presence entry ${ROOM_MEMBER_PREFIX}<eva> is written only by that eva, so nobody joins a room as another. Write ${ROOM_MEMBER_PREFIX}${owner} to join room "${room}".`,
+        { details },
+      );
+    }
+    if (value && kind === 'member' && (value.retained || value.willValue)) {
+      throw new VnfError(
+        'INVALID_ARGUMENT',
+        `${call}: presence entry "${key.name}" in "${key.collection}" goes with its owner; write it without retain and without a will value.`,
+        { details },
+      );
+    }
+    if (value && kind === 'state' && !value.retained) {
+      throw new VnfError(
+        'INVALID_ARGUMENT',
+        `${call}: state entry "${key.name}" of room "${room}" is retained; write it with write(key, value, { retain: true }) (and { when } to compare and set).`,
+        { details },
+      );
+    }
+    return { room, kind };
+  }
+
+  /** What a room write adds to its resource, once a state writer's membership is checked (FORBIDDEN: join the room first). */
+  private async roomFields(owner: string, key: RegistryKey, { room, kind }: RoomWrite): Promise<RoomFields> {
+    if (kind === 'member') return { room };
+    const presence = await this.storage.read({ collection: key.collection, name: ROOM_MEMBER_PREFIX + owner });
+    if (presence && presence.owner === owner && !presence.retained) return { room, roomMember: true };
+    throw new VnfError(
+      'FORBIDDEN',
+      `${owner} cannot write state entry "${key.name}" of room "${room}": only its members may. Join the room first: write ${ROOM_MEMBER_PREFIX}${owner} in "${key.collection}".`,
+      { details: { collection: key.collection, name: key.name } },
+    );
+  }
+
   private forbidden(owner: string, action: RegistryAction, resource: RegistryResource): VnfError {
     const what = resource.name === undefined ? `collection "${resource.collection}"` : `registry entry "${resource.name}" in "${resource.collection}"`;
     let why = 'the registry\'s authorize hook refused it.';
-    if (action === 'write' && resource.retained) why = 'retained entries (and wills with a value) are written only where the registry\'s authorize hook allows them; by default nowhere.';
+    if (action === 'write' && resource.roomMember) why = `the registry's authorize hook refused this member of room "${resource.room}" writing its state.`;
+    else if (action === 'write' && resource.room !== undefined && resource.name?.startsWith(ROOM_MEMBER_PREFIX) && resource.owner === undefined) {
+      why = `the registry's authorize hook does not let ${owner || 'this client'} join room "${resource.room}".`;
+    } else if (action === 'write' && resource.retained) why = 'retained entries (and wills with a value) are written only where the registry\'s authorize hook allows them; by default nowhere.';
     else if (action === 'write' && resource.owner !== undefined && resource.owner !== owner) why = `it belongs to ${resource.owner}. Only an entry's owner may change it.`;
     return new VnfError('FORBIDDEN', `${owner || 'This client'} cannot ${action} ${what}: ${why}`, {
       details: { collection: resource.collection, ...(resource.name !== undefined && { name: resource.name }), ...(resource.owner !== undefined && { owner: resource.owner }) },
@@ -338,7 +453,7 @@ export class RegistryRules implements RegistryStore {
    * entry is removed instead (a will cannot grow a collection past what a retained write may).
    */
   private async applyWill(record: StoredRecord): Promise<void> {
-    const outcome = await this.storage.write(record, willOf(record), { version: record.version }, this.retainedQuota);
+    const outcome = await this.storage.write(record, willOf(record), { version: record.version }, this.retainedQuotaOf(record.collection));
     if (!outcome.ok && outcome.reason === 'quota') await this.storage.write(record, null, { version: record.version });
   }
 
@@ -355,7 +470,7 @@ export class RegistryRules implements RegistryStore {
       const { after, maxEntries, maxBytes } = page;
       if (after !== undefined && typeof after !== 'string') throw new VnfError('INVALID_ARGUMENT', 'listPage: after must be an entry name.');
       if (!(maxEntries > 0) || !(maxBytes > 0)) throw new VnfError('INVALID_ARGUMENT', 'listPage: maxEntries and maxBytes must be positive.');
-      const permitted = access && this.permit('', access, 'read', { collection });
+      const permitted = access && this.permit('', access, 'read', { collection, ...roomField(collection) });
       const read = (): Promise<{ records: StoredRecord[]; next?: string }> => this.storage.page(collection, after, maxEntries, maxBytes);
       return permitted ? permitted.then(read) : read();
     } catch (err) {
@@ -373,7 +488,14 @@ export class RegistryRules implements RegistryStore {
   }
 
   /** The entry `owner` may change (synchronously under the default rule, so pipelined calls keep their order). */
-  private owned(owner: string, key: RegistryKey, operation: 'update' | 'delete', record: StoredRecord | undefined, access: RegistryAccess | undefined): StoredRecord | Promise<StoredRecord> {
+  private owned(
+    owner: string,
+    key: RegistryKey,
+    operation: 'update' | 'delete',
+    record: StoredRecord | undefined,
+    access: RegistryAccess | undefined,
+    room: RoomFields | undefined,
+  ): StoredRecord | Promise<StoredRecord> {
     const entry = this.found(key, record);
     if (!access && !entry.retained && entry.owner === owner) return entry;
     if (!access && !entry.retained) {
@@ -383,7 +505,7 @@ export class RegistryRules implements RegistryStore {
         { details: { collection: key.collection, name: key.name, owner: entry.owner } },
       );
     }
-    const permitted = this.permit(owner, access, 'write', { collection: key.collection, name: key.name, owner: entry.owner, ...(entry.retained && { retained: true }) });
+    const permitted = this.permit(owner, access, 'write', { collection: key.collection, name: key.name, owner: entry.owner, ...(entry.retained && { retained: true }), ...room });
     return permitted ? permitted.then(() => entry) : entry;
   }
 
@@ -392,6 +514,17 @@ export class RegistryRules implements RegistryStore {
     const cost = value.bytes + (value.will?.bytes ?? 0);
     const before = current && !!current.retained === !!value.retained ? current.bytes + (current.will?.bytes ?? 0) : 0;
     if (!value.retained) return this.overQuota(owner, before === 0 && held.entries >= this.maxEntriesPerOwner ? 'entries' : 'bytes', held.bytes - before + cost);
+    const room = roomOf(collection);
+    if (room !== undefined) {
+      const full = before === 0 && held.entries >= this.maxRoomStateEntries;
+      return new VnfError(
+        'TOO_LARGE',
+        full
+          ? `Room "${room}" already holds ${this.maxRoomStateEntries} state entries, the most one room may hold (maxRoomStateEntries). Remove state entries it no longer needs first.`
+          : `Room "${room}" would hold ${held.bytes - before + cost} bytes of state values, more than the ${this.maxRoomStateBytes} one room may hold (maxRoomStateBytes). Store less, or remove state entries it no longer needs first.`,
+        { details: { collection, limit: full ? this.maxRoomStateEntries : this.maxRoomStateBytes } },
+      );
+    }
     const entries = before === 0 && held.entries >= this.maxRetainedEntriesPerCollection;
     return new VnfError(
       'TOO_LARGE',

@@ -33,3 +33,11 @@ export type { LeaderElectionEvents, LeaderElectionOptions } from './LeaderElecti
 export { DEFAULT_MAX_WAITS_PER_SESSION } from './RegistryService';
 export { REGISTRY_SNAPSHOT_NOTIFICATION, REGISTRY_WAITED_NOTIFICATION } from './registryProtocol';
 export type { WriteParams, RemoveParams, CancelParams, WatchResult, WriteReply, SnapshotNotification, WaitedNotification } from './registryProtocol';
+export {
+  ROOM_COLLECTION_PREFIX,
+  ROOM_MEMBER_PREFIX,
+  ROOM_STATE_PREFIX,
+  DEFAULT_ROOM_STATE_TTL_MS,
+  DEFAULT_MAX_ROOM_STATE_ENTRIES,
+  DEFAULT_MAX_ROOM_STATE_BYTES,
+} from './rooms';
