@@ -16,6 +16,10 @@ const suites = {
   services: 'packages/services/test/conformance.test.ts',
   // The sub-protocol suite on MultiplexHub over InBrowserHub and over MarshallerHub.
   multiplex: 'packages/multiplex-hub/test/conformance.test.ts',
+  // ReliableHub over InBrowserHub, and over UnreliableHub with drop, duplicate and reorder (multicast at most once there).
+  reliable: 'packages/reliable-hub/test/conformance.test.ts',
+  // UnreliableHub over InBrowserHub with no rules, a constant delay and a bandwidth cap, with its black hole.
+  unreliable: 'packages/unreliable-hub/test/conformance.test.ts',
   // The Router contract on MemoryRouter (shared by two brokers of one process).
   router: 'packages/broker/test/router.conformance.test.ts',
   // The RegistryStorage contract on MemoryRegistryStorage.
@@ -24,6 +28,10 @@ const suites = {
   registry: 'packages/registry/test/conformance.test.ts',
   // The registry suite over a real broker on 127.0.0.1 (run inside the loopback-only namespace).
   brokerRegistry: 'packages/broker/test/registry.conformance.test.ts',
+  // The room suite (Room) on MultiplexHub(InBrowserHub) with InBrowserRegistry, and over MarshallerHub.
+  rooms: 'packages/rooms/test/conformance.test.ts',
+  // The room suite through a real broker: bare WebSocketHub and a 5 %-drop chaos stack under ReliableHub.
+  roomsBroker: 'packages/rooms/test/conformance.broker.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -38,6 +46,8 @@ const wsChannel = 'packages/websocket-hub/src/channel.ts';
 const wsIncoming = 'packages/websocket-hub/src/IncomingRecords.ts';
 const rtcEndpoint = 'packages/rtc-hub/src/RtcEndpoint.ts';
 const multiplexEndpoint = 'packages/multiplex-hub/src/MultiplexEndpoint.ts';
+const reliableDatagrams = 'packages/reliable-hub/src/Datagrams.ts';
+const unreliableEndpoint = 'packages/unreliable-hub/src/UnreliableEndpoint.ts';
 const serviceProvider = 'packages/services/src/ServiceProvider.ts';
 const serviceCaller = 'packages/services/src/ServiceCaller.ts';
 const peerServices = 'packages/services/src/PeerServices.ts';
@@ -52,6 +62,10 @@ const inBrowserRegistryClient = 'packages/registry/src/InBrowserRegistryClient.t
 const wsRegistryClient = 'packages/registry/src/WebSocketRegistryClient.ts';
 const remoteWatches = 'packages/registry/src/RemoteWatches.ts';
 const registryOptions = 'packages/registry/src/registryOptions.ts';
+const room = 'packages/rooms/src/Room.ts';
+const roomIncoming = 'packages/rooms/src/IncomingStreams.ts';
+const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
+const roomPresence = 'packages/rooms/src/Presence.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -136,6 +150,29 @@ const mutants = [
   { rule: 'service non-idempotent call retried', file: peerServices, from: 'if (err instanceof CallUndelivered && (idempotent || !err.delivered)) {', to: 'if (err instanceof CallUndelivered) {', suite: 'services', expect: 'never runs a call not marked idempotent twice' },
   { rule: 'service lost provider does not fail the call', file: serviceCaller, from: '      if (call.target !== target) continue;\n      this.pending.delete(id);', to: '      continue;\n      this.pending.delete(id);', suite: 'services', expect: 'a provider killed mid-call' },
   { rule: 'service caller lost does not abort the handler', file: peerServices, from: '      this.caller.lost(peer);\n      this.provider.lost(peer);', to: '      this.caller.lost(peer);', suite: 'services', expect: 'a caller killed mid-call' },
+  // Multicast (hubConformance.ts, the multicast rules).
+  { rule: 'multicast delivered twice', file: core, from: 'if (connected.length === 0) return;\n    this.transmitToMany(connected, message);', to: 'if (connected.length === 0) return;\n    this.transmitToMany(connected, message);\n    this.transmitToMany(connected, message);', suite: 'inBrowser', expect: 'multicast delivers once to each connected target' },
+  { rule: 'multicast target list not deduplicated', file: core, from: '} else if (connected.includes(target)) continue;', to: '}', suite: 'inBrowser', expect: 'naming a target twice delivers to it once' },
+  { rule: 'multicast long target list not deduplicated', file: core, from: 'if (seen.has(target)) continue;', to: '', suite: 'inBrowser', expect: 'naming a target twice delivers to it once' },
+  { rule: 'multicast payload not validated', file: core, from: '    this.validatePayload(message);\n    const connected = this.connectedTargets(targets);', to: '    const connected = this.connectedTargets(targets);', suite: 'inBrowser', expect: 'multicast of a payload the layer cannot carry throws INVALID_PAYLOAD' },
+  { rule: 'multicast targets not checked', file: core, from: 'if (!Array.isArray(targets)) {', to: 'if (false) {', suite: 'inBrowser', expect: 'not an array of evas throws INVALID_ARGUMENT' },
+  { rule: 'multicast after destroy allowed', file: core, from: "this.assertAlive('multicast');", to: '', suite: 'inBrowser', expect: 'after destroy() every call throws DESTROYED' },
+  { rule: 'MultiplexHub multicast delivered twice', file: multiplexEndpoint, from: 'this.framed(() => this.inner.multicast(targets, frame));', to: 'this.framed(() => { this.inner.multicast(targets, frame); this.inner.multicast(targets, frame); });', suite: 'multiplex', expect: 'multicast delivers once to each connected target' },
+  { rule: 'MarshallerHub multicast delivered twice', file: marshaller, from: 'if (straight.length > 0) this.inner.multicast(straight,', to: 'if (straight.length > 0) this.inner.multicast(straight, new OutgoingMessage(encoded, 0).nextFrame(chunkSize).frame);\n    if (straight.length > 0) this.inner.multicast(straight,', suite: 'marshaller', expect: 'multicast delivers once to each connected target' },
+  { rule: 'ReliableHub multicast not deduplicated', file: reliableDatagrams, from: 'if (!link.replay.accept(counter)) {', to: 'if (!link.replay.accept(counter) && false) {', suite: 'reliable', expect: 'multicast delivers once to each connected target' },
+  { rule: 'ReliableHub multicast overtakes the sends of its turn', file: reliableDatagrams, from: 'if (link?.pumpScheduled) this.host.flush(link);', to: '', suite: 'reliable', expect: 'multicast and send to one target arrive in call order' },
+  { rule: 'UnreliableHub multicast bypasses the chaos', file: unreliableEndpoint, from: 'if (this.passesStraight(target, decision)) {', to: 'if (decision.seq > 0) {', suite: 'unreliable', expect: 'multicast meets the chaos a send meets' },
+  // Room collections in the registry (registryCoordinationConformance, room collections).
+  { rule: 'room presence written for another eva', file: registryRules, from: "if (value && kind === 'member' && key.name !== ROOM_MEMBER_PREFIX + owner) {", to: 'if (false) {', suite: 'registry', expect: 'only its own presence' },
+  { rule: 'room state writable by a non-member', file: registryRules, from: 'if (presence && presence.owner === owner && !presence.retained) return { room, roomMember: true };', to: 'return { room, roomMember: true };', suite: 'registry', expect: 'a non-member is FORBIDDEN' },
+  // Rooms (roomConformance.ts).
+  { rule: 'room broadcast repaired twice', file: roomIncoming, from: '    if (seq < s.expected) return;', to: '    if (seq < s.expected) {\n      this.host.deliver(from, body);\n      return;\n    }', suite: 'roomsBroker', expect: 'each received exactly once, in per-sender order' },
+  { rule: 'room gap never repaired', file: roomOutgoing, from: '    if (!this.startOf.has(member)) return;\n    const oldest', to: '    return;\n    const oldest', suite: 'roomsBroker', expect: 'each received exactly once, in per-sender order' },
+  { rule: 'room broadcast delivered past a gap', file: roomIncoming, from: '    if (seq > s.expected) {', to: '    if (seq > s.expected && false) {', suite: 'roomsBroker', expect: 'each received exactly once, in per-sender order' },
+  { rule: 'room leave told twice', file: room, from: "if (this.phase === 'joined') guard(() => this.emit('leave', member));", to: "if (this.phase === 'joined') guard(() => { this.emit('leave', member); this.emit('leave', member); });", suite: 'rooms', expect: 'every other member gets exactly one leave event' },
+  { rule: 'room delivers before its snapshot', file: room, from: "    if (this.phase !== 'joined') {\n      // Until the snapshot", to: "    if (this.phase === 'left') {\n      // Until the snapshot", suite: 'roomsBroker', expect: 'a joiner has the state (at one revision) before any live message' },
+  { rule: 'room frames reach the app', file: room, from: 'multicast: (targets, frame) => this.channel.multicast(targets, frame),', to: 'multicast: (targets, frame) => this.endpoint.multicast(targets, frame),', suite: 'rooms', expect: 'the app never sees room frames' },
+  { rule: 'room leave not applied', file: roomPresence, from: '    if (known && (!removed || removed.incarnation === known.incarnation)) this.removeMember(eva);', to: '    if (known && removed && removed.incarnation !== known.incarnation) this.removeMember(eva);', suite: 'rooms', expect: 'leave() removes the member' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

@@ -44,6 +44,9 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   private isDestroyed = false;
   private readonly drainHigh: number;
   private readonly drainLow: number;
+  /** Grows whenever a connection opens or closes: what a cached multicast list was filtered against. */
+  private connectionsVersion = 0;
+  private multicastCache: { targets: readonly string[]; version: number; connected: readonly string[] } | null = null;
   /** Peers whose buffer passed highWaterMark since the last `drain`: each is owed one. */
   private readonly drainOwed = new Set<string>();
 
@@ -141,23 +144,23 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
       throw new VnfError('INVALID_ARGUMENT', `multicast takes an array of target evas; got ${typeof targets}.`);
     }
     this.validatePayload(message);
-    // Each connected target once, in the order given: a duplicate in the list must not mean a duplicate delivery.
-    let connected: string[] | null = null;
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[i];
-      if (typeof target !== 'string') {
-        throw new VnfError('INVALID_ARGUMENT', `multicast targets must be evas (strings); item ${i} is ${typeof target}.`);
+    const connected = this.connectedTargets(targets);
+    if (connected.length === 0) return;
+    this.transmitToMany(connected, message);
+    if (this.drainHigh === Infinity) return;
+    // As after a send: a target whose buffer is now past the high mark is owed a drain, so a sender pacing on it wakes.
+    for (const target of connected) {
+      if (!this.drainOwed.has(target) && this.queuedBytes(target) > this.drainHigh) {
+        this.drainOwed.add(target);
+        this.drainDue(target);
       }
-      if (!this.connected.has(target)) continue;
-      if (connected === null) connected = [target];
-      else if (!connected.includes(target)) connected.push(target);
     }
-    if (connected !== null) this.transmitToMany(connected, message);
   }
 
   closeConnection(targetEva: string): void {
     this.assertAlive('closeConnection');
     if (!this.connected.delete(targetEva)) return;
+    this.connectionsVersion++;
     this.drainOwed.delete(targetEva);
     this.disconnect(targetEva);
   }
@@ -168,6 +171,8 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
     for (const { abort } of this.pending.values()) abort.abort();
     const peers = [...this.connected];
     this.connected.clear();
+    this.connectionsVersion++;
+    this.multicastCache = null;
     try {
       this.teardown(peers);
     } finally {
@@ -175,6 +180,32 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
       this.removeAllListeners();
       this.onMessage = null;
     }
+  }
+
+  /**
+   * The targets of a multicast this endpoint is connected to, each once, in the order given. A frozen list (a room's
+   * members) is filtered once per change of the connections, not at each call.
+   */
+  private connectedTargets(targets: readonly string[]): readonly string[] {
+    const cache = this.multicastCache;
+    if (cache !== null && cache.targets === targets && cache.version === this.connectionsVersion) return cache.connected;
+    const connected: string[] = [];
+    const seen = targets.length > 8 ? new Set<string>() : null;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i];
+      if (typeof target !== 'string') {
+        throw new VnfError('INVALID_ARGUMENT', `multicast targets must be evas (strings); item ${i} is ${typeof target}.`);
+      }
+      if (!this.connected.has(target)) continue;
+      // A duplicate in the list must not mean a duplicate delivery.
+      if (seen !== null) {
+        if (seen.has(target)) continue;
+        seen.add(target);
+      } else if (connected.includes(target)) continue;
+      connected.push(target);
+    }
+    if (Object.isFrozen(targets)) this.multicastCache = { targets, version: this.connectionsVersion, connected };
+    return connected;
   }
 
   // ---- for subclasses -------------------------------------------------------------------------
@@ -257,12 +288,14 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   protected acceptConnection(peerEva: string): void {
     if (this.isDestroyed || this.connected.has(peerEva)) return;
     this.connected.add(peerEva);
+    this.connectionsVersion++;
     this.emitSafely('connection', peerEva);
   }
 
   /** The transport reports a connection gone. Emits `connectionLost` once, only if it was open. */
   protected connectionLost(peerEva: string): void {
     if (this.isDestroyed || !this.connected.delete(peerEva)) return;
+    this.connectionsVersion++;
     this.drainOwed.delete(peerEva);
     log('%s lost connection to %s', this.eva, peerEva);
     this.emitSafely('connectionLost', peerEva);

@@ -1,13 +1,13 @@
 import { createLogger } from '@vnf/core';
-import type { Control } from './frames';
+import { MAX_NACK_RANGES, type Control } from './frames';
 
 const log = createLogger('rooms');
 
 /** First nack after a gap is seen, ms (frames reordered beneath arrive meanwhile); repeated, doubling, up to NACK_MAX_MS. */
 export const NACK_FIRST_MS = 30;
 export const NACK_MAX_MS = 2000;
-/** Longest range one nack asks for. */
-export const MAX_NACK_RANGE = 1024;
+/** Broadcasts one nack asks for, at most (over all its ranges). */
+export const MAX_NACK_SEQS = 1024;
 
 /** What a member's incoming streams need of its room. */
 export interface IncomingHost {
@@ -134,6 +134,7 @@ export class IncomingStreams {
   /** Delivers what waited right after `expected`; asks again for what is still missing. */
   private drain(from: string, s: Stream): void {
     let expected = s.expected!;
+    const before = expected;
     while (s.pending.size > 0 && s.pending.has(expected)) {
       const body = s.pending.get(expected);
       s.pending.delete(expected);
@@ -143,8 +144,12 @@ export class IncomingStreams {
       if (this.streams.get(from) !== s) return;
     }
     s.expected = expected;
-    if (s.highest >= expected) this.scheduleNack(from, s);
-    else this.settled(s);
+    if (s.highest < expected) this.settled(s);
+    else {
+      // Progress: the next gap is asked for promptly, not after the backoff the last one reached.
+      if (expected > before && s.nackDelay > NACK_FIRST_MS) this.settled(s);
+      this.scheduleNack(from, s);
+    }
   }
 
   private settled(s: Stream): void {
@@ -158,11 +163,7 @@ export class IncomingStreams {
     s.nackTimer = setTimeout(() => {
       s.nackTimer = null;
       if (this.streams.get(from) !== s || s.expected === null || s.highest < s.expected) return;
-      const first = s.expected;
-      let last = first;
-      // Up to the first frame held (or the highest known), at most MAX_NACK_RANGE at a time.
-      while (last < s.highest && !s.pending.has(last + 1) && last - first + 1 < MAX_NACK_RANGE) last++;
-      this.host.control(from, { t: 'nack', i: s.inc, from: first, to: last });
+      this.host.control(from, { t: 'nack', i: s.inc, r: missing(s) });
       s.nackDelay = Math.min(s.nackDelay * 2, NACK_MAX_MS);
       this.scheduleNack(from, s);
     }, delay);
@@ -178,3 +179,22 @@ export class IncomingStreams {
   }
 }
 
+
+/** The ranges of seqs missing from `expected` to `highest`, ascending: at most MAX_NACK_RANGES ranges and MAX_NACK_SEQS seqs. */
+function missing(s: Stream): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let count = 0;
+  let seq = s.expected!;
+  while (seq <= s.highest && ranges.length < MAX_NACK_RANGES && count < MAX_NACK_SEQS) {
+    if (s.pending.has(seq)) {
+      seq++;
+      continue;
+    }
+    const first = seq;
+    while (seq < s.highest && !s.pending.has(seq + 1) && count + (seq - first + 1) < MAX_NACK_SEQS) seq++;
+    ranges.push([first, seq]);
+    count += seq - first + 1;
+    seq++;
+  }
+  return ranges;
+}

@@ -91,20 +91,20 @@ export class OutgoingStream {
     return seq;
   }
 
-  /** A member asked for `[from, to]` again: resend what is kept, and say `gone` for what is not. */
-  repair(member: string, from: number, to: number): void {
+  /** A member asked for these ranges again: resend what is kept, and say `gone` for what is not. */
+  repair(member: string, ranges: ReadonlyArray<readonly [number, number]>): void {
     if (!this.startOf.has(member)) return;
-    const last = Math.min(to, this.nextSeq - 1);
-    if (last < from) return;
     const oldest = this.history.length > 0 ? this.history[0].seq : this.nextSeq;
-    if (from < oldest) {
-      log('%s: %s asked for %d..%d, kept from %d', this.inc, member, from, last, oldest);
+    if (ranges[0][0] < oldest) {
+      log('%s: %s asked from %d, kept from %d', this.inc, member, ranges[0][0], oldest);
       if (!this.host.unicast(member, encodeControl({ t: 'gone', i: this.inc, upTo: oldest }))) return;
     }
-    const first = Math.max(from, oldest);
-    for (let i = first - oldest; i < this.history.length && this.history[i].seq <= last; i++) {
-      // A member that cannot take more now asks again: its receiver repeats its nack while the gap stays.
-      if (!this.host.unicast(member, this.history[i].frame)) return;
+    for (const [from, to] of ranges) {
+      const last = Math.min(to, this.nextSeq - 1);
+      for (let i = Math.max(from, oldest) - oldest; i < this.history.length && this.history[i].seq <= last; i++) {
+        // A member that cannot take more now asks again: its receiver repeats its nack while the gap stays.
+        if (!this.host.unicast(member, this.history[i].frame)) return;
+      }
     }
   }
 

@@ -245,11 +245,11 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   private onFrame(from: string, message: unknown): void {
-    if (this.early !== null) {
-      if (this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });
+    if (this.phase !== 'joined') {
+      // Until the snapshot is applied, frames wait (then go through in order); after leave() they are dropped.
+      if (this.early !== null && this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });
       return;
     }
-    if (this.phase !== 'joined') return;
     const frame = decodeFrame(message);
     if (frame === null) {
       this.malformed(from);
@@ -281,7 +281,7 @@ export class Room extends EventEmitter<RoomEvents> {
         this.limbo.park(from, { kind: 'control', control });
         return;
       }
-      if (control.t === 'nack') this.outgoing.repair(from, control.from, control.to);
+      if (control.t === 'nack') this.outgoing.repair(from, control.r);
       else this.outgoing.start(from);
       return;
     }

@@ -23,8 +23,8 @@ export type Control =
   | { t: 'hello'; i: string; n: number }
   /** "Send me your hello again": a receiver holding frames of a stream whose start it does not know. */
   | { t: 'hey'; i: string }
-  /** "Send me again `[from, to]` of your stream `i`". */
-  | { t: 'nack'; i: string; from: number; to: number }
+  /** "Send me again these `[from, to]` ranges of your stream `i`" (ascending, at most MAX_NACK_RANGES). */
+  | { t: 'nack'; i: string; r: Array<[number, number]> }
   /** "The last I sent of stream `i` is `s`": tail-loss probe. */
   | { t: 'hi'; i: string; s: number }
   /** "Stream `i` no longer holds what is below `upTo`": the gap cannot be repaired. */
@@ -143,7 +143,7 @@ function parseControl(text: string): Control | null {
     case 'hey':
       return { t: 'hey', i: c.i };
     case 'nack':
-      return isSeq(c.from) && isSeq(c.to) && c.from <= c.to ? { t: 'nack', i: c.i, from: c.from, to: c.to } : null;
+      return isRanges(c.r) ? { t: 'nack', i: c.i, r: c.r } : null;
     case 'hi':
       return isSeq(c.s) ? { t: 'hi', i: c.i, s: c.s } : null;
     case 'gone':
@@ -151,6 +151,20 @@ function parseControl(text: string): Control | null {
     default:
       return null;
   }
+}
+
+/** Ranges a nack holds, at most. */
+export const MAX_NACK_RANGES = 64;
+
+function isRanges(v: unknown): v is Array<[number, number]> {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_NACK_RANGES) return false;
+  let last = -1;
+  for (const range of v) {
+    if (!Array.isArray(range) || range.length !== 2 || !isSeq(range[0]) || !isSeq(range[1])) return false;
+    if (range[0] <= last || range[1] < range[0]) return false;
+    last = range[1];
+  }
+  return true;
 }
 
 function isInc(v: unknown): v is string {

@@ -42,7 +42,7 @@ describe('IncomingStreams', () => {
     s.broadcast('a', INC, 2, '2');
     expect(delivered).toEqual(['a:0']);
     jest.advanceTimersByTime(NACK_FIRST_MS);
-    expect(controls).toEqual([{ t: 'nack', i: INC, from: 1, to: 1 }]);
+    expect(controls).toEqual([{ t: 'nack', i: INC, r: [[1, 1]] }]);
     jest.advanceTimersByTime(NACK_FIRST_MS * 2);
     expect(controls).toHaveLength(2);
     s.broadcast('a', INC, 1, '1');
@@ -57,7 +57,7 @@ describe('IncomingStreams', () => {
     s.broadcast('a', INC, 0, '0');
     s.control('a', INC, { t: 'hi', i: INC, s: 4 });
     jest.advanceTimersByTime(0);
-    expect(controls).toEqual([{ t: 'nack', i: INC, from: 1, to: 4 }]);
+    expect(controls).toEqual([{ t: 'nack', i: INC, r: [[1, 4]] }]);
   });
 
   it('gone skips what cannot be repaired, with a gap event, and delivers what waited after it', () => {
@@ -87,5 +87,23 @@ describe('IncomingStreams', () => {
     s.broadcast('a', INC, 3, '3');
     expect(delivered).toEqual(['a:0', 'a:1', 'a:2', 'a:3']);
     s.close();
+  });
+});
+
+describe('IncomingStreams nacks', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('one nack asks for every gap at once, and progress resets its backoff', () => {
+    const { s, controls } = streams();
+    s.control('a', INC, { t: 'hello', i: INC, n: 0 });
+    for (const seq of [0, 2, 3, 6]) s.broadcast('a', INC, seq, String(seq));
+    jest.advanceTimersByTime(NACK_FIRST_MS);
+    expect(controls).toEqual([{ t: 'nack', i: INC, r: [[1, 1], [4, 5]] }]);
+    jest.advanceTimersByTime(NACK_FIRST_MS * 2 + NACK_FIRST_MS * 4);
+    expect(controls).toHaveLength(3);
+    s.broadcast('a', INC, 1, '1');
+    jest.advanceTimersByTime(NACK_FIRST_MS);
+    expect(controls[3]).toEqual({ t: 'nack', i: INC, r: [[4, 5]] });
   });
 });

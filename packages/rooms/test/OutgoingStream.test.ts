@@ -40,7 +40,7 @@ describe('OutgoingStream', () => {
     const { out, unicasts } = stream();
     out.owe('b');
     for (let i = 0; i < 5; i++) out.broadcast(String(i));
-    out.repair('b', 0, 4);
+    out.repair('b', [[0, 4]]);
     expect(unicasts.map((u) => u.frame)).toEqual([
       { kind: 'control', control: { t: 'gone', i: INC, upTo: 2 } },
       { kind: 'broadcast', inc: INC, seq: 2, body: '2' },
@@ -48,7 +48,7 @@ describe('OutgoingStream', () => {
       { kind: 'broadcast', inc: INC, seq: 4, body: '4' },
     ]);
     // A member it owes nothing asks in vain.
-    out.repair('stranger', 0, 4);
+    out.repair('stranger', [[0, 4]]);
     expect(unicasts).toHaveLength(4);
     out.close();
   });

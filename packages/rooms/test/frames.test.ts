@@ -1,4 +1,4 @@
-import { INC_LENGTH, MAX_SEQ, decodeFrame, encodeBroadcast, encodeControl, encodeDirect, newIncarnation } from '../src/frames';
+import { INC_LENGTH, MAX_SEQ, decodeFrame, encodeBroadcast, encodeControl, encodeDirect, newIncarnation, type Control } from '../src/frames';
 
 const INC = 'abc12345';
 
@@ -29,13 +29,13 @@ describe('room frames', () => {
     for (const control of [
       { t: 'hello', i: INC, n: 3 },
       { t: 'hey', i: INC },
-      { t: 'nack', i: INC, from: 2, to: 9 },
+      { t: 'nack', i: INC, r: [[2, 9], [12, 12]] },
       { t: 'hi', i: INC, s: 40 },
       { t: 'gone', i: INC, upTo: 7 },
-    ] as const) {
+    ] satisfies Control[]) {
       expect(decodeFrame(encodeControl(control))).toEqual({ kind: 'control', control });
     }
-    expect(decodeFrame('{"t":"nack","i":"abc12345","from":9,"to":2}')).toBeNull();
+    for (const r of ['[[9,2]]', '[]', '[[1,2],[2,3]]', '[[1]]', '[[-1,2]]']) expect(decodeFrame(`{"t":"nack","i":"abc12345","r":${r}}`)).toBeNull();
     expect(decodeFrame('{"t":"hello","i":"short","n":1}')).toBeNull();
     expect(decodeFrame('{"t":"what","i":"abc12345"}')).toBeNull();
     expect(decodeFrame('{not json')).toBeNull();
