@@ -23,6 +23,8 @@ const SCENARIOS = [
   { id: 'reliable', title: 'ReliableHub goodput under loss' },
   { id: 'in-browser', title: 'InBrowserHub message rate' },
   { id: 'services', title: 'peer service calls through a relay (PeerServices via broker)', timeoutS: 240 },
+  { id: 'fanout', title: 'fan-out: one sender to 100 members (WebSocketHub multicast via broker)', timeoutS: 240 },
+  { id: 'fanout-slow', title: 'fan-out with a member that stops reading', timeoutS: 360 },
 ];
 
 const args = process.argv.slice(2);
