@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { VnfError, createLogger } from '@vnf/core';
 import { CloseCode, type Role } from '@vnf/protocol';
+import type { MemoryRegistryStore } from '@vnf/registry';
 import { Admission } from './Admission';
 import { BrokerCalls } from './BrokerCalls';
 import { ClientBudgets } from './ClientBudgets';
@@ -51,6 +52,7 @@ type AnyServer = HttpServer | HttpsServer;
  */
 export class Broker {
   private readonly options: ResolvedOptions;
+  private readonly ownStore: MemoryRegistryStore | null;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, ClientConnection>();
   /** Registered endpoint sockets of this broker by eva: the relay's hot path looks here without awaiting. */
@@ -77,6 +79,8 @@ export class Broker {
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
+    // The default store is the broker's own: it stops the store's timers (room state countdowns) when it closes.
+    this.ownStore = (options as { registryStore?: unknown } | null)?.registryStore === undefined ? (this.options.registryStore as MemoryRegistryStore) : null;
     // Hosts reach the collaborators built after them through arrows, which run only once this constructor has returned.
     const slowConsumer = (conn: ClientConnection): void => this.departures.drop(conn, CloseCode.SLOW_CONSUMER, 'slow consumer', false);
     this.flow = new RelayFlow(this.options, slowConsumer);
@@ -256,6 +260,7 @@ export class Broker {
     this.relay.stop();
     this.cluster.leave();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.ownStore?.close();
     const server = this.ownServer;
     if (server) {
       server.closeAllConnections();

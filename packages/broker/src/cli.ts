@@ -33,7 +33,7 @@ const NUMERIC = [
   'claimTtlMs',
 ] as const;
 /** Limits of the default registry store: `--registry-max-value-bytes N` and `registry: { maxValueBytes }` in --config. */
-const REGISTRY = ['maxValueBytes', 'maxEntriesPerOwner', 'maxBytesPerOwner', 'maxKeyLength', 'maxRetainedEntriesPerCollection', 'maxRetainedBytesPerCollection', 'maxLogEntries', 'maxLogBytes'] as const;
+const REGISTRY = ['maxValueBytes', 'maxEntriesPerOwner', 'maxBytesPerOwner', 'maxKeyLength', 'maxRetainedEntriesPerCollection', 'maxRetainedBytesPerCollection', 'maxLogEntries', 'maxLogBytes', 'maxRoomStateEntries', 'maxRoomStateBytes', 'roomStateTtlMs'] as const;
 
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const FLAGS = new Map<string, string>([
