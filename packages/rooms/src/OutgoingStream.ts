@@ -70,12 +70,13 @@ export class OutgoingStream {
     const n = this.startOf.get(member);
     if (n === undefined) return;
     if (!this.host.unicast(member, encodeControl({ t: 'hello', i: this.inc, n }))) return;
-    if (!this.targets.includes(member)) this.targets = [...this.targets, member];
+    // Frozen: the endpoint filters a frozen list once per change of its connections, not at every broadcast.
+    if (!this.targets.includes(member)) this.targets = Object.freeze([...this.targets, member]);
   }
 
   /** The connection to `member` was lost: stop sending until it is back (what it misses is repaired then). */
   unstart(member: string): void {
-    if (this.targets.includes(member)) this.targets = this.targets.filter((t) => t !== member);
+    if (this.targets.includes(member)) this.targets = Object.freeze(this.targets.filter((t) => t !== member));
   }
 
   /** Numbers, keeps and sends one broadcast; returns its seq. Throws what the frame's encoding or the stack refuses. */

@@ -63,7 +63,9 @@ export class Room extends EventEmitter<RoomEvents> {
   private readonly registry: RegistryClient;
   private readonly collection: string;
   private readonly info: unknown;
-  private readonly channel: SubProtocolChannel & { maxPayloadSize?: number; isConnected?(eva: string): boolean };
+  private readonly channel: SubProtocolChannel & { maxPayloadSize?: number; bufferedAmount?(eva: string): number };
+  /** A broadcast left bytes queued: the next `drain` of a member's connection is told as the room's. */
+  private drainOwed = false;
   private readonly outgoing: OutgoingStream;
   private readonly incoming: IncomingStreams;
   private readonly presence: Presence;
@@ -128,6 +130,11 @@ export class Room extends EventEmitter<RoomEvents> {
       this.links.lost(peer);
     });
     (this.channel as unknown as EventEmitter).on('close', () => this.shutdown());
+    (this.channel as unknown as EventEmitter).on('drain', (peer: string) => {
+      if (!this.drainOwed || !this.outgoing.started.includes(peer)) return;
+      this.drainOwed = false;
+      guard(() => this.emit('drain'));
+    });
     this.broadcast = this.broadcast.bind(this);
     this.send = this.send.bind(this);
   }
@@ -145,6 +152,20 @@ export class Room extends EventEmitter<RoomEvents> {
   /** True between join() resolving and leave() (or the endpoint's destroy). */
   get joined(): boolean {
     return this.phase === 'joined';
+  }
+
+  /**
+   * Bytes this member's broadcasts still wait to leave with: the smallest `bufferedAmount` over the members it sends
+   * to (through the broker they share one socket; over direct links one slow member does not count). A sender pacing
+   * on it waits for `drain` past the hub's `highWaterMark`; broadcasts it makes meanwhile may be skipped by the
+   * transport and repaired, at a cost.
+   */
+  get bufferedAmount(): number {
+    const targets = this.outgoing.started;
+    if (targets.length === 0 || this.endpoint.destroyed || !this.channel.bufferedAmount) return 0;
+    let least = Infinity;
+    for (const target of targets) least = Math.min(least, this.channel.bufferedAmount(target));
+    return least;
   }
 
   /** The largest string or binary a broadcast or send carries here, in bytes. */
@@ -193,6 +214,7 @@ export class Room extends EventEmitter<RoomEvents> {
   broadcast(message: unknown): void {
     this.assertJoined('broadcast');
     this.outgoing.broadcast(message);
+    this.drainOwed = true;
   }
 
   /**

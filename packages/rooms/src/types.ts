@@ -47,6 +47,8 @@ export interface RoomEvents {
   message: (event: RoomMessageEvent) => void;
   state: (change: RoomStateChange) => void;
   gap: (gap: RoomGap) => void;
+  /** After broadcasts, a member's connection drained below the hub's low-water mark: pace on `bufferedAmount` and this. */
+  drain: () => void;
   /** An asynchronous failure (a listener threw: LISTENER_ERROR; a malformed frame: PROTOCOL; the registry failed). */
   error: (error: VnfError) => void;
 }
