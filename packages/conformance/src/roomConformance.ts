@@ -243,13 +243,18 @@ export function roomConformance(name: string, setup: RoomConformanceSetup): void
       const [a, b] = members;
       await a.room.setState('k', 'v1');
       let sent = 0;
+      let joinerEva: string | null = null;
       let pump: ReturnType<typeof setInterval> | null = setInterval(() => {
+        // Paused from b seeing the joiner until their connection is open: b owes it everything from then on, with no
+        // gap to repair, so the live frames could be delivered at once if the room let them through early.
+        if (joinerEva !== null && b.room.members.has(joinerEva) && !b.endpoint.isConnected(joinerEva)) return;
         for (let i = 0; i < 20; i++) b.room.broadcast(String(sent++));
       }, 5);
       try {
         network ??= await setup.createNetwork();
         // An eva that sorts after b's: b opens their connection (the smaller eva does), without waiting for the joiner.
         const { endpoint, registry } = await network.open(uniqueEva('zz-joiner'));
+        joinerEva = endpoint.eva;
         // The joiner's snapshot is taken only once b has been broadcasting to it for a while: live frames arrive
         // while it joins, and must wait for the snapshot.
         let connectedAt = -1;

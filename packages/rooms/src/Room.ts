@@ -12,6 +12,7 @@ import {
 } from '@vnf/core';
 import { EventEmitter } from 'eventemitter3';
 import { MAX_HEADER_BYTES, decodeFrame, encodeControl, encodeDirect, newIncarnation, type Control, type Frame } from './frames';
+import { DirectQueue } from './DirectQueue';
 import { IncomingStreams } from './IncomingStreams';
 import { Limbo } from './Limbo';
 import { MemberLinks } from './MemberLinks';
@@ -30,8 +31,6 @@ export const DEFAULT_HISTORY_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_OUT_OF_ORDER = 4096;
 /** Frames that arrive while the room joins (before its snapshot is applied) are held, at most this many. */
 export const MAX_EARLY_FRAMES = 16_384;
-/** Direct messages to a member whose connection is not open yet wait for it, at most this many per member. */
-export const MAX_QUEUED_DIRECT = 256;
 /** Malformed frames are reported once per sender, for this many senders. */
 const MAX_REPORTED = 64;
 
@@ -73,8 +72,7 @@ export class Room extends EventEmitter<RoomEvents> {
   private readonly limbo = new Limbo();
   private early: Array<{ from: string; message: unknown }> | null = [];
   private readonly reported = new Set<string>();
-  /** Direct messages waiting for their member's connection to open. */
-  private readonly queuedDirect = new Map<string, unknown[]>();
+  private readonly direct: DirectQueue;
   private phase: Phase = 'new';
 
   constructor(
@@ -117,6 +115,11 @@ export class Room extends EventEmitter<RoomEvents> {
       gap: (sourceEva, missed) => this.phase === 'joined' && guard(() => this.emit('gap', { sourceEva, missed })),
     });
     this.links = new MemberLinks(endpoint);
+    this.direct = new DirectQueue(this.name, {
+      connected: (eva) => this.channelConnected(eva),
+      send: (eva, frame) => this.unicast(eva, frame),
+      sendNow: (eva, frame) => this.channel.send(eva, frame),
+    });
     this.presence = new Presence(this.registry, this.collection, this.eva, {
       joined: (member) => this.memberJoined(member, guard),
       left: (member) => this.memberLeft(member, guard),
@@ -190,8 +193,14 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     if (this.phase !== 'joining') throw this.unusable('join', 'the room was left (or its endpoint destroyed) while joining');
     this.phase = 'joined';
-    const early = this.early ?? [];
+    // After the caller's `await join()` has gone on (it may set listeners then): what waited is delivered next turn.
+    setImmediate(() => this.flushEarly());
+  }
+
+  private flushEarly(): void {
+    const early = this.early;
     this.early = null;
+    if (early === null || this.phase !== 'joined') return;
     for (const { from, message } of early) this.onFrame(from, message);
   }
 
@@ -229,21 +238,7 @@ export class Room extends EventEmitter<RoomEvents> {
         details: { room: this.name, eva },
       });
     }
-    const frame = encodeDirect(message);
-    const queued = this.queuedDirect.get(eva);
-    if (!queued && this.channelConnected(eva)) {
-      this.channel.send(eva, frame);
-      return;
-    }
-    if (queued && queued.length >= MAX_QUEUED_DIRECT) {
-      throw new VnfError(
-        'BUFFER_FULL',
-        `${MAX_QUEUED_DIRECT} direct messages already wait for the connection to ${eva} to open; wait for the room's connection to it.`,
-        { details: { room: this.name, eva } },
-      );
-    }
-    if (queued) queued.push(frame);
-    else this.queuedDirect.set(eva, [frame]);
+    this.direct.send(eva, encodeDirect(message));
   }
 
   /** Writes a key of the shared state (a retained registry entry: it stays after this member leaves). */
@@ -267,11 +262,12 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   private onFrame(from: string, message: unknown): void {
-    if (this.phase !== 'joined') {
-      // Until the snapshot is applied, frames wait (then go through in order); after leave() they are dropped.
-      if (this.early !== null && this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });
+    if (this.early !== null) {
+      // Until the snapshot is applied and join() has resolved, frames wait, then go through in order.
+      if (this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });
       return;
     }
+    if (this.phase !== 'joined') return;
     const frame = decodeFrame(message);
     if (frame === null) {
       this.malformed(from);
@@ -326,7 +322,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.incoming.forget(member.eva);
     this.links.drop(member.eva);
     this.limbo.drop(member.eva);
-    this.queuedDirect.delete(member.eva);
+    this.direct.drop(member.eva);
     if (this.phase === 'joined') guard(() => this.emit('leave', member));
   }
 
@@ -334,9 +330,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const member = this.presence.members.get(peer);
     if (!member || member.self) return;
     this.outgoing.start(peer);
-    const queued = this.queuedDirect.get(peer);
-    this.queuedDirect.delete(peer);
-    for (const frame of queued ?? []) if (!this.unicast(peer, frame)) break;
+    this.direct.flush(peer);
   }
 
   private channelConnected(eva: string): boolean {
@@ -384,7 +378,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.incoming.close();
     this.links.close();
     this.limbo.clear();
-    this.queuedDirect.clear();
+    this.direct.clear();
     this.channel.close();
     await this.presence.stop();
   }

@@ -2,6 +2,7 @@
 // (RoomMember), in a child process (memberProcess.cjs, killable with SIGKILL), or in a browser page (see
 // packages/vnf/test/e2e/roomPage.ts).
 import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { RoomMember, type MemberReport, type MemberSpec, type Received } from './roomMember';
 
@@ -48,6 +49,9 @@ export class MemberProcess {
 
   constructor(private readonly timeoutMs = 30_000) {
     this.child = fork(SCRIPT, [], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // VNF_MEMBER_LOG_DIR=<dir>: each process's stderr (DEBUG=vnf:* output) also goes to <dir>/member-<pid>.log.
+    const logDir = process.env.VNF_MEMBER_LOG_DIR;
+    if (logDir) this.child.stderr!.pipe(createWriteStream(join(logDir, `member-${this.child.pid}.log`)));
     this.child.stderr!.on('data', (chunk: Buffer) => {
       // Bounded: a chatty child must not grow the test's memory.
       this.stderr = (this.stderr + chunk.toString()).slice(-20_000);
@@ -150,7 +154,8 @@ export async function describeMissing(members: readonly MemberHandle[], tag: str
       const [r, s] = await Promise.all([diagnose(receiver), diagnose(sender)]);
       lines.push(
         `${receiver.eva} (${receiver.where}) has ${got}/${count} of ${sender.eva} (${sender.where}); ` +
-          `receiver's view ${JSON.stringify(r[sender.eva] ?? r)}; sender's view ${JSON.stringify(s[receiver.eva] ?? s)}`,
+          `receiver's view ${JSON.stringify(r[sender.eva] ?? r)}; sender's view ${JSON.stringify(s[receiver.eva] ?? s)}; ` +
+          `sessions: receiver ${String(r.session)}, sender ${String(s.session)}`,
       );
     }
   }

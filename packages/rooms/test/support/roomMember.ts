@@ -6,7 +6,7 @@
 import { VnfError } from '@vnf/core';
 import { MultiplexHub } from '@vnf/multiplex-hub';
 import { WebSocketRegistryClient } from '@vnf/registry';
-import { ReliableHub } from '@vnf/reliable-hub';
+import { ReliableHub, type ReliableEndpoint } from '@vnf/reliable-hub';
 import { Room } from '@vnf/rooms';
 import { RtcHub, type RtcEndpoint } from '@vnf/rtc-hub';
 import { UnreliableHub } from '@vnf/unreliable-hub';
@@ -80,6 +80,7 @@ export class RoomMember {
   readonly room: Room;
   private readonly hub: MultiplexHub;
   private readonly rtc: RtcEndpoint;
+  private readonly reliable: ReliableEndpoint;
   private readonly registry: WebSocketRegistryClient;
   private readonly joins: string[] = [];
   private readonly leaves: string[] = [];
@@ -93,10 +94,12 @@ export class RoomMember {
     const webSocketHub = new WebSocketHub(new WebSocketFactory(spec.url, { reconnect: { initialDelayMs: 50, maxDelayMs: 500 } }));
     const rtcHub = new RtcHub(webSocketHub, { ...RTC_OPTIONS, relay: 'fallback', ...(spec.forceRelay ? { forceRelay: true } : {}) });
     const chaos = spec.drop > 0 ? new UnreliableHub(rtcHub, { seed: spec.seed, drop: spec.drop }) : rtcHub;
-    this.hub = new MultiplexHub(new ReliableHub(chaos, RELIABLE_OPTIONS));
+    const reliableHub = new ReliableHub(chaos, RELIABLE_OPTIONS);
+    this.hub = new MultiplexHub(reliableHub);
     // The top endpoint first: each layer opens its inner endpoint shared, so the same eva opened once more on a
-    // layer beneath is that very endpoint (the RtcEndpoint for its paths, the WebSocketEndpoint for its socket).
+    // layer beneath is that very endpoint (the ReliableEndpoint and RtcEndpoint for failure messages, the WebSocketEndpoint for its socket).
     const endpoint = this.hub.openEndpoint(spec.eva);
+    this.reliable = reliableHub.openEndpoint(spec.eva);
     this.rtc = rtcHub.openEndpoint(spec.eva);
     this.registry = new WebSocketRegistryClient(webSocketHub.openEndpoint(spec.eva).getWebSocketRpc());
     this.registry.on('error', (err: VnfError) => this.errors.push(`registry ${err.code}: ${err.message}`));
@@ -173,7 +176,7 @@ export class RoomMember {
    * of it stands.
    */
   diagnose(): Record<string, unknown> {
-    return diagnoseRoom(this.room, this.rtc);
+    return diagnoseRoom(this.room, this.rtc, this.reliable);
   }
 
   leave(): Promise<void> {
@@ -193,14 +196,15 @@ export class RoomMember {
  * connection and buffer, the RtcHub path, whether this member's stream was started toward it (hello sent), and
  * where its incoming stream of that member stands. Self-contained: the page evaluates its source text too.
  */
-export function diagnoseRoom(room: Room, rtc: RtcEndpoint): Record<string, unknown> {
+export function diagnoseRoom(room: Room, rtc: RtcEndpoint, reliable?: unknown): Record<string, unknown> {
   const internals = room as unknown as {
     eva: string;
     outgoing: { started: readonly string[]; next: number };
     incoming: { streams: Map<string, { expected: number | null; highest: number; pending: Map<number, unknown> }> };
     endpoint: { isConnected(eva: string): boolean; bufferedAmount(eva: string): number; destroyed: boolean };
   };
-  const out: Record<string, unknown> = { next: internals.outgoing.next };
+  const links = reliable as { session: string; links: Map<string, { peerSession: string; tag: number }> } | undefined;
+  const out: Record<string, unknown> = { next: internals.outgoing.next, session: links?.session };
   for (const eva of room.members.keys()) {
     if (eva === internals.eva) continue;
     const s = internals.incoming.streams.get(eva);
@@ -210,6 +214,7 @@ export function diagnoseRoom(room: Room, rtc: RtcEndpoint): Record<string, unkno
       path: rtc.destroyed ? null : rtc.path(eva),
       started: internals.outgoing.started.includes(eva),
       incoming: s ? { expected: s.expected, highest: s.highest, pending: s.pending.size } : null,
+      reliableLink: links ? (links.links.get(eva) ? { peerSession: links.links.get(eva)!.peerSession, tag: links.links.get(eva)!.tag } : null) : undefined,
     };
   }
   return out;
