@@ -69,14 +69,15 @@ export class IncomingStreams {
     const s = this.stream(from, inc);
     switch (control.t) {
       case 'hello':
+        if (control.s !== undefined) s.highest = Math.max(s.highest, control.s);
         if (s.expected === null) {
           s.expected = control.n;
           for (const seq of [...s.pending.keys()]) if (seq < control.n) s.pending.delete(seq);
           this.drain(from, s);
-        } else if (control.n > s.expected) {
+        } else {
           // A reopened connection: what was sent while it was down is repaired from the sender's history.
           s.highest = Math.max(s.highest, control.n - 1);
-          this.scheduleNack(from, s);
+          if (s.highest >= s.expected) this.scheduleNack(from, s);
         }
         return;
       case 'hi':

@@ -69,7 +69,8 @@ export class OutgoingStream {
   start(member: string): void {
     const n = this.startOf.get(member);
     if (n === undefined) return;
-    if (!this.host.unicast(member, encodeControl({ t: 'hello', i: this.inc, n }))) return;
+    const hello: Control = this.nextSeq > 0 ? { t: 'hello', i: this.inc, n, s: this.nextSeq - 1 } : { t: 'hello', i: this.inc, n };
+    if (!this.host.unicast(member, encodeControl(hello))) return;
     // Frozen: the endpoint filters a frozen list once per change of its connections, not at every broadcast.
     if (!this.targets.includes(member)) this.targets = Object.freeze([...this.targets, member]);
   }

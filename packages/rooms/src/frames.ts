@@ -19,8 +19,11 @@ const BINARY_HEADER = 1 + INC_LENGTH + 4;
 export const MAX_SEQ = 0xffffffff;
 
 export type Control =
-  /** "Your stream from me starts at `n`": sent when a connection to a member opens (and on request). */
-  | { t: 'hello'; i: string; n: number }
+  /**
+   * "Your stream from me starts at `n`, and the last I sent is `s`": sent when a connection to a member opens (and on
+   * request). `s` (absent before the first broadcast) tells a member back after a long cut what it missed at the tail.
+   */
+  | { t: 'hello'; i: string; n: number; s?: number }
   /** "Send me your hello again": a receiver holding frames of a stream whose start it does not know. */
   | { t: 'hey'; i: string }
   /** "Send me again these `[from, to]` ranges of your stream `i`" (ascending, at most MAX_NACK_RANGES). */
@@ -139,7 +142,8 @@ function parseControl(text: string): Control | null {
   if (!isInc(c.i)) return null;
   switch (c.t) {
     case 'hello':
-      return isSeq(c.n) ? { t: 'hello', i: c.i, n: c.n } : null;
+      if (!isSeq(c.n) || (c.s !== undefined && !isSeq(c.s))) return null;
+      return c.s === undefined ? { t: 'hello', i: c.i, n: c.n } : { t: 'hello', i: c.i, n: c.n, s: c.s };
     case 'hey':
       return { t: 'hey', i: c.i };
     case 'nack':

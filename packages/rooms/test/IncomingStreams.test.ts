@@ -107,3 +107,18 @@ describe('IncomingStreams nacks', () => {
     expect(controls[3]).toEqual({ t: 'nack', i: INC, r: [[4, 5]] });
   });
 });
+
+describe('IncomingStreams after a reopened connection', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('a hello telling of a tail this member never got asks for it, though its start did not move', () => {
+    const { s, controls } = streams();
+    s.control('a', INC, { t: 'hello', i: INC, n: 0 });
+    s.broadcast('a', INC, 0, '0');
+    // The connection dropped; the sender broadcast 1..9 meanwhile and stopped probing long ago. It says hello again.
+    s.control('a', INC, { t: 'hello', i: INC, n: 0, s: 9 });
+    jest.advanceTimersByTime(NACK_FIRST_MS);
+    expect(controls).toEqual([{ t: 'nack', i: INC, r: [[1, 9]] }]);
+  });
+});

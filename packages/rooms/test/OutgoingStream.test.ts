@@ -27,7 +27,7 @@ describe('OutgoingStream', () => {
     out.broadcast('b is owed this');
     out.start('b');
     out.broadcast('b gets this');
-    expect(unicasts).toEqual([{ target: 'b', frame: { kind: 'control', control: { t: 'hello', i: INC, n: 1 } } }]);
+    expect(unicasts).toEqual([{ target: 'b', frame: { kind: 'control', control: { t: 'hello', i: INC, n: 1, s: 1 } } }]);
     expect(multicasts.map((m) => [m.targets, (m.frame as { seq: number }).seq])).toEqual([
       [[], 0],
       [[], 1],

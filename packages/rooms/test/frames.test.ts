@@ -28,6 +28,7 @@ describe('room frames', () => {
   it('control frames round-trip, and malformed ones are refused', () => {
     for (const control of [
       { t: 'hello', i: INC, n: 3 },
+      { t: 'hello', i: INC, n: 3, s: 7 },
       { t: 'hey', i: INC },
       { t: 'nack', i: INC, r: [[2, 9], [12, 12]] },
       { t: 'hi', i: INC, s: 40 },
