@@ -102,14 +102,19 @@ export function decodeFrame(message: unknown): Frame | null {
 function decodeText(text: string): Frame | null {
   const tag = text.charCodeAt(0);
   if (tag === 0x42 /* B */) {
-    const colon = text.indexOf(':', 1 + INC_LENGTH);
-    if (colon < 0 || colon === 1 + INC_LENGTH || colon > 1 + INC_LENGTH + 7) return null;
-    const inc = text.slice(1, 1 + INC_LENGTH);
-    const digits = text.slice(1 + INC_LENGTH, colon);
-    if (!isInc(inc) || !/^[0-9a-z]+$/.test(digits)) return null;
-    const seq = parseInt(digits, 36);
-    if (!isSeq(seq)) return null;
-    return { kind: 'broadcast', inc, seq, body: text.slice(colon + 1) };
+    // Once per broadcast at every member: characters checked by code, no regular expression, no substring but the two kept.
+    if (text.length < 2 + INC_LENGTH + 1) return null;
+    for (let i = 1; i <= INC_LENGTH; i++) if (!isBase36(text.charCodeAt(i))) return null;
+    let seq = 0;
+    let at = 1 + INC_LENGTH;
+    for (; at < text.length && at <= INC_LENGTH + 7; at++) {
+      const c = text.charCodeAt(at);
+      if (c === 0x3a /* : */) break;
+      if (!isBase36(c)) return null;
+      seq = seq * 36 + (c <= 0x39 ? c - 0x30 : c - 0x57);
+    }
+    if (at === 1 + INC_LENGTH || text.charCodeAt(at) !== 0x3a || !isSeq(seq)) return null;
+    return { kind: 'broadcast', inc: text.slice(1, 1 + INC_LENGTH), seq, body: text.slice(at + 1) };
   }
   if (tag === 0x44 /* D */) return { kind: 'direct', body: text.slice(1) };
   if (tag === 0x7b /* { */) {
@@ -172,7 +177,14 @@ function isRanges(v: unknown): v is Array<[number, number]> {
 }
 
 function isInc(v: unknown): v is string {
-  return typeof v === 'string' && v.length === INC_LENGTH && /^[0-9a-z]+$/.test(v);
+  if (typeof v !== 'string' || v.length !== INC_LENGTH) return false;
+  for (let i = 0; i < INC_LENGTH; i++) if (!isBase36(v.charCodeAt(i))) return false;
+  return true;
+}
+
+/** 0-9 or a-z. */
+function isBase36(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a);
 }
 
 function isSeq(v: unknown): v is number {
