@@ -31,7 +31,7 @@ export function groupOffer(options: Pick<ResolvedOptions, 'maxGroupsPerSocket' |
  * Server-side fan-out (docs/protocol.md, Groups): each endpoint socket names target lists (`group`, `ungroup`), then
  * sends one GROUP_TEXT/GROUP_BINARY record per message, and each target it has an open connection with gets an
  * ordinary TEXT/BINARY record stamped with the sender's eva, in the target's one outbound queue (so in order with
- * the sender's unicast records). Best effort per target: a target above relayHighWaterMark misses the record
+ * the sender's unicast records). Best effort per target: a target above half of relayHighWaterMark misses the record
  * (counted, logged) instead of holding the sender back, and is never closed for group traffic.
  */
 export class Groups {
@@ -118,10 +118,14 @@ export class Groups {
     if (this.admits(target, HEADER + from.byteLength + payload.byteLength)) this.host.enqueue(target, kind, from, payload, 0, payload.byteLength);
   }
 
-  /** Whether a record of `bytes` may be queued toward `target`: not while it lags, and never so that it would be closed. */
+  /**
+   * Whether a record of `bytes` may be queued toward `target`: not while it lags, and never so that it would be closed.
+   * It lags from half of relayHighWaterMark: the other half stays free for the sender's unicast toward it (a reliable
+   * layer's acknowledgements and heartbeats, a room's repairs), which past the mark would hold the sender back.
+   */
   private admits(target: ClientConnection, bytes: number): boolean {
     const pending = target.pendingBytes;
-    if (pending <= this.options.relayHighWaterMark && pending + bytes <= this.options.sendBufferLimit) return true;
+    if (pending <= this.options.relayHighWaterMark / 2 && pending + bytes <= this.options.sendBufferLimit) return true;
     this.dropped++;
     log('group record to %s dropped: %d bytes already queued toward it', target.eva, pending);
     return false;

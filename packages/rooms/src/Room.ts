@@ -194,7 +194,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.phase !== 'joining') throw this.unusable('join', 'the room was left (or its endpoint destroyed) while joining');
     this.phase = 'joined';
     // After the caller's `await join()` has gone on (it may set listeners then): what waited is delivered next turn.
-    setImmediate(() => this.flushEarly());
+    setTimeout(() => this.flushEarly(), 0);
   }
 
   private flushEarly(): void {

@@ -31,7 +31,7 @@ roomConformance('Room over MultiplexHub(WebSocketHub) through a real broker', {
 let peerSeed = SEED;
 roomConformance(`Room over MultiplexHub(ReliableHub(UnreliableHub(WebSocketHub, drop 5 %))) through a real broker (seed ${SEED})`, {
   createNetwork: () =>
-    networks.network((webSocketHub) => new ReliableHub(new UnreliableHub(webSocketHub, { seed: peerSeed++, drop: 0.05 }), { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 })),
+    networks.network((webSocketHub) => new ReliableHub(new UnreliableHub(webSocketHub, { seed: peerSeed++, drop: 0.05 }), { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000, restoreTimeoutMs: 3000 })),
   createRoom,
   timeoutMs: 10_000,
   leaveBoundMs: GRACE_MS + 4_000,
