@@ -6,6 +6,8 @@
 //   npm run soak -- --quick           short phases and a 2 × 10⁴-frame fuzz (checks that the soak works)
 //   npm run soak -- ping-flood fuzz   only these phases (list-flood, list-flood-32, ping-flood, watch-fanout,
 //                                     watch-fanout-60k, idle-connections, fuzz)
+//   npm run soak -- rooms [--quick]   rooms end to end at soak size instead (scripts/soak/rooms.cjs): 16 members,
+//                                     Chromium pages reloaded and killed, a member process killed
 //   VNF_SOAK_SEED=<n>                 the fuzz seed (printed either way)
 //   VNF_SOAK_PARAMS='{"watch-fanout":{"perSecond":200}}'   an attack's parameters (attacker.cjs)
 //   VNF_SOAK_CPU_PROF=<dir>           also writes a V8 CPU profile of the broker process to <dir>
@@ -15,6 +17,12 @@
 // taskset, the broker and this process share CPU 0 and the attackers get CPU 1, as if they came from another
 // machine: the attacker's own CPU does not slow the honest pair down, only what it makes the broker do.
 require('../../bench/lib/register');
+if (process.argv.slice(2).includes('rooms')) {
+  require('./rooms.cjs')
+    .run(process.argv.slice(2))
+    .then((code) => process.exit(code), (err) => (console.error('[soak rooms]', err.stack || String(err)), process.exit(1)));
+  return;
+}
 const { fork, execFileSync } = require('child_process');
 const path = require('path');
 const { WebSocketHub } = require('@vnf/websocket-hub');
