@@ -6,6 +6,12 @@ const log = createLogger('rooms');
 /** First tail-loss probe after a broadcast, ms; each quiet probe doubles it up to PROBE_MAX_MS, then they stop. */
 export const PROBE_FIRST_MS = 100;
 export const PROBE_MAX_MS = 6400;
+/**
+ * Every this many probes, and the last of a quiet series, go to each member on its own connection instead of the
+ * multicast: a member whose multicast path loses everything (a transport bug, a path that drops) still learns of
+ * what it missed, and repairs it.
+ */
+export const UNICAST_PROBE_EVERY = 8;
 
 /** What a member's outgoing stream needs of its room. */
 export interface OutgoingHost {
@@ -37,6 +43,7 @@ export class OutgoingStream {
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
   private probeDelay = PROBE_FIRST_MS;
   private probedSeq = -1;
+  private probes = 0;
 
   constructor(
     readonly inc: string,
@@ -142,8 +149,10 @@ export class OutgoingStream {
       if (this.probeDelay > PROBE_MAX_MS) return;
     }
     this.probedSeq = last;
-    const control: Control = { t: 'hi', i: this.inc, s: last };
-    if (this.targets.length > 0) this.host.multicast(this.targets, encodeControl(control));
+    const frame = encodeControl({ t: 'hi', i: this.inc, s: last });
+    const lastOfSeries = this.probeDelay * 2 > PROBE_MAX_MS;
+    if (++this.probes % UNICAST_PROBE_EVERY === 0 || lastOfSeries) for (const target of this.targets) this.host.unicast(target, frame);
+    else if (this.targets.length > 0) this.host.multicast(this.targets, frame);
     this.probeTimer = this.timer(this.probeDelay);
   }
 }

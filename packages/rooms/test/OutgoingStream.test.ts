@@ -1,5 +1,5 @@
 import { decodeFrame } from '../src/frames';
-import { OutgoingStream, PROBE_FIRST_MS, PROBE_MAX_MS } from '../src/OutgoingStream';
+import { OutgoingStream, PROBE_FIRST_MS, PROBE_MAX_MS, UNICAST_PROBE_EVERY } from '../src/OutgoingStream';
 
 const INC = 'abc12345';
 
@@ -66,6 +66,25 @@ describe('OutgoingStream', () => {
     expect(count).toBeGreaterThan(1);
     jest.advanceTimersByTime(PROBE_MAX_MS * 10);
     expect(probes().length).toBe(count);
+    out.close();
+  });
+
+  it('every few probes, and the last of a quiet series, go to each member on its own connection', () => {
+    const { out, multicasts, unicasts } = stream();
+    out.owe('b');
+    out.start('b');
+    const hellos = unicasts.length;
+    const probeUnicasts = (): number => unicasts.slice(hellos).filter((u) => (u.frame as { control?: { t: string } }).control?.t === 'hi').length;
+    // Busy: a broadcast before every probe, so the series never goes quiet.
+    for (let i = 0; i < UNICAST_PROBE_EVERY; i++) {
+      out.broadcast(String(i));
+      jest.advanceTimersByTime(PROBE_FIRST_MS);
+    }
+    expect(probeUnicasts()).toBe(1);
+    // Quiet: the series backs off to its end, whose last probe is a unicast.
+    jest.advanceTimersByTime(PROBE_MAX_MS * 4);
+    expect(probeUnicasts()).toBe(2);
+    expect(multicasts.filter((m) => (m.frame as { kind: string }).kind === 'control').length).toBeGreaterThan(UNICAST_PROBE_EVERY);
     out.close();
   });
 });
