@@ -89,7 +89,7 @@ export class MemberProcess {
 
   async call<T>(op: string, ...args: unknown[]): Promise<T> {
     await this.ready;
-    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`member process ${this.pid} has exited`);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`member process ${this.pid} has exited (${this.child.signalCode ?? this.child.exitCode}); stderr: ${this.stderr}`);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
