@@ -3,7 +3,8 @@
 //   node provider.cjs <brokerUrl> <eva> <service> <handlerMs>
 // Provides <service>, advertised in the broker's registry through the endpoint's own socket, so that the ad goes with
 // this process. Every handler run is reported on fd 3 as "ran <id>" with a synchronous write before the handler does
-// anything else: a run that a kill -9 interrupts has been reported already, so the parent's count is exact.
+// anything else: a run that a kill -9 interrupts has been reported already, so the parent's count is exact. After
+// SIGUSR1 it reports "hanging", and the handlers it starts from then on never answer.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -45,10 +46,19 @@ const services = new Vnf.PeerServices(endpoint, { registry });
 services.on('error', (error) => process.stderr.write(`${eva}: services error ${error.code}: ${error.message}\n`));
 registry.on('error', (error) => process.stderr.write(`${eva}: registry error ${error.code}: ${error.message}\n`));
 
+// SIGUSR1 (the test, just before it kills this process): every handler that starts from now on never answers, so
+// the calls the kill cuts off are known for sure (a handler that had finished might have answered in flight).
+let hanging = false;
+process.on('SIGUSR1', () => {
+  hanging = true;
+  report('hanging');
+});
+
 services.provide(
   service,
   async (params, context) => {
     report(`ran ${params.id}`);
+    if (hanging) await new Promise(() => undefined);
     await sleep(Number(handlerMs), context.signal);
     return { id: params.id, by: eva };
   },
