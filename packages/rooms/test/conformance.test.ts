@@ -5,6 +5,7 @@ import { MarshallerHub } from '@vnf/marshaller-hub';
 import { MultiplexHub } from '@vnf/multiplex-hub';
 import { InBrowserRegistry } from '@vnf/registry';
 import { Room } from '@vnf/rooms';
+import { UnreliableHub } from '@vnf/unreliable-hub';
 
 /** Members in one page: one hub, one in-page registry; a killed member's endpoint is destroyed and its registry client dropped. */
 function inPage(hub: Hub<MultiplexingEndpoint>) {
@@ -37,5 +38,12 @@ roomConformance('Room over MultiplexHub(InBrowserHub)', {
 
 roomConformance('Room over MultiplexHub(MarshallerHub(InBrowserHub))', {
   createNetwork: () => inPage(new MultiplexHub(new MarshallerHub(new InBrowserHub()))),
+  createRoom,
+});
+
+// Every fifth message duplicated beneath the room (multicast copies too): the room delivers each broadcast once.
+const SEED = Number(process.env.VNF_CHAOS_SEED ?? 20261201);
+roomConformance(`Room over MultiplexHub(UnreliableHub(InBrowserHub, duplicate 20 %)) (seed ${SEED})`, {
+  createNetwork: () => inPage(new MultiplexHub(new UnreliableHub(new InBrowserHub(), { seed: SEED, duplicate: 0.2 }))),
   createRoom,
 });
