@@ -17,8 +17,12 @@ beforeAll(async () => {
 });
 afterAll(() => networks.close());
 
-roomConformance('Room over MultiplexHub(ReliableRtcHub(WebSocketHub)) through a real broker', {
-  createNetwork: () => networks.network((webSocketHub) => new ReliableRtcHub(webSocketHub, { rtc: RTC, reliable: RELIABLE }), {
+// With forceRelay: the suite opens and closes some seventy peer connections in ten seconds, and @roamhq/wrtc
+// segfaults now and then under that churn (WonderInventions/node-webrtc#35), which would fail CI by chance. The
+// mesh path of a room (broadcasts on direct channels) runs in packages/vnf/test/e2e/rooms.test.ts and in
+// packages/rtc-hub/test/RtcEndpoint.test.ts; this suite checks the room over ReliableRtcHub's relay path.
+roomConformance('Room over MultiplexHub(ReliableRtcHub(WebSocketHub, forceRelay)) through a real broker', {
+  createNetwork: () => networks.network((webSocketHub) => new ReliableRtcHub(webSocketHub, { rtc: { ...RTC, forceRelay: true }, reliable: RELIABLE }), {
       // Its direct links do not go through the socket: pausing it would not freeze a member.
       stall: false,
     }),
