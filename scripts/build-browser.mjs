@@ -37,6 +37,7 @@ const resolveForBrowser = {
   name: 'vnf-browser-resolve',
   setup(b) {
     b.onResolve({ filter: /^@vnf\/[^/]+$/ }, (args) => {
+      if (b.initialOptions.define?.[WITHOUT_SECURE_HUB] && args.path === '@vnf/secure-hub') return { path: args.path, namespace: 'vnf-empty' };
       const file = join(root, 'packages', args.path.slice('@vnf/'.length), 'src/index.ts');
       if (!existsSync(file)) return { errors: [{ text: `${args.path} has no src/index.ts yet (${relative(root, file)})` }] };
       return { path: file };
@@ -69,6 +70,9 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+
+// A build flag only (never read by code): the variant that measures what SecureHub adds resolves it to nothing.
+const WITHOUT_SECURE_HUB = 'VNF_BUILD_WITHOUT_SECURE_HUB';
 
 const outputs = [
   { ...common, format: 'esm', outfile: join(vnfDir, 'dist/vnf.browser.mjs') },
@@ -111,6 +115,13 @@ export async function buildBrowserBundles() {
       outputFiles: result.outputFiles,
     });
   }
+  // What SecureHub (with its noble primitives) adds to the minified bundle: the same build with it left out.
+  const min = bundles.find((bundle) => bundle.minified);
+  const minOptions = outputs.find((options) => options.minify);
+  const without = await build({ ...minOptions, sourcemap: false, define: { ...minOptions.define, [WITHOUT_SECURE_HUB]: 'true' } });
+  const withoutCode = without.outputFiles.find((file) => file.path === minOptions.outfile).contents;
+  min.secureHubGzipBytes = min.gzipBytes - gzipSync(withoutCode, { level: 9 }).length;
+  min.secureHubBytes = min.bytes - withoutCode.length;
   return bundles;
 }
 
@@ -120,7 +131,8 @@ export function sizesText(bundles) {
   const esm = bundles.find((bundle) => bundle.file.endsWith('vnf.browser.mjs'));
   return (
     `\`vnf.min.js\` is ${kib(min.bytes)} minified, ${kib(min.gzipBytes)} gzip (${kib(min.thirdPartyBytes)} of it third-party, ` +
-    `mostly simple-peer with \`buffer\` and \`readable-stream\`); \`vnf.browser.mjs\` is ${kib(esm.bytes)} unminified, ` +
+    `mostly simple-peer with \`buffer\` and \`readable-stream\`; \`SecureHub\` with its noble primitives adds ` +
+    `${kib(min.secureHubBytes)} minified, ${kib(min.secureHubGzipBytes)} gzip); \`vnf.browser.mjs\` is ${kib(esm.bytes)} unminified, ` +
     `${kib(esm.gzipBytes)} gzip (gzip: node:zlib level 9; \`npm run build\` keeps these figures up to date).`
   );
 }

@@ -32,6 +32,9 @@ const suites = {
   rooms: 'packages/rooms/test/conformance.test.ts',
   // The room suite through a real broker: bare WebSocketHub and a 5 %-drop chaos stack under ReliableHub.
   roomsBroker: 'packages/rooms/test/conformance.broker.test.ts',
+  // hubConformance on SecureHub over InBrowserHub, MarshallerHub, a duplicating UnreliableHub (ordered: false) and a
+  // real broker; integrityConformance (tamper, replay, reorder, forgery beneath it; an eva back with another key).
+  secure: 'packages/secure-hub/test/conformance.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -66,6 +69,8 @@ const room = 'packages/rooms/src/Room.ts';
 const roomIncoming = 'packages/rooms/src/IncomingStreams.ts';
 const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
 const roomPresence = 'packages/rooms/src/Presence.ts';
+const secureSession = 'packages/secure-hub/src/TransportSession.ts';
+const secureEndpoint = 'packages/secure-hub/src/SecureEndpoint.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -173,6 +178,11 @@ const mutants = [
   { rule: 'room delivers before its snapshot', file: room, from: "      if (this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });\n      return;\n    }\n    if (this.phase !== 'joined') return;", to: "    }\n    if (this.phase === 'left') return;", suite: 'rooms', expect: 'a joiner has the state (at one revision) before any live message' },
   { rule: 'room frames reach the app', file: room, from: 'multicast: (targets, frame) => this.channel.multicast(targets, frame),', to: 'multicast: (targets, frame) => this.endpoint.multicast(targets, frame),', suite: 'rooms', expect: 'the app never sees room frames' },
   { rule: 'room leave not applied', file: roomPresence, from: '    if (known && (!removed || removed.incarnation === known.incarnation)) this.removeMember(eva);', to: '    if (known && removed && removed.incarnation !== known.incarnation) this.removeMember(eva);', suite: 'rooms', expect: 'leave() removes the member' },
+  // SecureHub (its conformance file: hubConformance and integrityConformance).
+  { rule: 'SecureHub replay window not checked', file: secureSession, from: '!this.window.fresh(Number(counter))', to: 'false', suite: 'secure', expect: 'each exactly once (' },
+  { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },
+  { rule: 'SecureHub reordered records accepted', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: "if (counter < this.nextCounter) return 'replay';", suite: 'secure', expect: 'two ciphertext records swapped yield INTEGRITY' },
+  { rule: 'SecureHub pinned key not compared', file: secureEndpoint, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

@@ -15,3 +15,5 @@ export { serviceConformance } from './serviceConformance';
 export type { ServiceConformanceSetup, ServiceNetwork, ServicePeer, ServicesUnderTest, ServiceContextUnderTest, ProvisionUnderTest } from './serviceConformance';
 export { roomConformance } from './roomConformance';
 export type { RoomConformanceSetup, RoomNetwork, RoomUnderTest, RoomMemberUnderTest } from './roomConformance';
+export { integrityConformance } from './integrityConformance';
+export type { IntegrityConformanceSetup, RecordTap } from './integrityConformance';

@@ -34,6 +34,16 @@ export const ErrorCode = {
   LISTENER_ERROR: 'LISTENER_ERROR',
   /** The peer restarted, so messages in flight may be lost: the connection is reported lost instead. */
   PEER_RESTARTED: 'PEER_RESTARTED',
+  /**
+   * Ciphertext failed its check (SecureHub): a record was tampered with, replayed, reordered or forged. Over an
+   * ordered inner hub it ends the connection; over a lossy one the record is dropped and counted.
+   */
+  INTEGRITY: 'INTEGRITY',
+  /**
+   * The peer could not prove the key expected of it (SecureHub): its key differs from the one pinned for its eva,
+   * or the handshake did not authenticate. The `reason` of a FAILED `openConnection`.
+   */
+  KEY_MISMATCH: 'KEY_MISMATCH',
   /** The caller gave up on the operation (its AbortSignal fired, or it cancelled a call): nothing more happens for it. */
   CANCELLED: 'CANCELLED',
   /** The other side is older than this feature: upgrade it (the message names the option or method). */

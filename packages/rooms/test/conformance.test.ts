@@ -46,4 +46,5 @@ const SEED = Number(process.env.VNF_CHAOS_SEED ?? 20261201);
 roomConformance(`Room over MultiplexHub(UnreliableHub(InBrowserHub, duplicate 20 %)) (seed ${SEED})`, {
   createNetwork: () => inPage(new MultiplexHub(new UnreliableHub(new InBrowserHub(), { seed: SEED, duplicate: 0.2 }))),
   createRoom,
+  sendMayDuplicate: true,
 });

@@ -54,4 +54,10 @@ export const PUBLIC_API: readonly string[] = [
   'PeerServices',
   // @vnf/rooms
   'Room',
+  // @vnf/secure-hub
+  'Identity',
+  'MemoryKeyStore',
+  'SecureEndpoint',
+  'SecureHub',
+  'fingerprint',
 ];

@@ -174,6 +174,44 @@ describeWithChromium('window.Vnf bundle in Chromium', () => {
     await page.close();
   });
 
+  it('SecureHub from the bundle: two pages talk through the broker end to end encrypted, each sees the other\'s fingerprint', async () => {
+    const pages = [await browser.newPage(), await browser.newPage()];
+    for (const page of pages) await page.goto(server.url);
+    const open = (page: (typeof pages)[number], eva: string) =>
+      page.evaluate(
+        async ({ url, eva }) => {
+          const Vnf = (window as unknown as { Vnf: any }).Vnf;
+          const identity = Vnf.Identity.generate();
+          const hub = new Vnf.SecureHub(new Vnf.WebSocketHub(new Vnf.WebSocketFactory(url)), { identity });
+          const endpoint = hub.openEndpoint(eva);
+          const got: unknown[] = [];
+          endpoint.onMessage = (event: { message: unknown }) => got.push(event.message);
+          Object.assign(window, { secure: { hub, endpoint, got, fingerprint: identity.fingerprint } });
+          return identity.fingerprint as string;
+        },
+        { url: server.brokerUrl, eva },
+      );
+    const [fingerprintA, fingerprintB] = [await open(pages[0], 'secure-a'), await open(pages[1], 'secure-b')];
+    const seen = await pages[0].evaluate(async () => {
+      const { endpoint } = (window as unknown as { secure: any }).secure;
+      const result = await endpoint.openConnection('secure-b');
+      endpoint.send('secure-b', 'only for b');
+      endpoint.send('secure-b', new Uint8Array([7, 8]));
+      return { status: result.status, fingerprint: endpoint.peerIdentity('secure-b')?.fingerprint };
+    });
+    expect(seen).toEqual({ status: 'CONNECTED', fingerprint: fingerprintB });
+    await pages[1].waitForFunction(() => (window as unknown as { secure: any }).secure.got.length === 2, undefined, { timeout: 30_000 });
+    const received = await pages[1].evaluate(() => {
+      const { endpoint, got } = (window as unknown as { secure: any }).secure;
+      return { messages: [got[0], Array.from(got[1] as Uint8Array)], peer: endpoint.peerIdentity('secure-a')?.fingerprint };
+    });
+    expect(received).toEqual({ messages: ['only for b', [7, 8]], peer: fingerprintA });
+    for (const page of pages) {
+      await page.evaluate(() => (window as unknown as { secure: any }).secure.hub.close());
+      await page.close();
+    }
+  }, 120_000);
+
   it("runs the seed's InBrowserHub snippet as written", async () => {
     const page = await browser.newPage();
     const consoleInfo = collectConsole(page, 'info');

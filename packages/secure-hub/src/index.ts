@@ -1,0 +1,12 @@
+export { SecureHub } from './SecureHub';
+export { SecureEndpoint } from './SecureEndpoint';
+export type { KeyChangedEvent, SecureEndpointEvents } from './SecureEndpoint';
+export { Identity, fingerprint } from './Identity';
+export type { ExportedIdentity } from './Identity';
+export type { KeyStore } from './KeyStore';
+export { MemoryKeyStore } from './MemoryKeyStore';
+export type { PeerIdentity } from './TransportSession';
+export { PROTOCOL_NAME } from './HandshakeState';
+export { RECORD_OVERHEAD } from './records';
+export { DEFAULT_REKEY_AFTER_BYTES, DEFAULT_REKEY_AFTER_MESSAGES, DEFAULT_REPLAY_WINDOW } from './options';
+export type { SecureHubOptions, SecureConfig } from './options';

@@ -1,0 +1,84 @@
+import { TAG_LENGTH } from './CipherState';
+
+/**
+ * The records SecureHub hands its inner endpoint, each one binary message (docs in the README, "Wire format"):
+ *
+ * - handshake `[type 1|2|3][handshake id: 4][Noise message]` — the three messages of XX;
+ * - refusal `[5][handshake id: 4][reason, UTF-8]` — "I will not finish this handshake" (unauthenticated: a hint);
+ * - transport `[4][session id: 4][epoch: 4][counter: 8][ciphertext]`, the 17-byte header being the AEAD's
+ *   associated data, so none of it can be changed unseen. The counter is the Noise nonce, explicit.
+ */
+export const RecordType = { msg1: 1, msg2: 2, msg3: 3, transport: 4, refuse: 5 } as const;
+
+/** What a transport record's plaintext starts with. */
+export const Kind = { string: 0, binary: 1, ready: 2 } as const;
+
+export const HANDSHAKE_HEADER = 5;
+export const TRANSPORT_HEADER = 17;
+/** Bytes a transport record adds to a message: header, kind byte and Poly1305 tag. */
+export const RECORD_OVERHEAD = TRANSPORT_HEADER + 1 + TAG_LENGTH;
+
+export interface TransportHeader {
+  readonly session: number;
+  readonly epoch: number;
+  readonly counter: bigint;
+}
+
+export function encodeHandshake(type: number, id: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HANDSHAKE_HEADER + body.length);
+  out[0] = type;
+  new DataView(out.buffer).setUint32(1, id);
+  out.set(body, HANDSHAKE_HEADER);
+  return out;
+}
+
+export function transportHeader(session: number, epoch: number, counter: bigint): Uint8Array {
+  const header = new Uint8Array(TRANSPORT_HEADER);
+  const view = new DataView(header.buffer);
+  header[0] = RecordType.transport;
+  view.setUint32(1, session);
+  view.setUint32(5, epoch);
+  view.setBigUint64(9, counter);
+  return header;
+}
+
+export function readTransportHeader(record: Uint8Array): TransportHeader {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  return { session: view.getUint32(1), epoch: view.getUint32(5), counter: view.getBigUint64(9) };
+}
+
+/** The handshake id (or session id) of a record long enough to have one. */
+export function recordId(record: Uint8Array): number {
+  return new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(1);
+}
+
+/** A random 32-bit id for a handshake, which is also the session id of its records. */
+export function randomId(): number {
+  const bytes = new Uint8Array(4);
+  globalThis.crypto.getRandomValues(bytes);
+  return new DataView(bytes.buffer).getUint32(0);
+}
+
+/**
+ * The Noise prologue of a handshake: a label, the handshake id and both evas (initiator first), so a handshake
+ * between two evas cannot be replayed or spliced into another pair's (the broker stamps who speaks; the handshake
+ * then proves it).
+ */
+export function handshakePrologue(initiatorEva: string, responderEva: string, id: number): Uint8Array {
+  const encoder = new TextEncoder();
+  const a = encoder.encode(initiatorEva);
+  const b = encoder.encode(responderEva);
+  const label = encoder.encode('vnf-secure-hub/1');
+  const out = new Uint8Array(label.length + 4 + 2 + a.length + 2 + b.length);
+  const view = new DataView(out.buffer);
+  out.set(label);
+  let at = label.length;
+  view.setUint32(at, id);
+  at += 4;
+  view.setUint16(at, a.length);
+  out.set(a, at + 2);
+  at += 2 + a.length;
+  view.setUint16(at, b.length);
+  out.set(b, at + 2);
+  return out;
+}

@@ -1,0 +1,51 @@
+import { hubConformance, integrityConformance } from '@vnf/conformance';
+import { InBrowserHub } from '@vnf/in-browser-hub';
+import { MarshallerHub } from '@vnf/marshaller-hub';
+import { UnreliableHub } from '@vnf/unreliable-hub';
+import { WebSocketHub } from '@vnf/websocket-hub';
+import { Identity, SecureHub } from '../src';
+import { startBroker, type RunningBroker } from './support/broker';
+
+// One identity per hub: every endpoint of a hub speaks for it (tests pair endpoints of one hub).
+const secure = <H extends ConstructorParameters<typeof SecureHub>[0]>(inner: H, options = {}) =>
+  new SecureHub(inner, { identity: Identity.generate(), ...options });
+
+hubConformance('SecureHub(InBrowserHub)', { createHub: () => secure(new InBrowserHub()) });
+
+hubConformance('MarshallerHub(SecureHub(InBrowserHub))', { createHub: () => new MarshallerHub(secure(new InBrowserHub())), payloads: 'json' });
+
+// A lossy-inner setting over an inner hub that duplicates a tenth of everything: the replay window keeps exactly once.
+hubConformance('SecureHub(UnreliableHub(InBrowserHub)) with duplicates, ordered: false', {
+  createHub: () => secure(new UnreliableHub(new InBrowserHub(), { seed: 1717, duplicate: 0.1 }), { ordered: false }),
+});
+
+let running: RunningBroker | undefined;
+afterAll(() => running?.close());
+
+hubConformance('SecureHub(WebSocketHub) through a real broker', {
+  createHub: async () => {
+    running ??= await startBroker();
+    return secure(new WebSocketHub(running.factory()));
+  },
+  timeoutMs: 10_000,
+  cutTransport: (endpoint) => {
+    running!.broker.terminate(endpoint.eva);
+  },
+});
+
+// Tamper, replay, reorder and forgery of one record directly beneath SecureHub, over an ordered inner hub.
+integrityConformance('SecureHub(InBrowserHub)', {
+  createHub: (beneath) => secure(beneath(new InBrowserHub())),
+  // Three hubs with their own identities on one InBrowserHub network.
+  createIdentities: () => {
+    const network = new InBrowserHub();
+    return [secure(network), secure(network), secure(network)];
+  },
+});
+integrityConformance('MarshallerHub(SecureHub(WebSocketHub)) through a real broker', {
+  createHub: async (beneath) => {
+    running ??= await startBroker();
+    return new MarshallerHub(secure(beneath(new WebSocketHub(running.factory()))));
+  },
+  timeoutMs: 10_000,
+});
