@@ -217,13 +217,15 @@ it('a live broker keeps renewing: its sockets keep their evas and entries long p
   const counting = new Proxy(router, {
     get: (obj, key) => (key === 'renew' ? (...args: Parameters<MemoryRouter['renew']>) => (renewals++, obj.renew(...args)) : Reflect.get(obj, key, obj)),
   });
-  const [one, two] = await cluster({ router: counting, claimTtlMs: 90 });
+  // A TTL that a loaded CI machine's event-loop stalls (tens to hundreds of ms) cannot outlast: a 90 ms one
+  // expired under load in CI, and broker two then took the eva of a live socket.
+  const [one, two] = await cluster({ router: counting, claimTtlMs: 1200 });
   const [gina] = await RawClient.register(one.url, 'gina');
   one.track(gina);
   gina.sendControl({ t: 'call', id: 1, method: 'registry.create', params: { collection: 'c', name: 'n', value: 1 } });
   await gina.control((m) => m.t === 'result' && m.id === 1);
-  // Each broker renews every 30 ms: twelve renewals are well past one 90 ms TTL.
-  await until('twelve renewals', 10_000, () => renewals >= 12);
+  // Each broker renews every 400 ms: twelve renewals (six each) are two TTLs and more.
+  await until('twelve renewals', 15_000, () => renewals >= 12);
   await expect(RawClient.register(two.url, 'gina')).rejects.toThrow(String(CloseCode.EVA_IN_USE));
   gina.sendControl({ t: 'call', id: 2, method: 'registry.get', params: { collection: 'c', name: 'n' } });
   expect(await gina.control((m) => m.t === 'result' && m.id === 2)).toMatchObject({ result: { entry: { value: 1 } } });

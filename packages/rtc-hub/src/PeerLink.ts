@@ -2,6 +2,7 @@ import SimplePeer from 'simple-peer';
 import { createLogger } from '@vnf/core';
 import type { WebRtcImplementation } from './webRtcImplementation';
 import type { SignalData } from './signalingFrames';
+import { closeOutsideCallbacks } from './peerTeardown';
 
 const log = createLogger('rtc-hub:link');
 
@@ -262,10 +263,13 @@ export class PeerLink {
     this.iceTimer = undefined;
     this.watchedChannel?.removeEventListener('bufferedamountlow', this.onBufferedAmountLow);
     this.watchedChannel = null;
-    this.peer.destroy();
-    // simple-peer leaves this 5 s timer running after destroy, which would keep Node (and jest) alive.
-    const internals = this.peer as unknown as SimplePeerInternals;
-    clearTimeout(internals._iceCompleteTimer ?? undefined);
-    internals._iceCompleteTimer = null;
+    const peer = this.peer;
+    closeOutsideCallbacks(() => {
+      peer.destroy();
+      // simple-peer leaves this 5 s timer running after destroy, which would keep Node (and jest) alive.
+      const internals = peer as unknown as SimplePeerInternals;
+      clearTimeout(internals._iceCompleteTimer ?? undefined);
+      internals._iceCompleteTimer = null;
+    });
   }
 }

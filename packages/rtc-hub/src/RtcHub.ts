@@ -1,6 +1,7 @@
 import { AbstractHub, VnfError, openInnerEndpoint } from '@vnf/core';
 import type { Hub } from '@vnf/core';
 import { LingeringLinks } from './lingeringLinks';
+import { pendingClosesDone } from './peerTeardown';
 import { RtcEndpoint } from './RtcEndpoint';
 import { resolveOptions, type ResolvedRtcHubOptions, type RtcHubOptions } from './options';
 import { resolveWebRtc, type WebRtcImplementation } from './webRtcImplementation';
@@ -52,5 +53,6 @@ export class RtcHub extends AbstractHub<RtcEndpoint> {
 
   protected override async closeHub(): Promise<void> {
     await Promise.all([this.lingering.settle(Math.min(this.options.iceTimeoutMs, CLOSE_LINGER_CAP_MS)), this.signalingHub.close()]);
+    await pendingClosesDone();
   }
 }
