@@ -21,6 +21,7 @@ const SCENARIOS = [
   { id: 'rtc', title: 'RtcHub throughput', loopback: true },
   { id: 'marshaller', title: 'MarshallerHub 100 MB transfer', loopback: true },
   { id: 'reliable', title: 'ReliableHub goodput under loss' },
+  { id: 'secure', title: 'SecureHub (Noise XX, ChaCha20-Poly1305) via broker and over RtcHub', loopback: true },
   { id: 'in-browser', title: 'InBrowserHub message rate' },
   { id: 'services', title: 'peer service calls through a relay (PeerServices via broker)', timeoutS: 240 },
   { id: 'fanout', title: 'fan-out: one sender to 100 members (WebSocketHub multicast via broker)', timeoutS: 240 },

@@ -70,7 +70,7 @@ const roomIncoming = 'packages/rooms/src/IncomingStreams.ts';
 const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
 const roomPresence = 'packages/rooms/src/Presence.ts';
 const secureSession = 'packages/secure-hub/src/TransportSession.ts';
-const secureEndpoint = 'packages/secure-hub/src/SecureEndpoint.ts';
+const secureHandshakes = 'packages/secure-hub/src/Handshakes.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -182,7 +182,7 @@ const mutants = [
   { rule: 'SecureHub replay window not checked', file: secureSession, from: '!this.window.fresh(Number(counter))', to: 'false', suite: 'secure', expect: 'each exactly once (' },
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },
   { rule: 'SecureHub reordered records accepted', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: "if (counter < this.nextCounter) return 'replay';", suite: 'secure', expect: 'two ciphertext records swapped yield INTEGRITY' },
-  { rule: 'SecureHub pinned key not compared', file: secureEndpoint, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
+  { rule: 'SecureHub pinned key not compared', file: secureHandshakes, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

@@ -1,6 +1,7 @@
 export { SecureHub } from './SecureHub';
 export { SecureEndpoint } from './SecureEndpoint';
-export type { KeyChangedEvent, SecureEndpointEvents } from './SecureEndpoint';
+export type { SecureEndpointEvents } from './SecureEndpoint';
+export type { KeyChangedEvent } from './Handshakes';
 export { Identity, fingerprint } from './Identity';
 export type { ExportedIdentity } from './Identity';
 export type { KeyStore } from './KeyStore';
