@@ -26,6 +26,7 @@ const SCENARIOS = [
   { id: 'services', title: 'peer service calls through a relay (PeerServices via broker)', timeoutS: 240 },
   { id: 'fanout', title: 'fan-out: one sender to 100 members (WebSocketHub multicast via broker)', timeoutS: 240 },
   { id: 'fanout-slow', title: 'fan-out with a member that stops reading', timeoutS: 360 },
+  { id: 'cluster', title: 'cluster: relay across two brokers on Redis vs one broker vs socket.io + redis-adapter', timeoutS: 420 },
 ];
 
 const args = process.argv.slice(2);

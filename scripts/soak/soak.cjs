@@ -8,6 +8,8 @@
 //                                     watch-fanout-60k, idle-connections, fuzz)
 //   npm run soak -- rooms [--quick]   rooms end to end at soak size instead (scripts/soak/rooms.cjs): 16 members,
 //                                     Chromium pages reloaded and killed, a member process killed
+//   npm run soak -- cluster [--quick] the cluster on Redis at soak size (scripts/soak/cluster.cjs): 1 000 pairs and
+//                                     100 000 messages across three broker processes, one killed with kill -9
 //   VNF_SOAK_SEED=<n>                 the fuzz seed (printed either way)
 //   VNF_SOAK_PARAMS='{"watch-fanout":{"perSecond":200}}'   an attack's parameters (attacker.cjs)
 //   VNF_SOAK_CPU_PROF=<dir>           also writes a V8 CPU profile of the broker process to <dir>
@@ -17,6 +19,12 @@
 // taskset, the broker and this process share CPU 0 and the attackers get CPU 1, as if they came from another
 // machine: the attacker's own CPU does not slow the honest pair down, only what it makes the broker do.
 require('../../bench/lib/register');
+if (process.argv.slice(2).includes('cluster')) {
+  require('./cluster.cjs')
+    .run(process.argv.slice(2))
+    .then((code) => process.exit(code), (err) => (console.error('[soak cluster]', err.stack || String(err)), process.exit(1)));
+  return;
+}
 if (process.argv.slice(2).includes('rooms')) {
   require('./rooms.cjs')
     .run(process.argv.slice(2))

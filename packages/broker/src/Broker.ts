@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Registry } from 'prom-client';
 import { VnfError, createLogger } from '@vnf/core';
 import { CloseCode, type Role } from '@vnf/protocol';
 import type { MemoryRegistryStore } from '@vnf/registry';
 import { Admission } from './Admission';
+import { BrokerMetrics } from './BrokerMetrics';
 import { BrokerCalls } from './BrokerCalls';
 import { ClientBudgets } from './ClientBudgets';
 import { ClaimRenewal } from './ClaimRenewal';
@@ -16,10 +18,12 @@ import { ControlDispatch } from './ControlDispatch';
 import { Departures } from './Departures';
 import { FrameIntake } from './FrameIntake';
 import { Groups } from './Groups';
+import { healthHandler, metricsHandler, operatorRoute, type BrokerHealth, type RequestHandler } from './httpHandlers';
 import { Relay } from './Relay';
 import { RelayFlow } from './RelayFlow';
 import { ClientConnection } from './ClientConnection';
 import { resolveOptions, validPath, type BrokerOptions, type ResolvedOptions } from './options';
+import { pingRouter } from './RouterPing';
 import { applyServerLimits } from './serverLimits';
 
 const log = createLogger('broker');
@@ -48,7 +52,8 @@ type AnyServer = HttpServer | HttpsServer;
  * pending budget, hello, claim and takeover), FrameIntake (frames, flood limits, per-client pacing), ControlDispatch
  * (ping, call, open, close, group), BrokerCalls (RPC and the registry), Relay (records and control messages out,
  * flushed once per I/O turn), Groups (server-side fan-out), RelayFlow (relay backpressure), ClusterLink (the other
- * brokers) and Departures (drops, grace, heartbeat).
+ * brokers) and Departures (drops, grace, heartbeat). BrokerMetrics reads their counts at scrape time (/metrics,
+ * /healthz: httpHandlers).
  */
 export class Broker {
   private readonly options: ResolvedOptions;
@@ -73,6 +78,8 @@ export class Broker {
   private readonly renewal: ClaimRenewal;
   private readonly admission: Admission;
   private readonly dispatch: ControlDispatch;
+  private readonly metricSet: BrokerMetrics;
+  private readonly routes: { metrics: RequestHandler; health: RequestHandler };
   private nextId = 1;
   private readonly idPrefix = randomBytes(4).toString('hex');
   private closing: Promise<void> | null = null;
@@ -80,7 +87,8 @@ export class Broker {
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
     // The default store is the broker's own: it stops the store's timers (room state countdowns) when it closes.
-    this.ownStore = (options as { registryStore?: unknown } | null)?.registryStore === undefined ? (this.options.registryStore as MemoryRegistryStore) : null;
+    // A store the broker made is the broker's to close (the cluster on Redis closes its own).
+    this.ownStore = (options as { registryStore?: unknown } | null)?.registryStore === undefined && !this.options.cluster ? (this.options.registryStore as MemoryRegistryStore) : null;
     // Hosts reach the collaborators built after them through arrows, which run only once this constructor has returned.
     const slowConsumer = (conn: ClientConnection): void => this.departures.drop(conn, CloseCode.SLOW_CONSUMER, 'slow consumer', false);
     this.flow = new RelayFlow(this.options, slowConsumer);
@@ -100,7 +108,9 @@ export class Broker {
     });
     this.cluster = new ClusterLink(this.options.bus, {
       node: this.idPrefix,
+      windowBytes: this.options.relayHighWaterMark,
       connection: (id) => this.connections.get(id),
+      connections: () => this.connections.values(),
       send: (conn, message) => this.relay.send(conn, message),
       deliver: (target, from, kind, payload) => this.relay.deliver(target, Buffer.from(from), kind, payload),
       deliverFanOut: (target, from, kind, payload) => this.groups.deliverRemote(target, Buffer.from(from), kind, payload),
@@ -141,10 +151,29 @@ export class Broker {
       defineGroup: (conn, id, targets) => this.groups.define(conn, id, targets),
       removeGroup: (conn, id) => this.groups.remove(conn, id),
     });
+    this.metricSet = new BrokerMetrics(
+      {
+        sockets: () => this.connections.size,
+        endpoints: () => this.endpoints.size,
+        rpcSockets: () => this.rpcSocketCount(),
+        connections: () => this.openConnectionCount(),
+        heldBackSenders: () => this.heldBackCount(),
+        reservedEvas: () => this.departures.reservedCount,
+        relayedMessages: () => this.relay.relayedMessages,
+        relayedBytes: () => this.relay.relayedBytes,
+        forwardedMessages: () => this.relay.forwardedMessages + this.groups.forwardedMessages,
+        fanOutDropped: () => this.groups.dropCount,
+        closes: () => this.departures.closes,
+      },
+      this.options.router,
+    );
+    this.routes = { metrics: metricsHandler(this.metricSet), health: healthHandler(() => this.health()) };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, perMessageDeflate: false });
     this.listen = this.listen.bind(this);
     this.attach = this.attach.bind(this);
     this.close = this.close.bind(this);
+    this.metrics = this.metrics.bind(this);
+    this.health = this.health.bind(this);
   }
 
   /** Number of open sockets (for monitoring and tests). */
@@ -162,6 +191,42 @@ export class Broker {
     return this.departures.reservedCount;
   }
 
+  /** The broker's Prometheus metrics in the text format (README, Metrics and health); never names an eva or an address. */
+  metrics(): Promise<string> {
+    return this.metricSet.metrics();
+  }
+
+  /** The Content-Type of `metrics()`'s text. */
+  get metricsContentType(): string {
+    return this.metricSet.contentType;
+  }
+
+  /** This broker's own prom-client registry (not the global one): merge it with yours with `Registry.merge`. */
+  get metricsRegistry(): Registry {
+    return this.metricSet.registry;
+  }
+
+  /**
+   * Ready unless the broker is closing or closed, or its router has a `ping` that rejects or takes more than 2 s.
+   * What /healthz answers.
+   */
+  async health(): Promise<BrokerHealth> {
+    if (this.closing) return { status: 'unavailable', reason: 'broker closing' };
+    const ping = await pingRouter(this.options.router);
+    if (ping && !ping.ok) return { status: 'unavailable', reason: ping.reason };
+    return this.closing ? { status: 'unavailable', reason: 'broker closing' } : { status: 'ready' };
+  }
+
+  /** A `(req, res)` handler answering with `metrics()`, for a server of your own (the server of `listen` serves GET /metrics). */
+  metricsHandler(): RequestHandler {
+    return this.routes.metrics;
+  }
+
+  /** A `(req, res)` handler answering as `health()` says: 200 or 503, with JSON (the server of `listen` serves GET /healthz). */
+  healthHandler(): RequestHandler {
+    return this.routes.health;
+  }
+
   /** Starts an HTTP server of its own and serves WebSockets on the broker's path. */
   async listen(options: ListenOptions = {}): Promise<BrokerAddress> {
     this.assertOpen();
@@ -172,7 +237,9 @@ export class Broker {
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Idle connections that never send their upgrade request are checked this often against headersTimeout.
     const checkEvery = Math.max(100, Math.min(1000, headersTimeoutMs || 1000, requestTimeoutMs || 1000));
-    const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkEvery }, (_req, res) => {
+    const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkEvery }, (req, res) => {
+      const route = operatorRoute(req, pathOf(req), this.routes);
+      if (route) return route(req, res);
       res.writeHead(426, { 'content-type': 'text/plain' });
       res.end(`This is a VNF broker: connect a WebSocket to ${this.options.path}.\n`);
     });
@@ -235,6 +302,30 @@ export class Broker {
     return this.closing;
   }
 
+  /** Registered rpc sockets; counted at scrape time, not kept up to date on every register and close. */
+  private rpcSocketCount(): number {
+    let count = 0;
+    for (const conn of this.connections.values()) if (conn.role === 'rpc' && conn.state === 'ready') count++;
+    return count;
+  }
+
+  /** Open connections of this broker's endpoints: one between two of them appears in both, one to another broker in one. */
+  private openConnectionCount(): number {
+    let local = 0;
+    let remote = 0;
+    for (const conn of this.endpoints.values()) {
+      local += conn.localPeerCount;
+      remote += conn.remotePeerCount;
+    }
+    return local / 2 + remote;
+  }
+
+  private heldBackCount(): number {
+    let count = 0;
+    for (const conn of this.connections.values()) if (conn.heldBack) count++;
+    return count;
+  }
+
   private accept(socket: WebSocket, request: IncomingMessage): void {
     const conn = new ClientConnection(`${this.idPrefix}-${this.nextId++}`, socket, request, this.admission.clientOf(request));
     this.connections.set(conn.id, conn);
@@ -261,6 +352,7 @@ export class Broker {
     this.cluster.leave();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await this.ownStore?.close();
+    await this.options.cluster?.close();
     const server = this.ownServer;
     if (server) {
       server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { createLogger, type RegistryStorage, type RegistryStore } from '@vnf/core';
 import type { ClientConnection } from './ClientConnection';
-import type { Router } from './Router';
+import type { Router } from '@vnf/protocol';
 
 const log = createLogger('broker');
 

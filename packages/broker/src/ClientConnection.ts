@@ -133,6 +133,21 @@ export class ClientConnection {
     return (this.remoteHeldSenderMap ??= new Map());
   }
 
+  /** Open connections with endpoints of this broker, read without making the set (metrics, at scrape time). */
+  get localPeerCount(): number {
+    return this.peerSet === null ? 0 : this.peerSet.size;
+  }
+
+  /** Open connections with endpoints of other brokers, read without making the map (metrics, at scrape time). */
+  get remotePeerCount(): number {
+    return this.remoteMap === null ? 0 : this.remoteMap.size;
+  }
+
+  /** True while this socket is not read because a target, here or on another broker, is above its high-water mark. */
+  get heldBack(): boolean {
+    return (this.heldBySet !== null && this.heldBySet.size > 0) || (this.heldRemotelySet !== null && this.heldRemotelySet.size > 0);
+  }
+
   /** True while some socket, here or on another broker, is held back by this one (its writes then release them). */
   get holdsSenders(): boolean {
     return (this.heldSenderSet !== null && this.heldSenderSet.size > 0) || (this.remoteHeldSenderMap !== null && this.remoteHeldSenderMap.size > 0);

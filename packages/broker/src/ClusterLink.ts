@@ -1,8 +1,7 @@
 import { createLogger } from '@vnf/core';
-import type { RecordKind } from '@vnf/protocol';
-import type { Bus, BusMember, BusMessage } from './Bus';
+import type { Bus, BusMember, BusMessage, RecordKind, RouteHolder } from '@vnf/protocol';
+import { RemoteWindows, windowHold } from './RemoteWindows';
 import type { ClientConnection } from './ClientConnection';
-import type { RouteHolder } from './Router';
 
 const log = createLogger('broker:cluster');
 /** How long an open waits for the other broker's answer before it is refused. */
@@ -12,7 +11,11 @@ const OPEN_TIMEOUT_MS = 10_000;
 export interface ClusterHost {
   /** This broker's node id (the prefix of its socket ids). */
   readonly node: string;
+  /** Bytes a sender may have in flight toward one target on another broker before it is not read (relayHighWaterMark). */
+  readonly windowBytes: number;
   connection(id: string): ClientConnection | undefined;
+  /** Every socket of this broker. */
+  connections(): Iterable<ClientConnection>;
   send(conn: ClientConnection, message: object): void;
   /** Queues a relayed record toward `target`; true when `target` is now above relayHighWaterMark. */
   deliver(target: ClientConnection, from: string, kind: RecordKind, payload: Uint8Array): boolean;
@@ -45,11 +48,16 @@ export class ClusterLink {
   private readonly member: BusMember;
   private readonly pending = new Map<number, PendingOpen>();
   private nextOpen = 1;
+  private readonly windows: RemoteWindows;
+  /** Acknowledgements to send, per broker, per `sender\0target`: one message per pair per bus read. */
+  private readonly acks = new Map<string, Map<string, { socket: string; by: string; bytes: number }>>();
+  private acksScheduled = false;
 
   constructor(
     bus: Bus,
     private readonly host: ClusterHost,
   ) {
+    this.windows = new RemoteWindows(host.windowBytes);
     this.member = bus.join(host.node, (message) => this.receive(message));
   }
 
@@ -78,6 +86,11 @@ export class ClusterLink {
     const message: BusMessage = { t: 'record', from: conn.eva, fromSocket: conn.id, fromNode: this.host.node, toSocket: peer.socket, kind, payload };
     if (fanOut) message.fanOut = true;
     this.member.send(peer.node, message);
+    // A fan-out delivery never holds its sender (the target drops it if it lags): outside the window.
+    if (!fanOut && this.windows.sent(conn.id, peer.socket, payload.byteLength)) {
+      conn.heldRemotely.add(windowHold(peer.socket));
+      this.host.syncReading(conn);
+    }
     return true;
   }
 
@@ -86,6 +99,7 @@ export class ClusterLink {
     const peer = conn.remotes.get(to);
     if (!peer) return false;
     conn.remotes.delete(to);
+    this.closeWindow(conn, peer.socket);
     this.member.send(peer.node, { t: 'lost', from: conn.eva, fromSocket: conn.id, toSocket: peer.socket });
     return true;
   }
@@ -95,6 +109,7 @@ export class ClusterLink {
     for (const to of [...conn.remotes.keys()]) this.disconnect(conn, to);
     this.releaseRemote(conn, true);
     conn.heldRemotely.clear();
+    this.windows.forget(conn.id);
     for (const [id, open] of this.pending) if (open.conn === conn) this.answered(id, false);
   }
 
@@ -155,6 +170,7 @@ export class ClusterLink {
           this.host.deliverFanOut(target, message.from, message.kind, message.payload);
           return;
         }
+        this.acknowledge(message.fromNode, message.fromSocket, target.id, message.payload.byteLength);
         if (this.host.deliver(target, message.from, message.kind, message.payload) && !target.remoteHeldSenders.has(message.fromSocket)) {
           target.remoteHeldSenders.set(message.fromSocket, message.fromNode);
           this.member.send(message.fromNode, { t: 'hold', socket: message.fromSocket, by: target.id });
@@ -167,6 +183,7 @@ export class ClusterLink {
         if (!target || target.remotes.get(message.from)?.socket !== message.fromSocket) return;
         target.remotes.delete(message.from);
         target.remoteHeldSenders.delete(message.fromSocket);
+        this.closeWindow(target, message.fromSocket);
         this.host.send(target, { t: 'lost', from: message.from });
         return;
       }
@@ -179,9 +196,63 @@ export class ClusterLink {
         this.host.syncReading(sender);
         return;
       }
+      case 'ack': {
+        const sender = this.host.connection(message.socket);
+        if (sender && this.windows.acked(sender.id, message.by, message.bytes) && sender.heldRemotely.delete(windowHold(message.by))) this.host.syncReading(sender);
+        return;
+      }
       case 'takeover':
         this.host.takenOver(message.socket);
         return;
+      case 'down':
+        this.nodeDown(message.node);
+        return;
     }
+  }
+
+  /**
+   * Broker `node` is gone: every connection with a socket of it is lost (told once, as a `lost` from it would be),
+   * holds it placed are lifted and the opens waiting for its answer are refused.
+   */
+  /** The connection of `conn` with `peerSocket` ended: its window is gone, and so is the hold it placed. */
+  private closeWindow(conn: ClientConnection, peerSocket: string): void {
+    this.windows.drop(conn.id, peerSocket);
+    if (conn.heldRemotely.delete(windowHold(peerSocket))) this.host.syncReading(conn);
+  }
+
+  /** Counts `bytes` of `socket` (on broker `node`) delivered to `by`, acknowledged once this bus read is done. */
+  private acknowledge(node: string, socket: string, by: string, bytes: number): void {
+    let pairs = this.acks.get(node);
+    if (!pairs) this.acks.set(node, (pairs = new Map()));
+    const key = `${socket}\u0000${by}`;
+    const ack = pairs.get(key);
+    if (ack) ack.bytes += bytes;
+    else pairs.set(key, { socket, by, bytes });
+    if (this.acksScheduled) return;
+    this.acksScheduled = true;
+    queueMicrotask(() => {
+      this.acksScheduled = false;
+      for (const [to, batch] of this.acks) for (const ack of batch.values()) this.member.send(to, { t: 'ack', ...ack });
+      this.acks.clear();
+    });
+  }
+
+  private nodeDown(node: string): void {
+    if (node === this.host.node) return;
+    const ofNode = (socket: string) => socket.startsWith(`${node}-`);
+    for (const conn of this.host.connections()) {
+      for (const [eva, peer] of [...conn.remotes]) {
+        if (peer.node !== node) continue;
+        conn.remotes.delete(eva);
+        this.windows.drop(conn.id, peer.socket);
+        this.host.send(conn, { t: 'lost', from: eva });
+      }
+      for (const [socket, held] of [...conn.remoteHeldSenders]) if (held === node) conn.remoteHeldSenders.delete(socket);
+      const before = conn.heldRemotely.size;
+      for (const by of [...conn.heldRemotely]) if (ofNode(by)) conn.heldRemotely.delete(by);
+      if (conn.heldRemotely.size !== before) this.host.syncReading(conn);
+    }
+    for (const [id, open] of this.pending) if (open.toNode === node) this.answered(id, false);
+    log('broker %s is down: its connections are lost', node);
   }
 }

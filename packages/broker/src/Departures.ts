@@ -11,6 +11,8 @@ import type { RelayFlow } from './RelayFlow';
 const log = createLogger('broker');
 /** How long a socket closed by the broker may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
+/** What a socket cut without a close handshake reports (RFC 6455, 1006). */
+const ABNORMAL_CLOSURE = 1006;
 /** Close codes after which the client reconnects with its session token: its eva is kept for it during the grace. */
 const GRACEFUL_DROPS: ReadonlySet<number> = new Set<number>([CloseCode.SLOW_CONSUMER, CloseCode.RATE_LIMITED, CloseCode.INTERNAL]);
 
@@ -33,6 +35,8 @@ export class Departures {
   /** Uncleanly dropped sockets whose eva, session and registry entries are kept for a reconnect, by socket id. */
   private readonly reservations: GraceReservations<ClientConnection>;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** Sockets closed, by close code (metrics): each counted once, when the broker first learns it is closing. */
+  readonly closes = new Map<number, number>();
 
   constructor(
     private readonly options: Pick<ResolvedOptions, 'evaGraceMs' | 'heartbeatIntervalMs' | 'router'>,
@@ -53,6 +57,7 @@ export class Departures {
   /** Closes a socket with `code` and forgets it now: its peers are told at once, not when the socket finishes closing. */
   drop(conn: ClientConnection, code: number, reason: string, flush = true): void {
     if (conn.state === 'closed') return;
+    this.countClose(code);
     if (flush) this.relay.flush(conn);
     // Closed by the broker, not by its client: an unclean end (wills apply when the session goes).
     this.forget(conn, GRACEFUL_DROPS.has(code));
@@ -67,6 +72,7 @@ export class Departures {
 
   /** Cuts the socket without a close handshake, as a network failure would: its eva is kept for a reconnect. */
   cut(conn: ClientConnection): void {
+    if (conn.state !== 'closed') this.countClose(ABNORMAL_CLOSURE);
     this.forget(conn, true);
     conn.socket.terminate();
   }
@@ -76,6 +82,8 @@ export class Departures {
     log('%s closed (%d)', conn.id, code);
     // The client closing (1000, or 1001 when a page goes away) frees its eva at once, cleanly; a socket that just died keeps it.
     const clean = code === CloseCode.NORMAL || code === CloseCode.GOING_AWAY;
+    // Not yet counted when its client closed it or it died; a socket the broker closed or cut was counted then.
+    if (conn.state !== 'closed') this.countClose(code);
     this.forget(conn, !clean, clean);
     conn.clearTimers();
   }
@@ -177,6 +185,10 @@ export class Departures {
     if (!keepsEva) this.release(conn, clean);
     // Kept for a reconnect, but its client has already rejected its waiting writes: none may win unheard.
     else conn.registry?.endWaits();
+  }
+
+  private countClose(code: number): void {
+    this.closes.set(code, (this.closes.get(code) ?? 0) + 1);
   }
 
   /** The grace of an uncleanly dropped socket passed with no reconnect: its eva and registry entries go. */

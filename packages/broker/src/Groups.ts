@@ -36,6 +36,8 @@ export function groupOffer(options: Pick<ResolvedOptions, 'maxGroupsPerSocket' |
  */
 export class Groups {
   private dropped = 0;
+  /** Group deliveries handed to another broker (metrics; a field, bumped per delivery). */
+  forwardedMessages = 0;
 
   constructor(
     private readonly options: Pick<ResolvedOptions, 'maxGroupsPerSocket' | 'maxGroupTargets' | 'relayHighWaterMark' | 'sendBufferLimit'>,
@@ -107,7 +109,7 @@ export class Groups {
         if (this.admits(target, bytes)) this.host.enqueue(target, out, from, frame, payloadStart, payloadEnd);
       } else {
         // Another broker's endpoint (or not connected: then nothing, as for unicast).
-        this.cluster.relay(conn, to, out, (payload ??= frame.subarray(payloadStart, payloadEnd)), true);
+        if (this.cluster.relay(conn, to, out, (payload ??= frame.subarray(payloadStart, payloadEnd)), true)) this.forwardedMessages++;
       }
     }
     return true;

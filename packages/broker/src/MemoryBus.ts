@@ -1,5 +1,5 @@
 import { VnfError } from '@vnf/core';
-import type { Bus, BusMember, BusMessage } from './Bus';
+import type { Bus, BusMember, BusMessage } from '@vnf/protocol';
 
 /**
  * Brokers of one process on one bus: share it (and a Router, and a registry store) between `Broker` instances and
@@ -18,7 +18,9 @@ export class MemoryBus implements Bus {
     return {
       send: (to, message) => this.enqueue(to, message),
       leave: () => {
-        if (this.members.get(node) === receive) this.members.delete(node);
+        if (this.members.get(node) !== receive) return;
+        this.members.delete(node);
+        for (const other of this.members.keys()) this.enqueue(other, { t: 'down', node });
       },
     };
   }

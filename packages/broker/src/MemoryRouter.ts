@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Role } from '@vnf/protocol';
-import type { ClaimResult, RenewedClaim, RouteHolder, Router } from './Router';
+import type { ClaimResult, RenewedClaim, Role, RouteHolder, Router } from '@vnf/protocol';
 
 /** A holder as kept: with when its claim runs out (Infinity: it never does). */
 interface Held extends RouteHolder {

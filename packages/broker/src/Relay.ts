@@ -22,6 +22,14 @@ export interface RelayHost {
  * in one frame.
  */
 export class Relay {
+  /**
+   * Records queued toward sockets of this broker (unicast, each group delivery, records from other brokers) and their
+   * payload bytes; records handed to another broker. Plain fields bumped on the hot path, read by BrokerMetrics at
+   * scrape time: prom-client is never called per message.
+   */
+  relayedMessages = 0;
+  relayedBytes = 0;
+  forwardedMessages = 0;
   private readonly dirty = new Set<ClientConnection>();
   private flushHandle: ReturnType<typeof setImmediate> | null = null;
 
@@ -46,7 +54,10 @@ export class Relay {
     const to = conn.targetEva(frame, evaStart, evaEnd);
     const target = conn.peers.has(to) ? this.host.endpoints.get(to) : undefined;
     if (!target || target.state !== 'ready') {
-      if (this.cluster.relay(conn, to, kind, frame.subarray(payloadStart, payloadEnd))) return;
+      if (this.cluster.relay(conn, to, kind, frame.subarray(payloadStart, payloadEnd))) {
+        this.forwardedMessages++;
+        return;
+      }
       // The connection closed while this message was in flight: at-most-once delivery drops it.
       log('%s -> %s dropped: not connected', conn.eva, to);
       return;
@@ -66,6 +77,8 @@ export class Relay {
   enqueue(target: ClientConnection, kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): void {
     const wasEmpty = target.outbound.isEmpty;
     target.outbound.push(kind, from, source, start, end, this.options.maxPayload);
+    this.relayedMessages++;
+    this.relayedBytes += end - start;
     this.queued(target, wasEmpty);
   }
 
@@ -114,6 +127,8 @@ export class Relay {
   private queue(target: ClientConnection, kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): boolean {
     const wasEmpty = target.outbound.isEmpty;
     target.outbound.push(kind, from, source, start, end, this.options.maxPayload);
+    this.relayedMessages++;
+    this.relayedBytes += end - start;
     const pending = this.queued(target, wasEmpty);
     if (target.state !== 'ready' || pending <= this.options.relayHighWaterMark) return false;
     this.flow.startSlowTimer(target);

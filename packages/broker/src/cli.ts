@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Broker } from './Broker';
-import { DEFAULT_PATH, type BrokerOptions } from './options';
+import { DEFAULT_PATH, type BrokerOptions, type BrokerRedisOptions } from './options';
 
 /** Broker options the command line sets, each as `--kebab-case-name N` (and as its own name in `--config`). */
 const NUMERIC = [
@@ -51,6 +51,10 @@ Starts a VNF broker (relay, signaling and registry) and prints its ws:// URL.
                         flags given on the command line win over it
   --allowed-origins A,B origins browsers may connect from (default: any)
   --trust-proxy N       behind N reverse proxies (true = 1): read the client address from X-Forwarded-For
+  --redis URL           join a cluster on this Redis (redis://host:port): brokers given the same URL
+                        share endpoints, connections and the registry (docs/cluster.md)
+  --redis-key-prefix P  prefix of the cluster's keys (default vnf:); clusters on one Redis differ
+  --node-ttl-ms N       how long a dead broker's lease outlives it before its peers hear it is gone (default 15000)
   --help                show this help
 Limits (0 lifts a limit; see docs/security.md for each and its default):
 ${[...FLAGS.keys()].map((flag) => `  ${flag} N`).join('\n')}
@@ -159,6 +163,15 @@ function applyFlag(args: CliArgs, name: string, value: string): void {
     case '--allowed-origins':
       args.options.allowedOrigins = value.split(',').map((o) => o.trim()).filter(Boolean);
       return;
+    case '--redis':
+      args.options.redis = { ...redisOf(args), url: value };
+      return;
+    case '--redis-key-prefix':
+      args.options.redis = { ...redisOf(args), keyPrefix: value };
+      return;
+    case '--node-ttl-ms':
+      args.options.redis = { ...redisOf(args), nodeTtlMs: integerOf(name, value) };
+      return;
     case '--trust-proxy':
       args.options.trustProxy = value === 'true' ? true : value === 'false' ? false : integerOf(name, value);
       return;
@@ -171,6 +184,12 @@ function applyFlag(args: CliArgs, name: string, value: string): void {
   } else {
     (args.options as Record<string, unknown>)[option] = n;
   }
+}
+
+/** The `redis` option as set so far (by --config or an earlier flag), in its object form. */
+function redisOf(args: CliArgs): BrokerRedisOptions {
+  const { redis } = args.options;
+  return typeof redis === 'string' ? { url: redis } : { url: '', ...redis };
 }
 
 function portOf(value: string): number {

@@ -1,11 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { VnfError, option, optionsSchema, type RegistryAuthorize, type RegistryStore } from '@vnf/core';
 import { DEFAULT_MAX_VALUE_BYTES, MemoryRegistryStore, type MemoryRegistryStoreOptions } from '@vnf/registry';
-import { DEFAULT_MAX_FRAME, type Role } from '@vnf/protocol';
-import type { Bus } from './Bus';
+import { DEFAULT_MAX_FRAME, type Bus, type Role, type Router } from '@vnf/protocol';
+import { RedisCluster } from '@vnf/broker-redis';
 import { MemoryBus } from './MemoryBus';
 import { MemoryRouter } from './MemoryRouter';
-import type { Router } from './Router';
 import { defaultMaxConnections } from './serverLimits';
 
 /** What an RPC method handler learns about its caller. */
@@ -153,6 +152,23 @@ export interface BrokerOptions {
   bus?: Bus;
   /** Extra RPC methods served to every registered socket (names must not start with 'registry.'). Default none. */
   methods?: Record<string, RpcMethod>;
+  /**
+   * Joins a cluster on Redis (docs/cluster.md): the router, the bus and the registry store are then on this Redis,
+   * shared by every broker given the same URL and key prefix, and endpoints on different brokers talk as if on one.
+   * A `redis://` URL, or `{ url, keyPrefix ('vnf:'), nodeTtlMs (15 000) }`. Not with `router`, `bus` or
+   * `registryStore`; `registry` sets the limits of the store on Redis. Default: none, a broker of its own.
+   */
+  redis?: string | BrokerRedisOptions;
+}
+
+/** The `redis` option in full. */
+export interface BrokerRedisOptions {
+  /** `redis://host:port` (or `rediss://` for TLS). */
+  url: string;
+  /** Prefix of every key the cluster writes: brokers of one cluster share it, clusters on one Redis differ. Default 'vnf:'. */
+  keyPrefix?: string;
+  /** How long a broker's lease outlives its last renewal, ms (it renews every third): when a broker dies, its peers on other brokers hear their connections are lost this long after. Default 15 000. */
+  nodeTtlMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -193,6 +209,8 @@ export interface ResolvedOptions {
   bus: Bus;
   claimTtlMs: number;
   methods: Map<string, RpcMethod>;
+  /** The cluster on Redis the `redis` option made (the broker closes it), or null. */
+  cluster: RedisCluster | null;
 }
 
 export const DEFAULT_PATH = '/webbroker/vnf-ws';
@@ -254,6 +272,10 @@ const SCHEMA = optionsSchema(
     claimTtlMs: option.integer({ min: 0, default: 30_000, zeroMeansNoLimit: true }),
     bus: option.object<Bus>({ expected: 'a Bus (join), such as a MemoryBus shared by the brokers', check: (b) => typeof b.join === 'function' }),
     methods: option.object<Record<string, RpcMethod>>({ expected: 'an object of RPC method handlers' }),
+    redis: option.custom<string | BrokerRedisOptions>({
+      check: (r) => isRedisUrl(r) || (typeof r === 'object' && r !== null && isRedisUrl((r as BrokerRedisOptions).url)),
+      expected: "a redis:// URL such as 'redis://127.0.0.1:6379', or { url, keyPrefix, nodeTtlMs }",
+    }),
   },
   {
     derive: (o): ResolvedOptions => {
@@ -278,7 +300,15 @@ const SCHEMA = optionsSchema(
       if (o.registryStore !== undefined && o.registry !== undefined) {
         throw invalid('Give either registryStore or registry (the limits of the default store), not both: set the limits on your store.');
       }
+      if (o.redis !== undefined && (o.router !== undefined || o.bus !== undefined || o.registryStore !== undefined)) {
+        throw invalid('Give either redis (a cluster on Redis makes the router, bus and registry store) or router, bus and registryStore, not both.');
+      }
+      if (o.redis !== undefined && !Number.isFinite(o.claimTtlMs)) {
+        throw invalid("claimTtlMs 0 (claims that never run out) cannot be used with redis: a dead broker's evas would stay claimed forever. Give a TTL such as 30000.");
+      }
       const trustProxy = o.trustProxy === true ? 1 : o.trustProxy === false ? 0 : o.trustProxy;
+      const registryLimits = storeLimits(o.registry ?? {}, maxReplyBytes);
+      const cluster = o.redis === undefined ? null : redisCluster(o.redis, registryLimits);
       return {
         ...o,
         allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : null,
@@ -288,10 +318,11 @@ const SCHEMA = optionsSchema(
         trustProxy,
         clientKey: o.clientKey ?? ((request) => forwardedAddress(request, trustProxy)),
         maxConnections: o.maxConnections ?? defaultMaxConnections(),
-        registryStore: o.registryStore ?? defaultStore(o.registry ?? {}, maxReplyBytes),
-        router: o.router ?? new MemoryRouter(),
-        bus: o.bus ?? new MemoryBus(),
+        registryStore: cluster?.registryStore ?? o.registryStore ?? new MemoryRegistryStore(registryLimits),
+        router: cluster?.router ?? o.router ?? new MemoryRouter(),
+        bus: cluster?.bus ?? o.bus ?? new MemoryBus(),
         methods,
+        cluster,
       };
     },
   },
@@ -305,14 +336,29 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
 /** Room an entry takes in a reply besides its value: its names JSON-escaped at worst, owner, version. */
 const ENTRY_ENVELOPE_BYTES = 6 * 1024;
 
-/** The default store, its values small enough that any entry fits in one reply. */
-function defaultStore(limits: MemoryRegistryStoreOptions, maxReplyBytes: number): MemoryRegistryStore {
+/** The limits of the default store (in memory or on Redis): its values small enough that any entry fits in one reply. */
+function storeLimits(limits: MemoryRegistryStoreOptions, maxReplyBytes: number): MemoryRegistryStoreOptions {
   // With tiny frames the worst-case envelope would leave nothing: a quarter of a reply is kept for the value then.
   const fits = Math.max(Math.floor(maxReplyBytes / 4), maxReplyBytes - 2048 - ENTRY_ENVELOPE_BYTES);
   if (limits.maxValueBytes !== undefined && limits.maxValueBytes > fits) {
     throw invalid(`registry.maxValueBytes (${limits.maxValueBytes}) must be at most ${fits}, so that every entry fits in a reply of maxReplyBytes (${maxReplyBytes}).`);
   }
-  return new MemoryRegistryStore({ maxValueBytes: Math.min(DEFAULT_MAX_VALUE_BYTES, fits), ...limits });
+  return { maxValueBytes: Math.min(DEFAULT_MAX_VALUE_BYTES, fits), ...limits };
+}
+
+function isRedisUrl(value: unknown): value is string {
+  return typeof value === 'string' && /^rediss?:\/\//.test(value);
+}
+
+function redisCluster(redis: string | BrokerRedisOptions, limits: MemoryRegistryStoreOptions): RedisCluster {
+  const { url, ...rest } = typeof redis === 'string' ? { url: redis } : redis;
+  const { maxLogBytes: _ignored, ...registry } = limits;
+  try {
+    return new RedisCluster({ ...rest, redis: url, registry });
+  } catch (err) {
+    // Its options are the broker's: name them as the broker's.
+    throw err instanceof VnfError ? invalid(`redis: ${err.message}`) : err;
+  }
 }
 
 /** The client's address: the socket's, or with `proxies` trusted proxies in front, the one they forwarded. */

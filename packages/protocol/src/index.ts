@@ -5,3 +5,4 @@ export { parseClientMessage, parseBrokerMessage, MAX_TOKEN_LENGTH, MAX_METHOD_LE
 export type { ClientMessage, BrokerMessage, Role, WelcomeGroups, WelcomeLimits } from './messages';
 // The RtcHub data-channel frame format (peer to peer, or relayed as opaque payloads): records without an eva.
 export * as dataChannel from './dataChannel';
+export type { Bus, BusMember, BusMessage, Router, RouteHolder, ClaimResult, RenewedClaim } from './cluster';

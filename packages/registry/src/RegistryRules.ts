@@ -36,7 +36,7 @@ import { serializeValue } from './registryValue';
 import { conflict, holds, readRemoveOptions, readWatchOptions, readWriteOptions } from './registryOptions';
 import { WatchFeed } from './WatchFeed';
 import { CollectionSubscriptions } from './CollectionSubscriptions';
-import { WriteWaiters } from './WriteWaiters';
+import { CHANGED_DURING_PASS, WriteWaiters, type PassState } from './WriteWaiters';
 import { willOf } from './MemoryRegistryStorage';
 import { RoomExpiry } from './RoomExpiry';
 import {
@@ -334,12 +334,18 @@ export class RegistryRules implements RegistryStore {
     // A condition reveals the entry (CONFLICT says its version, `fields` probes its value): asked only of who may read it.
     const readable = access && when !== undefined && this.permit(owner, access, 'read', { collection: key.collection, name: key.name, ...roomField(key.collection) });
     if (readable) await readable;
-    const attempt = async (): Promise<RegistryWriteResult | null> => {
+    const attempt = async (pass?: PassState): Promise<RegistryWriteResult | null | typeof CHANGED_DURING_PASS> => {
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
         // Before the condition, and again at each attempt: a non-member cannot even wait for a room's state, and a
         // waiting member that left the room meanwhile is refused.
         const fields = room && (await this.roomFields(owner, key, room));
         const current = await this.storage.read(key);
+        if (pass) {
+          // Within a pass over waiters, every attempt judges the state the first one saw (first come, first served).
+          const version = current?.version ?? 0;
+          if (pass.version === undefined) pass.version = version;
+          else if (pass.version !== version) return CHANGED_DURING_PASS;
+        }
         if (!holds(when, current)) return waiting.wait ? null : conflict(current);
         if (value === null && !current) throw this.found(key, current);
         const permitted = this.permit(owner, access, 'write', {
@@ -357,16 +363,17 @@ export class RegistryRules implements RegistryStore {
         const outcome = await this.storage.write(key, value, condition, value ? quota : undefined);
         if (outcome.ok) return { status: Global.OK, version: outcome.record.version, revision: outcome.revision };
         if (outcome.reason === 'quota') throw this.quotaError(owner, key.collection, value!, outcome, current);
-        // Another write came between the read and this one: read again.
+        // Another write came between the read and this one: read again (within a pass, the pass starts again).
+        if (pass) return CHANGED_DURING_PASS;
       }
       throw this.contended(key);
     };
-    if (!waiting.wait) return (await attempt())!;
+    if (!waiting.wait) return (await attempt()) as RegistryWriteResult;
     if (waiting.signal?.aborted) throw new VnfError('CANCELLED', `The write of "${key.name}" in "${key.collection}" was cancelled before it started.`);
     // First come first served: a write that finds others waiting for the key queues behind them without trying first.
     if (!this.waiters.has(key)) {
       const now = await attempt();
-      if (now) return now;
+      if (now) return now as RegistryWriteResult;
     }
     return this.waiters.wait(key, attempt, waiting);
   }

@@ -2,9 +2,25 @@ import { VnfError, createLogger, type RegistryKey, type RegistryWriteResult } fr
 
 const log = createLogger('registry:waiters');
 
-/** One write waiting for its condition: `attempt` tries it once more, and resolves null while the condition does not hold. */
+/**
+ * What one pass over a key's waiters has seen of the key: the entry's version at the pass's first attempt (0:
+ * absent). Every later attempt of the pass must find the same version, or the pass starts again from the first
+ * waiter: on a storage where attempts take real time (Redis), a change landing mid-pass would otherwise go to a
+ * waiter behind one that already tried.
+ */
+export interface PassState {
+  version?: number;
+}
+
+/** What an attempt of a pass reports when the key is no longer as the pass first saw it. */
+export const CHANGED_DURING_PASS = 'changed';
+
+/**
+ * One write waiting for its condition: `attempt` tries it once more, and resolves null while the condition does not
+ * hold, or CHANGED_DURING_PASS (writing nothing) when the key is not as `pass` saw it.
+ */
 interface Waiter {
-  attempt(): Promise<RegistryWriteResult | null>;
+  attempt(pass?: PassState): Promise<RegistryWriteResult | null | typeof CHANGED_DURING_PASS>;
   resolve(result: RegistryWriteResult): void;
   reject(error: unknown): void;
   /** Set when the wait was given up while an attempt ran: the attempt's outcome decides (a write that happened is reported). */
@@ -120,13 +136,25 @@ export class WriteWaiters {
     void (async () => {
       do {
         queue.again = false;
+        const seen: PassState = {};
         for (const waiter of [...queue.waiters]) {
           if (!queue.waiters.includes(waiter)) continue;
           waiter.running = true;
           let result: RegistryWriteResult | null = null;
           let failure: unknown = null;
           try {
-            result = await waiter.attempt();
+            const outcome = await waiter.attempt(seen);
+            if (outcome === CHANGED_DURING_PASS) {
+              // The key changed under this pass: the first waiters get the first look at its new state.
+              waiter.running = false;
+              queue.again = true;
+              if (waiter.cancelled) {
+                queue.waiters.splice(queue.waiters.indexOf(waiter), 1);
+                waiter.reject(waiter.cancelled);
+              }
+              break;
+            }
+            result = outcome;
           } catch (err) {
             failure = err ?? new VnfError('INTERNAL', 'A waiting registry write failed.');
           }

@@ -1,4 +1,4 @@
-export { MemoryRegistryStore, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_ENTRIES_PER_OWNER, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_BYTES_PER_OWNER } from './MemoryRegistryStore';
+export { MemoryRegistryStore, STORE_LIMIT_FIELDS, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_ENTRIES_PER_OWNER, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_BYTES_PER_OWNER } from './MemoryRegistryStore';
 export { RegistryRules } from './RegistryRules';
 export type { RegistryLimits } from './RegistryRules';
 export { ENTRY_JSON, PageJson, RawJson, changeEntryJson } from './registryJson';

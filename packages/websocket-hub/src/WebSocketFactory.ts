@@ -1,6 +1,8 @@
 import WebSocket from 'isomorphic-ws';
-import { VnfError, createLogger, option, optionsSchema } from '@vnf/core';
+import { createLogger, option, optionsSchema } from '@vnf/core';
 import { RECONNECT_SCHEMA, type Backoff, type ReconnectOptions } from './backoff';
+import { brokerUrls, sessionScope } from './brokerUrls';
+import { UrlRotation, startIndex, type UrlStart } from './UrlRotation';
 
 const log = createLogger('websocket-hub:factory');
 
@@ -44,7 +46,7 @@ export interface WebSocketFactoryOptions {
    */
   authToken?: string;
   /**
-   * Backoff between reconnect attempts.
+   * Backoff between reconnect attempts; with several URLs it grows once per full round of them.
    * @default { initialDelayMs: 250, maxDelayMs: 10000, factor: 2, jitter: 0.5 }
    */
   reconnect?: ReconnectOptions;
@@ -74,6 +76,14 @@ export interface WebSocketFactoryOptions {
    * @default 20000
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * With several broker URLs: which one the factory's sockets try first. `'random'` (drawn once per factory, so one
+   * factory's endpoints start on the same broker) spreads clients over the brokers without a load balancer; `'first'`
+   * starts with the first URL given (a preferred broker, or a deterministic test). Either way each further attempt
+   * of a socket goes to the next URL in turn.
+   * @default 'random'
+   */
+  urlStart?: UrlStart;
 }
 
 const SCHEMA = optionsSchema('WebSocketFactory', {
@@ -94,10 +104,18 @@ const SCHEMA = optionsSchema('WebSocketFactory', {
     check: (store) => ['getItem', 'setItem', 'removeItem'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function'),
   }),
   heartbeatTimeoutMs: option.number({ above: 0, default: 20_000 }),
+  urlStart: option.enum(['random', 'first'], { default: 'random' }),
 });
 
-/** Creates the sockets of WebSocketHub endpoints and WebSocketRpc channels for one broker URL. */
+/**
+ * Creates the sockets of WebSocketHub endpoints and WebSocketRpc channels, to one broker URL or to the brokers of one
+ * cluster (several URLs: a socket that fails or is lost tries the next one, and its session token takes its eva
+ * over there).
+ */
 export class WebSocketFactory {
+  /** The broker URLs, in the order given. */
+  readonly urls: readonly string[];
+  /** The URL new sockets try first (the only one when one was given). */
   readonly url: string;
   readonly authToken: string | undefined;
   readonly reconnect: Backoff;
@@ -107,14 +125,17 @@ export class WebSocketFactory {
   private readonly protocols: string | string[] | undefined;
   private readonly headers: Record<string, string> | undefined;
   private readonly sessionStore: SessionStore | undefined;
+  private readonly start: number;
+  private readonly sessionPrefix: string;
 
-  constructor(url: string, options: WebSocketFactoryOptions = {}) {
-    if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
-      throw new VnfError('INVALID_ARGUMENT', `WebSocketFactory needs a ws:// or wss:// URL; got ${JSON.stringify(url)}.`);
-    }
+  /** `url`: one ws:// or wss:// URL, or the URLs of the brokers of one cluster (each once). */
+  constructor(url: string | readonly string[], options: WebSocketFactoryOptions = {}) {
+    this.urls = brokerUrls(url, (message) => SCHEMA.invalid(message));
     const resolved = SCHEMA.resolve(options);
     this.sessionStore = resolved.sessionStore;
-    this.url = url;
+    this.start = startIndex(this.urls.length, resolved.urlStart);
+    this.url = this.urls[this.start]!;
+    this.sessionPrefix = `vnf:session:${sessionScope(this.urls)}`;
     this.authToken = resolved.authToken;
     this.reconnect = resolved.reconnect;
     this.handshakeTimeoutMs = resolved.handshakeTimeoutMs;
@@ -141,18 +162,27 @@ export class WebSocketFactory {
     this.useStore((store) => (store.getItem(key) === token ? store.removeItem(key) : undefined));
   }
 
-  /** Opens a new socket to the broker (binaryType 'nodebuffer' with `ws` in Node, 'arraybuffer' in browsers). */
-  create(): VnfSocket {
+  /** A new rotation over the URLs from the factory's start: each channel (one eva and role) has its own. */
+  rotation(): UrlRotation {
+    return new UrlRotation(this.urls, this.start);
+  }
+
+  /**
+   * Opens a new socket to `url` (one of `urls`; the channels pass the one their rotation is at), binaryType
+   * 'nodebuffer' with `ws` in Node, 'arraybuffer' in browsers. A subclass that overrides this should pass `url`
+   * on to `super.create(url)`, or its sockets all go to `this.url`.
+   */
+  create(url: string = this.url): VnfSocket {
     // The third argument is the `ws` options object in Node; browsers ignore it.
     const Ctor = WebSocket as unknown as new (url: string, protocols?: string | string[], options?: object) => VnfSocket;
-    const socket = this.headers ? new Ctor(this.url, this.protocols, { headers: this.headers }) : new Ctor(this.url, this.protocols);
+    const socket = this.headers ? new Ctor(url, this.protocols, { headers: this.headers }) : new Ctor(url, this.protocols);
     // In Node, ws hands over the Buffer it read into: 'arraybuffer' would copy every frame once more.
     socket.binaryType = typeof socket.terminate === 'function' ? 'nodebuffer' : 'arraybuffer';
     return socket;
   }
 
   private sessionKey(role: string, eva: string): string {
-    return `vnf:session:${this.url}:${role}:${eva}`;
+    return `${this.sessionPrefix}:${role}:${eva}`;
   }
 
   /** Storage may throw (quota, private mode, a disabled storage): the token then lives in memory only. */

@@ -13,7 +13,7 @@ export interface ReconnectOptions {
    */
   maxDelayMs?: number;
   /**
-   * Growth per failed attempt (at least 1).
+   * Growth per failed attempt (at least 1); with several broker URLs, per failed round of them (see rotationDelay).
    * @default 2
    */
   factor?: number;
@@ -42,4 +42,14 @@ export const RECONNECT_SCHEMA = optionsSchema(
 export function backoffDelay(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
   const base = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * backoff.factor ** attempt);
   return base * (1 - backoff.jitter * random());
+}
+
+/**
+ * The delay before the next attempt after `failed` failed attempts (0-based) rotating over `urlCount` broker URLs.
+ * The backoff grows once per full round: every URL is tried at the current step before the delay doubles, so a dead
+ * broker in the list does not slow the failover to a live one. Each attempt still waits its jittered delay, so the
+ * clients of a broker that died do not all land on the next one at once. With one URL a round is one attempt.
+ */
+export function rotationDelay(failed: number, urlCount: number, backoff: Backoff, random: () => number = Math.random): number {
+  return backoffDelay(Math.floor(failed / Math.max(1, urlCount)), backoff, random);
 }

@@ -1,5 +1,5 @@
 import { createLogger, VnfError } from '@vnf/core';
-import { backoffDelay } from './backoff';
+import { rotationDelay } from './backoff';
 import {
   CloseCode,
   DEFAULT_MAX_FRAME,
@@ -16,6 +16,7 @@ import {
 import { CallQueue } from './callQueue';
 import { IncomingRecords } from './IncomingRecords';
 import { OutgoingBatch } from './OutgoingBatch';
+import type { UrlRotation } from './UrlRotation';
 import type { VnfSocket, WebSocketFactory } from './WebSocketFactory';
 
 // Module constants: the send path must not go through the re-export's getter on every message.
@@ -62,6 +63,9 @@ export class Channel {
   readonly firstAttempt: Promise<void>;
   private socket: VnfSocket | null = null;
   private session: string | undefined;
+  /** Where this socket's next attempt goes, among the factory's broker URLs. */
+  private readonly rotation: UrlRotation;
+  /** Attempts failed since the last welcome. */
   private attempt = 0;
   private nextCall = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -101,6 +105,7 @@ export class Channel {
       onError: (error) => this.handler.onError(error),
     });
     this.session = factory.loadSession(role, eva);
+    this.rotation = factory.rotation();
   }
 
   start(): void {
@@ -166,10 +171,13 @@ export class Channel {
 
   private openSocket(): void {
     let socket: VnfSocket;
+    // Every attempt, after a failed connect or a lost socket alike, goes to the next broker URL.
+    const url = this.rotation.next();
+    if (this.rotation.size > 1) log('%s: connecting to %s', this.eva, url);
     try {
-      socket = this.factory.create();
+      socket = this.factory.create(url);
     } catch (cause) {
-      this.handler.onError(new VnfError('UNAVAILABLE', `Could not create a socket to ${this.factory.url}: ${String(cause)}`, { cause }));
+      this.handler.onError(new VnfError('UNAVAILABLE', `Could not create a socket to ${url}: ${String(cause)}`, { cause }));
       this.afterSocket(1006, 'create failed');
       return;
     }
@@ -241,7 +249,7 @@ export class Channel {
     this.state = 'down';
     this.settleFirstAttempt();
     this.handler.onDown();
-    const delay = backoffDelay(this.attempt++, this.factory.reconnect);
+    const delay = rotationDelay(this.attempt++, this.rotation.size, this.factory.reconnect);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.openSocket();

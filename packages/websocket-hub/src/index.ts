@@ -1,6 +1,7 @@
 export { WebSocketFactory } from './WebSocketFactory';
 export type { WebSocketFactoryOptions, VnfSocket, SessionStore } from './WebSocketFactory';
 export type { ReconnectOptions } from './backoff';
+export type { UrlStart } from './UrlRotation';
 export { WebSocketHub } from './WebSocketHub';
 export type { WebSocketHubOptions } from './WebSocketHub';
 export { WebSocketEndpoint } from './WebSocketEndpoint';

@@ -23,20 +23,29 @@ class PeerFactory extends WebSocketFactory {
   }
 }
 
-/** A real broker on 127.0.0.1 (port 0) and the stack each peer builds over its own WebSocketHub. */
-export async function startBrokerNetworks(options: { evaGraceMs: number }): Promise<{
-  broker: Broker;
+/** A room network over one broker or over several of one cluster; each member's stack over its own WebSocketHub. */
+export interface BrokerNetworks {
   network(stack: (webSocketHub: WebSocketHub, eva: string) => Hub, options?: { stall?: boolean }): RoomNetwork;
-  close(): Promise<void>;
-}> {
+}
+
+/** A real broker on 127.0.0.1 (port 0) and the stack each peer builds over its own WebSocketHub. */
+export async function startBrokerNetworks(options: { evaGraceMs: number }): Promise<BrokerNetworks & { broker: Broker; close(): Promise<void> }> {
   const broker = new Broker({ evaGraceMs: options.evaGraceMs });
   const { url } = await broker.listen({ port: 0, host: '127.0.0.1' });
+  return { broker, ...brokerNetworks([{ broker, url }]), close: () => broker.close() };
+}
+
+/**
+ * Room networks over these brokers (already listening; several: one cluster): the members go to the brokers in
+ * turn, the first joined on the first broker, the second on the second, so that a room spans every broker.
+ */
+export function brokerNetworks(brokers: readonly { broker: Broker; url: string }[]): BrokerNetworks {
   return {
-    broker,
     network(stack, { stall = true } = {}) {
       const peers = new Map<string, { hub: MultiplexHub; factory: PeerFactory; registry: RegistryClient }>();
       const network: RoomNetwork = {
         open(eva: string) {
+          const { url } = brokers[peers.size % brokers.length];
           const factory = new PeerFactory(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
           const webSocketHub = new WebSocketHub(factory);
           const hub = new MultiplexHub(stack(webSocketHub, eva));
@@ -50,7 +59,8 @@ export async function startBrokerNetworks(options: { evaGraceMs: number }): Prom
           // Cut on the broker's side with no close handshake, and no reconnect: as kill -9 of the peer's process.
           const peer = peers.get(eva)!;
           peer.factory.blocked = true;
-          if (!broker.terminate(eva)) throw new Error(`No socket of ${eva} on the broker to cut.`);
+          // The member's socket (its registry rides it), on whichever broker holds it.
+          if (!brokers.map(({ broker }) => broker.terminate(eva)).some(Boolean)) throw new Error(`No socket of ${eva} on the brokers to cut.`);
         },
         stall(eva: string) {
           const socket = peers.get(eva)!.factory.socket;
@@ -74,6 +84,5 @@ export async function startBrokerNetworks(options: { evaGraceMs: number }): Prom
       }
       return network;
     },
-    close: () => broker.close(),
   };
 }

@@ -1,0 +1,10 @@
+export { RedisCluster } from './RedisCluster';
+export type { RedisClusterOptions } from './RedisCluster';
+export { RedisRouter } from './RedisRouter';
+export type { RedisRouterOptions } from './RedisRouter';
+export { RedisBus } from './RedisBus';
+export type { RedisBusOptions } from './RedisBus';
+export { RedisRegistryStore } from './RedisRegistryStore';
+export type { RedisRegistryStoreOptions } from './RedisRegistryStore';
+export { RedisRegistryStorage } from './RedisRegistryStorage';
+export type { RedisSource } from './connection';
