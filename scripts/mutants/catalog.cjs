@@ -35,6 +35,10 @@ const suites = {
   // hubConformance on SecureHub over InBrowserHub, MarshallerHub, a duplicating UnreliableHub (ordered: false) and a
   // real broker; integrityConformance (tamper, replay, reorder, forgery beneath it; an eva back with another key).
   secure: 'packages/secure-hub/test/conformance.test.ts',
+  // The Router contract on RedisRouter (two routers on one redis-server the test starts).
+  redisRouter: 'packages/broker-redis/test/RedisRouter.test.ts',
+  // The RegistryStorage contract on RedisRegistryStorage (two handles on one prefix, and one on a given client).
+  redisStorage: 'packages/broker-redis/test/RedisRegistryStorage.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -71,6 +75,8 @@ const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
 const roomPresence = 'packages/rooms/src/Presence.ts';
 const secureSession = 'packages/secure-hub/src/TransportSession.ts';
 const secureHandshakes = 'packages/secure-hub/src/Handshakes.ts';
+const redisRouterScripts = 'packages/broker-redis/src/routerScripts.ts';
+const redisStorageScripts = 'packages/broker-redis/src/registry/scripts.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -183,6 +189,9 @@ const mutants = [
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },
   { rule: 'SecureHub reordered records accepted', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: "if (counter < this.nextCounter) return 'replay';", suite: 'secure', expect: 'two ciphertext records swapped yield INTEGRITY' },
   { rule: 'SecureHub pinned key not compared', file: secureHandshakes, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
+  // The cluster on Redis.
+  { rule: 'Redis takeover without the token', file: redisRouterScripts, from: 'if proves(current[3]) then', to: 'if true then', suite: 'redisRouter', expect: 'refuses a claim of a held eva' },
+  { rule: 'Redis write without its condition', file: redisStorageScripts, from: "if not holds then return { 'c', cur } end", to: '', suite: 'redisStorage', expect: 'creates only what is absent' },
   { rule: 'sub-protocol frames reach the app', file: multiplexEndpoint, from: 'else this.dispatch(sourceEva, frame.name, frame.payload);', to: 'else this.deliver(sourceEva, frame.payload);', suite: 'multiplex', expect: 'kept apart both ways' },
 ];
 

@@ -2,7 +2,7 @@ import { createLogger } from '@vnf/core';
 import type { BusMember, BusMessage } from '@vnf/protocol';
 import type { Redis } from 'ioredis';
 import { BatchWriter, MAX_ENTRY_BYTES, readBatch } from './busCodec';
-import { LEASE, LEAVE, REAP } from './busScripts';
+import { ANNOUNCE_LOSS, LEASE, LEAVE, REAP } from './busScripts';
 import type { BusHost } from './RedisBus';
 import { blockingConnection, watchRunId } from './connection';
 
@@ -11,6 +11,8 @@ const log = createLogger('broker-redis:bus');
 const BLOCK_MS = 5_000;
 /** A stream nobody reads (its broker died and no survivor reaped it yet) is deleted after this long. */
 const STREAM_TTL_MS = 60 * 60 * 1000;
+/** How long leaving waits for Redis to take the lease back before it closes its reader anyway (Redis may be down). */
+const LEAVE_TIMEOUT_MS = 1_000;
 
 /**
  * One broker on a RedisBus: its lease, the reader of its stream and the writer of what it sends. A broker that
@@ -30,6 +32,8 @@ export class BusMembership implements BusMember {
   private active = true;
   /** Whether a first lease was granted: a new lease after it means this broker was reaped meanwhile. */
   private leased = false;
+  /** A write to another broker's stream failed: the others must be told this one is down for them. */
+  private lossToAnnounce = false;
   private leaving: Promise<void> | null = null;
   private reading: Promise<void>;
 
@@ -78,7 +82,19 @@ export class BusMembership implements BusMember {
     this.stopWatch();
     const { redis, prefix } = this.host;
     this.leaving = (async () => {
-      await redis.eval(LEAVE, 1, `${prefix}nodes`, `${prefix}bus:`, this.node).catch((err: unknown) => log('%s: leaving failed: %s', this.node, String(err)));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log('%s: Redis did not take the lease back within %d ms; leaving anyway (the lease runs out)', this.node, LEAVE_TIMEOUT_MS);
+          resolve();
+        }, LEAVE_TIMEOUT_MS);
+      });
+      const left = redis.eval(LEAVE, 1, `${prefix}nodes`, `${prefix}bus:`, this.node).then(
+        () => undefined,
+        (err: unknown) => log('%s: leaving failed: %s', this.node, String(err)),
+      );
+      await Promise.race([left, late]);
+      clearTimeout(timer);
       this.reader.disconnect();
       await this.reading;
     })();
@@ -113,9 +129,25 @@ export class BusMembership implements BusMember {
   private writeFailed(targets: string[], reason: string): void {
     log('%s: writing to %s failed: %s', this.node, targets.join(', '), reason);
     for (const node of targets) this.deliver({ t: 'down', node });
+    // The other side must hear it too: until Redis takes the announcement, each lease renewal tries again.
+    this.lossToAnnounce = true;
+    this.announceLoss();
+  }
+
+  /** Tells the live brokers this one is down for them (its connections with them are lost), keeping its lease. */
+  private announceLoss(): void {
+    if (!this.lossToAnnounce) return;
+    const { redis, prefix } = this.host;
+    redis.eval(ANNOUNCE_LOSS, 1, `${prefix}nodes`, `${prefix}bus:`, this.node).then(
+      () => {
+        this.lossToAnnounce = false;
+      },
+      (err: unknown) => log('%s: announcing its lost writes failed: %s', this.node, String(err)),
+    );
   }
 
   private renewLease(): void {
+    this.announceLoss();
     const { redis, prefix, nodeTtlMs } = this.host;
     redis
       .eval(LEASE, 1, `${prefix}nodes`, `${prefix}bus:`, this.node, String(nodeTtlMs))
@@ -137,7 +169,8 @@ export class BusMembership implements BusMember {
     log('%s: %s; its connections with other brokers are lost', this.node, why);
     for (const node of this.peers) this.deliver({ t: 'down', node });
     this.peers.clear();
-    this.lastId = '0-0';
+    // lastId stays: a stream that survived (a restart with its data kept) must not be read again from the start,
+    // and one made anew gets ids from Redis's clock, past the last one read.
   }
 
   private deliver(message: BusMessage): void {

@@ -1,4 +1,5 @@
 import { option, optionsSchema } from '@vnf/core';
+import type { Redis } from 'ioredis';
 import type { MemoryRegistryStoreOptions } from '@vnf/registry';
 import { REDIS_FIELDS, closeConnection, connect, requireRedis, type OwnedConnection, type RedisSource } from './connection';
 import { RedisBus } from './RedisBus';
@@ -41,11 +42,18 @@ export class RedisCluster {
 
   constructor(options: RedisClusterOptions) {
     const { redis, keyPrefix, nodeTtlMs, registry } = SCHEMA.resolve(options);
+    // The store's limits are checked before anything connects: a refused option leaves nothing open.
+    const store = (shared: Redis) => new RedisRegistryStore({ ...registry, redis: shared, keyPrefix });
     this.connection = connect(redis, 'vnf-broker');
     const shared = this.connection.redis;
+    try {
+      this.registryStore = store(shared);
+    } catch (err) {
+      void closeConnection(this.connection);
+      throw err;
+    }
     this.router = new RedisRouter({ redis: shared, keyPrefix });
     this.bus = new RedisBus({ redis: shared, keyPrefix, nodeTtlMs });
-    this.registryStore = new RedisRegistryStore({ ...registry, redis: shared, keyPrefix });
   }
 
   /** Whether Redis answers (a broker's readiness). */

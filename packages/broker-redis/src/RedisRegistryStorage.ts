@@ -192,7 +192,7 @@ export class RedisRegistryStorage implements RegistryStorage {
       lazyConnect: true,
     });
     reader.on('error', (err: Error) => log('registry feed connection to %s: %s', this.where, err.message));
-    this.feed = new ChangeFeed(reader, `${this.prefix}reg:log`, `${this.prefix}reg:rev`);
+    this.feed = new ChangeFeed(reader, `${this.prefix}reg:log`, `${this.prefix}reg:epoch`);
     void this.started().catch(() => undefined);
     this.scheduleReap(this.reapIntervalMs);
   }
@@ -240,6 +240,16 @@ export class RedisRegistryStorage implements RegistryStorage {
   async ownedBy(owner: string): Promise<StoredRecord[]> {
     const stored = (await this.run('a read of an owner', SCRIPTS.ownedBy, [this.prefix, hex(owner)])) as string[];
     return stored.map(decodeRecord).sort((a, b) => compareUnits(a.collection, b.collection) || compareUnits(a.name, b.name));
+  }
+
+  /** The entries the store holds: a counter the write and reaping scripts keep with the records. */
+  async entryCount(): Promise<number> {
+    if (this.closed) throw this.destroyed();
+    try {
+      return Number((await this.redis.get(`${this.prefix}reg:n`)) ?? 0);
+    } catch (err) {
+      throw this.unavailable('a count of the entries', err);
+    }
   }
 
   async revision(): Promise<number> {

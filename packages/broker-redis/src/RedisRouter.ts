@@ -2,9 +2,11 @@ import { createLogger, optionsSchema } from '@vnf/core';
 import type { ClaimResult, RenewedClaim, Role, RouteHolder, Router } from '@vnf/protocol';
 import type { Redis } from 'ioredis';
 import { REDIS_FIELDS, closeConnection, connect, requireRedis, unavailable, watchRunId, type OwnedConnection, type RedisSource } from './connection';
-import { CLAIM, RELEASE, RENEW } from './routerScripts';
+import { CLAIM, RECLAIM, RELEASE, RENEW } from './routerScripts';
 
 const log = createLogger('broker-redis:router');
+/** Claims one script renews or makes again. */
+const CHUNK = 1_000;
 
 export interface RedisRouterOptions {
   /** The Redis holding the routing table: a `redis://` URL (a connection of the router's own) or an ioredis client. */
@@ -82,8 +84,12 @@ export class RedisRouter implements Router {
       const made = this.made.get(this.key(role, eva));
       if (made?.holder.id === id) made.ttlMs = ttlMs;
     }
-    const keys = claims.map(({ role, eva }) => this.key(role, eva));
-    await this.call('a renewal', () => this.redis.eval(RENEW, keys.length, ...keys, ttlArg(ttlMs), ...claims.map((c) => c.id)));
+    // In chunks: one script holds Redis for its whole run, and a call's arguments are bounded (the stack spreads them).
+    for (let at = 0; at < claims.length; at += CHUNK) {
+      const chunk = claims.slice(at, at + CHUNK);
+      const keys = chunk.map(({ role, eva }) => this.key(role, eva));
+      await this.call('a renewal', () => this.redis.eval(RENEW, keys.length, ...keys, ttlArg(ttlMs), ...chunk.map((c) => c.id)));
+    }
   }
 
   async ping(): Promise<void> {
@@ -104,17 +110,13 @@ export class RedisRouter implements Router {
    */
   private async reclaim(): Promise<void> {
     log('Redis restarted: making %d claims again', this.made.size);
-    for (const [key, { holder, ttlMs }] of this.made) {
-      const fields = ['id', holder.id, 'node', holder.node, 'session', holder.session];
-      const made = await this.redis.hsetnx(key, 'id', holder.id).catch(() => 0);
-      if (made !== 1) continue;
+    const made = [...this.made];
+    for (let at = 0; at < made.length; at += CHUNK) {
+      const chunk = made.slice(at, at + CHUNK);
+      const args = chunk.flatMap(([, { holder, ttlMs }]) => [holder.id, holder.node, holder.session, ttlArg(ttlMs)]);
       await this.redis
-        .multi()
-        .hset(key, ...fields)
-        .pexpire(key, Number.isFinite(ttlMs) ? ttlMs : 2 ** 31 - 1)
-        .exec()
-        .catch((err: unknown) => log('reclaiming %s failed: %s', key, String(err)));
-      if (!Number.isFinite(ttlMs)) await this.redis.persist(key).catch(() => 0);
+        .eval(RECLAIM, chunk.length, ...chunk.map(([key]) => key), ...args)
+        .catch((err: unknown) => log('making %d claims again failed: %s', chunk.length, String(err)));
     }
   }
 

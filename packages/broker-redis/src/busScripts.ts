@@ -18,12 +18,31 @@ local function tellDown(node, live)
 end
 `;
 
-/** ARGV: streams prefix, node, lease ms. Grants or renews the node's lease; returns 1 when the node was not live (a new lease). */
-export const LEASE = `${NOW}
+/**
+ * ARGV: streams prefix, node, lease ms. Grants or renews the node's lease; returns 1 when the node was not live (a
+ * new lease). A lease that ran out but was not reaped yet (the broker stalled past it and renews first) is reaped
+ * here, as REAP would: the live brokers are told it is down and its stream goes, so both sides of each connection
+ * with it hear the loss.
+ */
+export const LEASE = `${NOW}${TELL_DOWN}
 local before = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if before and tonumber(before) > now then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  return 0
+end
+if before then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('DEL', ARGV[1] .. ARGV[2])
+  tellDown(ARGV[2], redis.call('ZRANGE', KEYS[1], 0, -1))
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-if before and tonumber(before) > now then return 0 end
 return 1
+`;
+
+/** ARGV: streams prefix, node. The live brokers are told the node is down, its lease kept: what was in flight between them may be lost. */
+export const ANNOUNCE_LOSS = `${TELL_DOWN}
+tellDown(ARGV[2], redis.call('ZRANGE', KEYS[1], 0, -1))
+return 0
 `;
 
 /**

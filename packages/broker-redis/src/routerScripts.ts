@@ -45,3 +45,18 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 `;
+
+/**
+ * KEYS: routes. ARGV: per route its holder id, node, session and ttl. Each route missing (Redis restarted empty) is
+ * made again with its TTL in one step; a route someone claimed meanwhile is left to them.
+ */
+export const RECLAIM = `
+for i, key in ipairs(KEYS) do
+  local at = (i - 1) * 4
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'id', ARGV[at + 1], 'node', ARGV[at + 2], 'session', ARGV[at + 3])
+    if ARGV[at + 4] ~= '' then redis.call('PEXPIRE', key, ARGV[at + 4]) end
+  end
+end
+return 0
+`;

@@ -117,6 +117,33 @@ describeWithRedis('RedisBus', () => {
     }
   });
 
+  it('a broker that stalled past its lease is down for both sides, once, whoever notices first', async () => {
+    const keyPrefix = `bus${prefixes++}:`;
+    const buses = [0, 1].map(() => new RedisBus({ redis: redis.url, keyPrefix, nodeTtlMs: 300 }));
+    const [atA, atB] = [inbox(), inbox()];
+    const a = buses[0].join('a', atA.receive);
+    const b = buses[1].join('b', atB.receive);
+    const client = new Redis(redis.url);
+    try {
+      a.send('b', record(1));
+      b.send('a', { t: 'hold', socket: 'a-1', by: 'b-1' });
+      await atB.until((m) => m.length === 1, 'the record at b');
+      await atA.until((m) => m.length === 1, 'the hold at a');
+      // b's lease ran out as if its process had stalled: whether b renews first or a reaps first, a hears b is
+      // down, and b calls a down (it cannot vouch for what was in flight).
+      await client.zadd(`${keyPrefix}nodes`, 0, 'b');
+      await atA.until((m) => m.some((x) => x.t === 'down' && x.node === 'b'), 'a to hear b is down');
+      await atB.until((m) => m.some((x) => x.t === 'down' && x.node === 'a'), 'b to call a down');
+      // b is live again: a new lease, a second message reaches it.
+      a.send('b', record(2));
+      await atB.until((m) => m.filter((x) => x.t === 'record').length === 2, 'a record after b came back');
+      expect(atA.messages.filter((x) => x.t === 'down' && x.node === 'b')).toHaveLength(1);
+    } finally {
+      await client.quit();
+      for (const bus of buses) await bus.close();
+    }
+  });
+
   it('reports every broker it talked to as down when Redis restarts empty (what was in flight may be gone)', async () => {
     const own = await startRedis();
     const keyPrefix = `bus${prefixes++}:`;

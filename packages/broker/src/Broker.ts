@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
-import { VnfError, createLogger } from '@vnf/core';
+import { VnfError, createLogger, type RegistryStorage, type RegistryStore } from '@vnf/core';
 import { CloseCode, type Role } from '@vnf/protocol';
 import type { MemoryRegistryStore } from '@vnf/registry';
 import { Admission } from './Admission';
@@ -112,8 +112,8 @@ export class Broker {
       connection: (id) => this.connections.get(id),
       connections: () => this.connections.values(),
       send: (conn, message) => this.relay.send(conn, message),
-      deliver: (target, from, kind, payload) => this.relay.deliver(target, Buffer.from(from), kind, payload),
-      deliverFanOut: (target, from, kind, payload) => this.groups.deliverRemote(target, Buffer.from(from), kind, payload),
+      deliver: (target, from, kind, payload) => this.relay.deliver(target, evaBytes(from), kind, payload),
+      deliverFanOut: (target, from, kind, payload) => this.groups.deliverRemote(target, evaBytes(from), kind, payload),
       takenOver: (id) => this.departures.takenOver(id),
       drained: (target) => this.flow.drained(target),
       syncReading: (conn) => conn.syncReading(),
@@ -164,6 +164,8 @@ export class Broker {
         forwardedMessages: () => this.relay.forwardedMessages + this.groups.forwardedMessages,
         fanOutDropped: () => this.groups.dropCount,
         closes: () => this.departures.closes,
+        registryWatches: () => this.budgets.totalWatches,
+        registryEntries: storageOf(this.options.registryStore)?.entryCount?.bind(storageOf(this.options.registryStore)),
       },
       this.options.router,
     );
@@ -363,6 +365,23 @@ export class Broker {
   private assertOpen(): void {
     if (this.closing) throw new VnfError('DESTROYED', 'This broker was closed; create a new Broker.');
   }
+}
+
+/** The storage beneath a store made of RegistryRules over a RegistryStorage (the default ones, in memory or on Redis). */
+function storageOf(store: RegistryStore): RegistryStorage | undefined {
+  const storage = (store as { storage?: RegistryStorage }).storage;
+  return storage && typeof storage.entryCount === 'function' ? storage : undefined;
+}
+
+/** The UTF-8 bytes of an eva; the last one is kept, since records from another broker come in runs from one sender. */
+let lastEva = '';
+let lastEvaBytes = Buffer.alloc(0);
+function evaBytes(eva: string): Buffer {
+  if (eva !== lastEva) {
+    lastEva = eva;
+    lastEvaBytes = Buffer.from(eva);
+  }
+  return lastEvaBytes;
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -19,6 +19,10 @@ export interface BrokerStats {
   fanOutDropped(): number;
   /** Sockets closed by close code, since the broker started. */
   closes(): ReadonlyMap<number, number>;
+  /** Registry watches of this broker's clients. */
+  registryWatches(): number;
+  /** Entries of the registry store (shared by a cluster's brokers), when its storage counts them. */
+  registryEntries: (() => Promise<number>) | undefined;
 }
 
 /** Seconds; a router on the same host answers in well under a millisecond, one across a network in a few. */
@@ -66,6 +70,18 @@ export class BrokerMetrics {
     gauge('vnf_broker_rpc_sockets', 'Registered rpc sockets.', stats.rpcSockets);
     gauge('vnf_broker_connections', 'Open endpoint-to-endpoint connections with at least one end on this broker.', stats.connections);
     gauge('vnf_broker_held_back_senders', 'Sockets not read because a target they relay to is above relayHighWaterMark.', stats.heldBackSenders);
+    gauge('vnf_broker_registry_watches', "Registry watches held by this broker's clients.", stats.registryWatches);
+    const entries = stats.registryEntries;
+    if (entries) {
+      new Gauge({
+        name: 'vnf_broker_registry_entries',
+        help: 'Entries in the registry store (in a cluster: the shared store, the same on every broker).',
+        registers,
+        async collect() {
+          this.set(await entries());
+        },
+      });
+    }
     gauge('vnf_broker_reserved_evas', 'Evas kept for a reconnect after an unclean drop, their grace running.', stats.reservedEvas);
     counter('vnf_broker_relayed_messages_total', 'Records queued toward sockets of this broker (unicast, each group delivery, records from other brokers).', stats.relayedMessages);
     counter('vnf_broker_relayed_bytes_total', 'Payload bytes of vnf_broker_relayed_messages_total.', stats.relayedBytes);

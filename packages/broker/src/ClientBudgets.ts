@@ -47,6 +47,9 @@ export class ClientBudgets {
   /** Bytes of RPC replies each client may still be sent before its sockets are read no further. */
   private readonly replyBytes = new Map<string, TokenBucket>();
 
+  /** Registry watches of every client: the metrics' gauge. */
+  totalWatches = 0;
+
   constructor(private readonly limits: ClientLimits) {}
 
   /** Takes one unit of `what` for `client`; false (nothing taken) when the client is at its limit. */
@@ -54,6 +57,7 @@ export class ClientBudgets {
     const usage = this.usage.get(client) ?? { pending: 0, evas: 0, watches: 0 };
     if (usage[what] >= this.limitOf(what)) return false;
     usage[what] += 1;
+    if (what === 'watches') this.totalWatches++;
     this.usage.set(client, usage);
     return true;
   }
@@ -63,6 +67,7 @@ export class ClientBudgets {
     const usage = this.usage.get(client);
     if (!usage || usage[what] === 0) return;
     usage[what] -= 1;
+    if (what === 'watches') this.totalWatches--;
     if (usage.pending === 0 && usage.evas === 0 && usage.watches === 0) {
       this.usage.delete(client);
       this.controls.delete(client);

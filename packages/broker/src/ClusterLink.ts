@@ -52,6 +52,7 @@ export class ClusterLink {
   /** Acknowledgements to send, per broker, per `sender\0target`: one message per pair per bus read. */
   private readonly acks = new Map<string, Map<string, { socket: string; by: string; bytes: number }>>();
   private acksScheduled = false;
+  private lastAck: { node: string; socket: string; by: string; ack: { bytes: number } } | null = null;
 
   constructor(
     bus: Bus,
@@ -99,7 +100,7 @@ export class ClusterLink {
     const peer = conn.remotes.get(to);
     if (!peer) return false;
     conn.remotes.delete(to);
-    this.closeWindow(conn, peer.socket);
+    this.endFlow(conn, peer.socket, peer.node);
     this.member.send(peer.node, { t: 'lost', from: conn.eva, fromSocket: conn.id, toSocket: peer.socket });
     return true;
   }
@@ -181,9 +182,9 @@ export class ClusterLink {
         const target = this.host.connection(message.toSocket);
         // A late `lost` of an old incarnation never closes the connection a reconnect reopened.
         if (!target || target.remotes.get(message.from)?.socket !== message.fromSocket) return;
+        const peer = target.remotes.get(message.from)!;
         target.remotes.delete(message.from);
-        target.remoteHeldSenders.delete(message.fromSocket);
-        this.closeWindow(target, message.fromSocket);
+        this.endFlow(target, message.fromSocket, peer.node);
         this.host.send(target, { t: 'lost', from: message.from });
         return;
       }
@@ -191,6 +192,8 @@ export class ClusterLink {
       case 'release': {
         const sender = this.host.connection(message.socket);
         if (!sender) return;
+        // A hold that crossed the connection's end (its `lost`) would keep the sender unread forever: only peers hold.
+        if (message.t === 'hold' && !hasRemotePeer(sender, message.by)) return;
         if (message.t === 'hold') sender.heldRemotely.add(message.by);
         else sender.heldRemotely.delete(message.by);
         this.host.syncReading(sender);
@@ -214,24 +217,38 @@ export class ClusterLink {
    * Broker `node` is gone: every connection with a socket of it is lost (told once, as a `lost` from it would be),
    * holds it placed are lifted and the opens waiting for its answer are refused.
    */
-  /** The connection of `conn` with `peerSocket` ended: its window is gone, and so is the hold it placed. */
-  private closeWindow(conn: ClientConnection, peerSocket: string): void {
+  /**
+   * The connection of `conn` with `peerSocket` (on `peerNode`) ended: its window goes, the holds the peer placed on
+   * `conn` are lifted, and a hold `conn` placed on the peer is released (else the peer would stay unread).
+   */
+  private endFlow(conn: ClientConnection, peerSocket: string, peerNode: string): void {
     this.windows.drop(conn.id, peerSocket);
-    if (conn.heldRemotely.delete(windowHold(peerSocket))) this.host.syncReading(conn);
+    const windowLifted = conn.heldRemotely.delete(windowHold(peerSocket));
+    const holdLifted = conn.heldRemotely.delete(peerSocket);
+    if (windowLifted || holdLifted) this.host.syncReading(conn);
+    if (conn.remoteHeldSenders.delete(peerSocket)) this.member.send(peerNode, { t: 'release', socket: peerSocket, by: conn.id });
   }
 
   /** Counts `bytes` of `socket` (on broker `node`) delivered to `by`, acknowledged once this bus read is done. */
   private acknowledge(node: string, socket: string, by: string, bytes: number): void {
+    // Records come in runs of one pair: the run's acknowledgement is counted without a lookup.
+    const last = this.lastAck;
+    if (last && last.socket === socket && last.by === by && last.node === node) {
+      last.ack.bytes += bytes;
+      return;
+    }
     let pairs = this.acks.get(node);
     if (!pairs) this.acks.set(node, (pairs = new Map()));
     const key = `${socket}\u0000${by}`;
-    const ack = pairs.get(key);
+    let ack = pairs.get(key);
     if (ack) ack.bytes += bytes;
-    else pairs.set(key, { socket, by, bytes });
+    else pairs.set(key, (ack = { socket, by, bytes }));
+    this.lastAck = { node, socket, by, ack };
     if (this.acksScheduled) return;
     this.acksScheduled = true;
     queueMicrotask(() => {
       this.acksScheduled = false;
+      this.lastAck = null;
       for (const [to, batch] of this.acks) for (const ack of batch.values()) this.member.send(to, { t: 'ack', ...ack });
       this.acks.clear();
     });
@@ -255,4 +272,10 @@ export class ClusterLink {
     for (const [id, open] of this.pending) if (open.toNode === node) this.answered(id, false);
     log('broker %s is down: its connections are lost', node);
   }
+}
+
+/** Whether `conn` has a connection with socket `socket` of another broker. */
+function hasRemotePeer(conn: ClientConnection, socket: string): boolean {
+  for (const peer of conn.remotes.values()) if (peer.socket === socket) return true;
+  return false;
 }

@@ -306,6 +306,10 @@ const SCHEMA = optionsSchema(
       if (o.redis !== undefined && !Number.isFinite(o.claimTtlMs)) {
         throw invalid("claimTtlMs 0 (claims that never run out) cannot be used with redis: a dead broker's evas would stay claimed forever. Give a TTL such as 30000.");
       }
+      const nodeTtlMs = typeof o.redis === 'object' ? (o.redis.nodeTtlMs ?? 15_000) : 15_000;
+      if (o.redis !== undefined && o.claimTtlMs <= nodeTtlMs) {
+        throw invalid(`claimTtlMs (${o.claimTtlMs}) must be longer than redis.nodeTtlMs (${nodeTtlMs}): a dead broker's peers must hear it is gone before its evas are free.`);
+      }
       const trustProxy = o.trustProxy === true ? 1 : o.trustProxy === false ? 0 : o.trustProxy;
       const registryLimits = storeLimits(o.registry ?? {}, maxReplyBytes);
       const cluster = o.redis === undefined ? null : redisCluster(o.redis, registryLimits);

@@ -7,7 +7,7 @@ import { register } from 'prom-client';
 import { until, uniqueEva } from '@vnf/conformance';
 import { PROTOCOL_VERSION } from '@vnf/protocol';
 import { WebSocketFactory, WebSocketHub } from '@vnf/websocket-hub';
-import { MemoryRegistryStore } from '@vnf/registry';
+import { MemoryRegistryStore, WebSocketRegistryClient } from '@vnf/registry';
 import { Broker, MemoryBus, MemoryRouter, type Router } from '../src';
 import { startBroker, type Running } from './fixture';
 import { RawClient, rawPair } from './rawClient';
@@ -139,6 +139,30 @@ describe('GET /metrics', () => {
       expect(text).not.toContain('metrics-');
       expect(text).not.toContain('127.0.0.1');
     }
+  });
+
+  it('counts registry entries and watches as they come and go', async () => {
+    running = await startBroker();
+    const { port } = running;
+    const before = await scrape(port);
+    expect(value(before.families, 'vnf_broker_registry_entries')).toBe(0);
+    expect(value(before.families, 'vnf_broker_registry_watches')).toBe(0);
+    const hub = hubOn(running.url);
+    const owner = hub.openEndpoint(uniqueEva('metrics-owner'));
+    await owner.firstAttempt;
+    const registry = new WebSocketRegistryClient(owner.getWebSocketRpc());
+    await registry.createEntry({ collection: 'metrics', name: 'one' }, 1);
+    await registry.createEntry({ collection: 'metrics', name: 'two' }, 2);
+    const stop = await registry.watch('metrics', () => undefined);
+    const during = await scrape(port);
+    expect(value(during.families, 'vnf_broker_registry_entries')).toBe(2);
+    expect(value(during.families, 'vnf_broker_registry_watches')).toBe(1);
+    await stop();
+    await registry.deleteEntry({ collection: 'metrics', name: 'one' });
+    const after = await scrape(port);
+    expect(value(after.families, 'vnf_broker_registry_entries')).toBe(1);
+    expect(value(after.families, 'vnf_broker_registry_watches')).toBe(0);
+    await registry.close();
   });
 
   it('counts a sender held back by a receiver that stopped reading, until it drains', async () => {

@@ -111,4 +111,6 @@ export interface RegistryStorage {
   endLease(owner: string): Promise<void>;
   /** Releases timers and connections. */
   close(): Promise<void>;
+  /** How many entries the store holds (the broker's `vnf_broker_registry_entries`); optional. */
+  entryCount?(): Promise<number>;
 }

@@ -100,6 +100,12 @@ export class MemoryRegistryStorage implements RegistryStorage {
     return this.current;
   }
 
+  async entryCount(): Promise<number> {
+    let count = 0;
+    for (const records of this.collections.values()) count += records.size;
+    return count;
+  }
+
   async changesSince(revision: number, limit: number): Promise<ChangesSince> {
     const log = this.log;
     const oldest = this.logStart < log.length ? log[this.logStart].revision : this.current + 1;

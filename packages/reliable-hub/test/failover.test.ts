@@ -2,33 +2,15 @@
 // registry store, as packages/broker/test/cluster.test.ts sets them up): the broker under one side dies mid-stream,
 // that side's socket fails over to the other broker keeping its eva, and ReliableHub restores the connection with
 // every message delivered once, in order.
-import { Broker, MemoryBus, MemoryRouter, type ClaimResult, type RenewedClaim, type RouteHolder, type Router } from '@vnf/broker';
-import type { Role } from '@vnf/protocol';
+import { Broker, MemoryBus, MemoryRouter } from '@vnf/broker';
 import { MemoryRegistryStore } from '@vnf/registry';
 import { ReliableHub } from '@vnf/reliable-hub';
 import { WebSocketFactory, WebSocketHub, type VnfSocket, type WebSocketEndpoint } from '@vnf/websocket-hub';
+import { SeverableRouter } from '../../websocket-hub/test/clusterFixture';
 import { firstDifference, record, until } from './helpers';
 
 const FAST_RECONNECT = { initialDelayMs: 20, maxDelayMs: 200 };
 const N = 300;
-
-/** One broker's view of the shared router; once severed its writes reach nobody, as a dead process's do not. */
-class SeverableRouter implements Router {
-  severed = false;
-  constructor(private readonly shared: Router) {}
-  claim(role: Role, eva: string, holder: RouteHolder, proof: string | undefined, ttlMs?: number): Promise<ClaimResult> {
-    return this.severed ? Promise.resolve({ outcome: 'in-use' }) : this.shared.claim(role, eva, holder, proof, ttlMs);
-  }
-  lookup(role: Role, eva: string): Promise<RouteHolder | undefined> {
-    return this.shared.lookup(role, eva);
-  }
-  release(role: Role, eva: string, holderId: string): Promise<void> {
-    return this.severed ? Promise.resolve() : this.shared.release(role, eva, holderId);
-  }
-  renew(claims: readonly RenewedClaim[], ttlMs: number): Promise<void> {
-    return this.severed ? Promise.resolve() : this.shared.renew(claims, ttlMs);
-  }
-}
 
 /** A WebSocketHub that keeps the endpoints ReliableHub opens on it, to wait for their registration. */
 class TappedHub extends WebSocketHub {
@@ -85,7 +67,7 @@ it('restores the connection across a broker that dies: the received sequence is 
 
   // Broker one dies: its router writes stop (alice's claim stays), alice's socket is cut without a close frame,
   // and the broker goes. The second half is sent while alice's socket is dead or reconnecting.
-  dying.severed = true;
+  dying.sever();
   expect(one.terminate('alice')).toBe(true);
   for (let i = N / 2; i < N; i++) alice.send('bob', String(i));
   await one.close();

@@ -7,7 +7,7 @@ import type { Role } from '@vnf/protocol';
 import { MemoryRegistryStore } from '@vnf/registry';
 
 /** One broker's view of the shared router; once severed, its writes reach nobody (a dead process writes nothing). */
-class SeverableRouter implements Router {
+export class SeverableRouter implements Router {
   private severed = false;
 
   constructor(private readonly shared: Router) {}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { callUserListener, createLogger, type ErrorEmitter, type StorageChange } from '@vnf/core';
 import type { Redis } from 'ioredis';
 import { decodeChange } from './codec';
@@ -39,12 +40,16 @@ export class ChangeFeed {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   /** Set when the connection (re)connected: the store may have restarted meanwhile. */
-  private check = false;
+  private check = true;
+  /** The run id of the Redis the cursor belongs to, and the store's epoch there. */
+  private runId: string | undefined;
+  private epoch: string | undefined;
 
   constructor(
     private readonly reader: Redis,
     private readonly logKey: string,
-    private readonly revisionKey: string,
+    /** A random value set once per store: an empty restart loses it, a restart with its data keeps it. */
+    private readonly epochKey: string,
   ) {
     reader.on('ready', () => {
       this.check = true;
@@ -129,11 +134,25 @@ export class ChangeFeed {
     }
   }
 
-  /** A store whose revision is below what was told restarted empty: read its new log from the start. */
+  /**
+   * A Redis of another run (INFO's run_id changed) restarted: its log is read from the start. The run id, not the
+   * revision, tells: other brokers may have written past this cursor already, and a replica a little behind is no
+   * restart.
+   */
   private async checkRestart(): Promise<void> {
-    const stored = Number((await this.reader.call('GET', this.revisionKey)) ?? 0);
-    if (stored >= this.cursor) return;
-    log('the registry store is at revision %d, behind the %d told here: Redis restarted; reading its log from the start', stored, this.cursor);
+    const info = String(await this.reader.call('INFO', 'server'));
+    const runId = /run_id:(\w+)/.exec(info)?.[1];
+    const before = this.runId;
+    this.runId = runId;
+    await this.reader.call('SET', this.epochKey, randomBytes(8).toString('hex'), 'NX');
+    const epoch = String(await this.reader.call('GET', this.epochKey));
+    const known = this.epoch;
+    this.epoch = epoch;
+    if (before === undefined || runId === before || known === undefined || epoch === known) {
+      // The same Redis, or one restarted with its data (persistence): the log goes on where it was.
+      return;
+    }
+    log('Redis restarted empty (run id %s; %d changes told here): reading its new log from the start', runId, this.cursor);
     this.cursor = 0;
     // Writes waiting on revisions of the old store will never see them.
     this.release(true);

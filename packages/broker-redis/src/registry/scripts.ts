@@ -34,6 +34,7 @@ local function serialize(v, r, b, c, ret, oh, st, ws)
   return table.concat({ n2s(v), n2s(r), n2s(b), n2s(c), ret and '1' or '0', oh, st, ws }, '\\n')
 end
 local function link(coll, name, rec, p)
+  redis.call('INCR', P .. 'n')
   redis.call('HSET', P .. 'r:' .. coll, name, rec)
   redis.call('ZADD', P .. 'i:' .. coll, 0, name)
   if p.ret then
@@ -45,6 +46,7 @@ local function link(coll, name, rec, p)
   end
 end
 local function unlink(coll, name, p)
+  redis.call('DECR', P .. 'n')
   redis.call('HDEL', P .. 'r:' .. coll, name)
   redis.call('ZREM', P .. 'i:' .. coll, name)
   if p.ret then
