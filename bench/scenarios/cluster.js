@@ -21,6 +21,7 @@ const { floors } = require('../lib/redis-floor');
 const { median, percentile, now, withTimeout, messagePool } = require('../lib/measure');
 const { row, atLeast, atMost } = require('../lib/rows');
 const { pinTogether } = require('../lib/affinity');
+const { loadVnf } = require('../lib/vnf');
 
 const pool = messagePool(100);
 const range = (values) => [Math.min(...values), Math.max(...values)];
@@ -174,6 +175,69 @@ async function crossProcess({ quick, log, redis }) {
   }
 }
 
+/**
+ * Bulk: one sender paced only by its hub's backpressure (it writes while bufferedAmount is at most highWaterMark,
+ * then waits for drain), as a bulk transfer writes, without the acknowledgement window of the runs above (which
+ * makes them latency-bound: a round trip across the cluster is several times one broker's). Sender and receiver
+ * are both in this process, for one broker and for the cluster alike; reps interleaved, medians.
+ */
+async function bulk({ quick, log, redis }) {
+  const { WebSocketFactory, WebSocketHub } = loadVnf('websocket-hub', ['WebSocketFactory', 'WebSocketHub']);
+  const total = quick ? 20_000 : 1_000_000;
+  const reps = quick ? 1 : 3;
+  const message = pool[0];
+  const once = async (urls) => {
+    const hubs = urls.map((url) => new WebSocketHub(new WebSocketFactory(url)));
+    try {
+      const a = hubs[0].openEndpoint(`bulk-a-${nextTag()}`);
+      const b = hubs[1].openEndpoint(`bulk-b-${nextTag()}`);
+      await Promise.all([a.firstAttempt, b.firstAttempt]);
+      const opened = await a.openConnection(b.eva);
+      if (opened.status !== 'CONNECTED') throw new Error(`bulk: ${opened.status} ${opened.reason}`);
+      let received = 0;
+      const done = new Promise((resolve) => {
+        b.onMessage = () => {
+          if (++received === total) resolve();
+        };
+      });
+      const started = now();
+      let sent = 0;
+      const pump = () => {
+        while (sent < total && a.bufferedAmount(b.eva) <= hubs[0].highWaterMark) {
+          a.send(b.eva, message);
+          sent++;
+        }
+        if (sent < total) a.once('drain', pump);
+      };
+      pump();
+      await withTimeout(done, 120_000, 'bulk: the receiver to get every message');
+      return total / ((now() - started) / 1000);
+    } finally {
+      await Promise.all(hubs.map((hub) => hub.close()));
+    }
+  };
+  const started = [];
+  const rates = {};
+  try {
+    for (const system of systems.filter((x) => x.client === 'WebSocketHub')) {
+      const servers = await system.start(redis, nextTag());
+      started.push({ system, servers });
+      await once(servers.urls); // warm-up
+    }
+    for (let r = 0; r < reps; r++) {
+      for (let i = 0; i < started.length; i++) {
+        const { system, servers } = started[(i + r) % started.length];
+        const rate = await once(servers.urls);
+        (rates[system.name] = rates[system.name] || []).push(rate);
+        log(`bulk rep ${r + 1} ${system.name}: ${rate.toFixed(0)} msg/s`);
+      }
+    }
+  } finally {
+    for (const { servers } of started) for (const server of Object.values(servers.servers)) await server.close();
+  }
+  return Object.fromEntries(Object.entries(rates).map(([name, list]) => [name, { rate: median(list), range: range(list) }]));
+}
+
 /** What the cluster left in Redis: its keys (and stream entries not yet trimmed), Redis's memory. */
 async function redisState(redis, prefix = 'bench:') {
   const memory = await redis.memory();
@@ -187,6 +251,7 @@ exports.run = async ({ quick, log }) => {
   try {
     const redisAtStart = await redisState(redis);
     const cross = await crossProcess({ quick, log, redis });
+    const bulkRates = await bulk({ quick, log, redis });
     const redisAfterThroughput = await redisState(redis);
     log(`redis after the throughput runs: ${redisAfterThroughput.keys} bench: keys, ${redisAfterThroughput.streamEntries} stream entries left, used_memory ${(redisAfterThroughput.usedMemory / 2 ** 20).toFixed(1)} MiB (peak ${(redisAfterThroughput.usedMemoryPeak / 2 ** 20).toFixed(1)} MiB), RSS ${(redisAfterThroughput.usedMemoryRss / 2 ** 20).toFixed(1)} MiB`);
 
@@ -261,6 +326,16 @@ exports.run = async ({ quick, log }) => {
       rows.push(row({ ...common, metric, unit: 'msg/s', value: vnfOr(at(CLUSTER), 'rate'), baseline: base('one broker', at('one broker'), 'rate'), target: first ? atLeast(0.7, '≥ 0.7× one broker') : undefined }));
       rows.push(row({ ...common, metric, unit: 'msg/s', value: vnfOr(at(CLUSTER), 'rate'), baseline: base('socket.io-redis', at('socket.io-redis'), 'rate'), target: first ? atLeast(1.5, '≥ 1.5× socket.io-redis') : undefined }));
     }
+    rows.push(
+      row({
+        ...common,
+        metric: '100 B bulk A → B, paced by backpressure (drain), sender and receiver in one process',
+        unit: 'msg/s',
+        value: bulkRates['VNF cluster'] ? bulkRates['VNF cluster'].rate : 'failed',
+        baseline: { name: 'one broker', value: bulkRates['one broker'] ? bulkRates['one broker'].rate : null },
+        target: atLeast(0.7, '≥ 0.7× one broker'),
+      }),
+    );
     const w = `@${cross.windows[0]}`;
     const cl = summary[`${CLUSTER}${w}`];
     const one = summary[`one broker${w}`];
@@ -295,7 +370,7 @@ exports.run = async ({ quick, log }) => {
     }
     return {
       rows,
-      details: { crossProcess: cross, samples, rounds, pinned: Boolean(restore), rtt: results, unavailable, redis: { version: redis.version, atStart: redisAtStart, afterThroughput: redisAfterThroughput, atEnd: redisAtEnd } },
+      details: { crossProcess: cross, bulk: bulkRates, samples, rounds, pinned: Boolean(restore), rtt: results, unavailable, redis: { version: redis.version, atStart: redisAtStart, afterThroughput: redisAfterThroughput, atEnd: redisAtEnd } },
     };
   } finally {
     for (const { pair: p, servers } of live) {

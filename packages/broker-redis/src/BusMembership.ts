@@ -11,6 +11,10 @@ const log = createLogger('broker-redis:bus');
 const BLOCK_MS = 5_000;
 /** A stream nobody reads (its broker died and no survivor reaped it yet) is deleted after this long. */
 const STREAM_TTL_MS = 60 * 60 * 1000;
+const EXPIRY_REFRESH_MS = 60 * 1000;
+/** Read entries are trimmed at most this often (a command less per read on a busy stream), or past TRIM_ENTRIES. */
+const TRIM_EVERY_MS = 50;
+const TRIM_ENTRIES = 256;
 /** How long leaving waits for Redis to take the lease back before it closes its reader anyway (Redis may be down). */
 const LEAVE_TIMEOUT_MS = 1_000;
 
@@ -25,6 +29,11 @@ export class BusMembership implements BusMember {
   private readonly entries = new Map<string, Buffer[]>();
   /** The brokers this one sent to or heard from: the ones to call down when this one lost track. */
   private readonly peers = new Set<string>();
+  /** When this broker last set the expiry of each stream it writes to. */
+  private readonly expirySetAt = new Map<string, number>();
+  private trimmedAt = 0;
+  private readSinceTrim = 0;
+  private trimTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly leaseTimer: ReturnType<typeof setInterval>;
   private readonly stopWatch: () => void;
   private flushScheduled = false;
@@ -79,6 +88,8 @@ export class BusMembership implements BusMember {
     this.flush();
     this.active = false;
     clearInterval(this.leaseTimer);
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = null;
     this.stopWatch();
     const { redis, prefix } = this.host;
     this.leaving = (async () => {
@@ -112,7 +123,12 @@ export class BusMembership implements BusMember {
       const full = this.entries.get(node) ?? [];
       if (batch.bytes > 0) full.push(batch.take());
       for (const entry of full) pipeline.xadd(stream, '*', 'm', entry);
-      pipeline.pexpire(stream, STREAM_TTL_MS);
+      // The safety net's expiry is refreshed once a minute per stream, not with every write (a command less a tick).
+      const now = Date.now();
+      if ((this.expirySetAt.get(node) ?? 0) + EXPIRY_REFRESH_MS <= now) {
+        this.expirySetAt.set(node, now);
+        pipeline.pexpire(stream, STREAM_TTL_MS);
+      }
       targets.push(node);
     }
     this.pending.clear();
@@ -182,6 +198,17 @@ export class BusMembership implements BusMember {
     }
   }
 
+  /** Trims what was read from this broker's stream. */
+  private trim(): void {
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = null;
+    this.trimmedAt = Date.now();
+    this.readSinceTrim = 0;
+    if (!this.active || this.lastId === '0-0') return;
+    const stream = `${this.host.prefix}bus:${this.node}`;
+    this.host.redis.xtrim(stream, 'MINID', nextId(this.lastId)).catch((err: unknown) => log('%s: trimming failed: %s', this.node, String(err)));
+  }
+
   private async read(): Promise<void> {
     const stream = `${this.host.prefix}bus:${this.node}`;
     while (this.active) {
@@ -210,8 +237,15 @@ export class BusMembership implements BusMember {
           }
         }
       }
-      // What was read is trimmed away: a stream holds only what its broker has not read yet.
-      this.host.redis.xtrim(stream, 'MINID', nextId(this.lastId)).catch((err: unknown) => log('%s: trimming failed: %s', this.node, String(err)));
+      // What was read is trimmed away: a stream holds only what its broker has not read yet (and at most a few
+      // milliseconds' or TRIM_ENTRIES entries' worth of what it has).
+      this.readSinceTrim += reply.reduce((sum, [, entries]) => sum + entries.length, 0);
+      if (this.readSinceTrim >= TRIM_ENTRIES || Date.now() - this.trimmedAt >= TRIM_EVERY_MS) this.trim();
+      else if (!this.trimTimer) {
+        // The tail is trimmed a moment later, so that a stream a busy broker has read does not keep it.
+        this.trimTimer = setTimeout(() => this.trim(), TRIM_EVERY_MS);
+        this.trimTimer.unref?.();
+      }
     }
   }
 }

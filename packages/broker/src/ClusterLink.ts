@@ -49,9 +49,11 @@ export class ClusterLink {
   private readonly pending = new Map<number, PendingOpen>();
   private nextOpen = 1;
   private readonly windows: RemoteWindows;
-  /** Acknowledgements to send, per broker, per `sender\0target`: one message per pair per bus read. */
+  /** Bytes received and not yet acknowledged, per broker, per `sender\0target`. */
   private readonly acks = new Map<string, Map<string, { socket: string; by: string; bytes: number }>>();
-  private acksScheduled = false;
+  /** Pairs whose bytes reached `ackBytes`: acknowledged once this bus read is done. */
+  private readonly dueAcks: { node: string; key: string }[] = [];
+  private readonly ackBytes: number;
   private lastAck: { node: string; socket: string; by: string; ack: { bytes: number } } | null = null;
 
   constructor(
@@ -59,6 +61,7 @@ export class ClusterLink {
     private readonly host: ClusterHost,
   ) {
     this.windows = new RemoteWindows(host.windowBytes);
+    this.ackBytes = Math.max(1, Math.floor(host.windowBytes / 4));
     this.member = bus.join(host.node, (message) => this.receive(message));
   }
 
@@ -214,10 +217,6 @@ export class ClusterLink {
   }
 
   /**
-   * Broker `node` is gone: every connection with a socket of it is lost (told once, as a `lost` from it would be),
-   * holds it placed are lifted and the opens waiting for its answer are refused.
-   */
-  /**
    * The connection of `conn` with `peerSocket` (on `peerNode`) ended: its window goes, the holds the peer placed on
    * `conn` are lifted, and a hold `conn` placed on the peer is released (else the peer would stay unread).
    */
@@ -227,34 +226,57 @@ export class ClusterLink {
     const holdLifted = conn.heldRemotely.delete(peerSocket);
     if (windowLifted || holdLifted) this.host.syncReading(conn);
     if (conn.remoteHeldSenders.delete(peerSocket)) this.member.send(peerNode, { t: 'release', socket: peerSocket, by: conn.id });
+    // What `conn` received from the peer and did not acknowledge yet is owed to nobody now.
+    this.acks.get(peerNode)?.delete(`${peerSocket}\u0000${conn.id}`);
+    if (this.lastAck?.socket === peerSocket && this.lastAck.by === conn.id) this.lastAck = null;
   }
 
-  /** Counts `bytes` of `socket` (on broker `node`) delivered to `by`, acknowledged once this bus read is done. */
+  /**
+   * Counts `bytes` of `socket` (on broker `node`) delivered to `by`. A pair is acknowledged once its bytes reach a
+   * quarter of the window, at the end of this bus read: a trickle (a ping, a chat) costs no bus message of its own
+   * (it never nears its window), and a bulk sender is read again long before its window runs out.
+   */
   private acknowledge(node: string, socket: string, by: string, bytes: number): void {
-    // Records come in runs of one pair: the run's acknowledgement is counted without a lookup.
+    // Records come in runs of one pair: the run's count grows without a lookup.
+    let ack: { bytes: number };
+    let key: string;
     const last = this.lastAck;
     if (last && last.socket === socket && last.by === by && last.node === node) {
-      last.ack.bytes += bytes;
-      return;
+      ack = last.ack;
+      key = '';
+    } else {
+      let pairs = this.acks.get(node);
+      if (!pairs) this.acks.set(node, (pairs = new Map()));
+      key = `${socket}\u0000${by}`;
+      let found = pairs.get(key);
+      if (!found) pairs.set(key, (found = { socket, by, bytes: 0 }));
+      ack = found;
+      this.lastAck = { node, socket, by, ack };
     }
-    let pairs = this.acks.get(node);
-    if (!pairs) this.acks.set(node, (pairs = new Map()));
-    const key = `${socket}\u0000${by}`;
-    let ack = pairs.get(key);
-    if (ack) ack.bytes += bytes;
-    else pairs.set(key, (ack = { socket, by, bytes }));
-    this.lastAck = { node, socket, by, ack };
-    if (this.acksScheduled) return;
-    this.acksScheduled = true;
+    const before = ack.bytes;
+    ack.bytes += bytes;
+    if (before >= this.ackBytes || ack.bytes < this.ackBytes) return;
+    this.dueAcks.push({ node, key: key || `${socket}\u0000${by}` });
+    if (this.dueAcks.length > 1) return;
     queueMicrotask(() => {
-      this.acksScheduled = false;
       this.lastAck = null;
-      for (const [to, batch] of this.acks) for (const ack of batch.values()) this.member.send(to, { t: 'ack', ...ack });
-      this.acks.clear();
+      for (const due of this.dueAcks.splice(0)) {
+        const pairs = this.acks.get(due.node);
+        const owed = pairs?.get(due.key);
+        if (!pairs || !owed) continue;
+        pairs.delete(due.key);
+        this.member.send(due.node, { t: 'ack', ...owed });
+      }
     });
   }
 
+  /**
+   * Broker `node` is gone: every connection with a socket of it is lost (told once, as a `lost` from it would be),
+   * holds it placed are lifted and the opens waiting for its answer are refused.
+   */
   private nodeDown(node: string): void {
+    this.acks.delete(node);
+    this.lastAck = null;
     if (node === this.host.node) return;
     const ofNode = (socket: string) => socket.startsWith(`${node}-`);
     for (const conn of this.host.connections()) {
