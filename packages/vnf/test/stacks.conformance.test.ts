@@ -20,10 +20,12 @@ const cutTransport = (endpoint: { eva: string }): void => {
   broker.terminate(endpoint.eva);
 };
 const chaos = { seed, drop: 0.1, duplicate: 0.05, reorder: 0.05 };
+/** As in packages/reliable-hub/test/conformance.test.ts: ten failed attempts in a row of one message (p ≈ 6e-8) fit in it. */
+const CHAOS_TIMEOUT_MS = 20_000;
 
 hubConformance(`ReliableHub(UnreliableHub(WebSocketHub)) seed=${seed}`, {
   createHub: () => new Vnf.ReliableHub(new Vnf.UnreliableHub(new Vnf.WebSocketHub(factory()), chaos)),
-  timeoutMs: 10_000,
+  timeoutMs: CHAOS_TIMEOUT_MS,
   messageCount: 100,
   cutTransport,
   // ReliableHub's multicast is an unsequenced datagram: the chaos beneath may drop it.
@@ -33,7 +35,7 @@ hubConformance(`ReliableHub(UnreliableHub(WebSocketHub)) seed=${seed}`, {
 hubConformance(`MarshallerHub(ReliableHub(UnreliableHub(WebSocketHub))) seed=${seed}`, {
   createHub: () => new Vnf.MarshallerHub(new Vnf.ReliableHub(new Vnf.UnreliableHub(new Vnf.WebSocketHub(factory()), chaos))),
   payloads: 'json',
-  timeoutMs: 10_000,
+  timeoutMs: CHAOS_TIMEOUT_MS,
   messageCount: 100,
   cutTransport,
   // ReliableHub's multicast is an unsequenced datagram: the chaos beneath may drop it.
