@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { BatchWriter, MAX_ENTRY_BYTES, readBatch } from './busCodec';
 import { ANNOUNCE_LOSS, LEASE, LEAVE, REAP } from './busScripts';
 import type { BusHost } from './RedisBus';
-import { blockingConnection, watchRunId } from './connection';
+import { blockingConnection, disconnectReader, watchRunId } from './connection';
 
 const log = createLogger('broker-redis:bus');
 /** How long a read blocks before it is made again (a closed member stops at the next one at the latest). */
@@ -106,8 +106,7 @@ export class BusMembership implements BusMember {
       );
       await Promise.race([left, late]);
       clearTimeout(timer);
-      this.reader.disconnect();
-      await this.reading;
+      if (disconnectReader(this.reader)) await this.reading;
     })();
     this.host.left(this, this.leaving);
     return this.leaving;

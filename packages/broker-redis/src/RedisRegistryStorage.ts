@@ -15,6 +15,7 @@ import {
   type WriteOutcome,
 } from '@vnf/core';
 import { Redis } from 'ioredis';
+import { quit } from './connection';
 import { ChangeFeed } from './registry/ChangeFeed';
 import { compareUnits, decodeChange, decodeRecord, hex, limitArg, valueArgs } from './registry/codec';
 import { CHANGES_SINCE, KEEP_ALIVE, OWNED_BY, PAGE, REAP, WRITE } from './registry/scripts';
@@ -386,14 +387,4 @@ function describeUrl(url: string): string {
   } catch {
     return 'the configured URL';
   }
-}
-
-/** Closes `redis` politely when it is up, at once otherwise (QUIT would wait for a Redis that may never come back). */
-async function quit(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  if (redis.status !== 'ready') {
-    redis.disconnect();
-    return;
-  }
-  await redis.quit().catch(() => redis.disconnect());
 }

@@ -68,6 +68,17 @@ export async function quit(redis: Redis): Promise<void> {
 
 const QUIT_TIMEOUT_MS = 1_000;
 
+/**
+ * Disconnects a blocking reader; resolves whether its pending command will settle. A client caught between two
+ * reconnection attempts never settles it (ioredis leaves it queued and emits no 'end'), but keeps nothing open
+ * either: its loop is then left behind rather than awaited, which would never end.
+ */
+export function disconnectReader(reader: Redis): boolean {
+  const stuck = reader.status === 'reconnecting';
+  reader.disconnect();
+  return !stuck;
+}
+
 /** A Redis failure as the callers of the seams see it. */
 export function unavailable(what: string, err: unknown): VnfError {
   const reason = err instanceof Error ? err.message : String(err);

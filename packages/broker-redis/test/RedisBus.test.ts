@@ -171,6 +171,18 @@ describeWithRedis('RedisBus', () => {
     }
   });
 
+  it('closes even when Redis is gone and its reader is between reconnections', async () => {
+    const own = await startRedis();
+    const bus = new RedisBus({ redis: own.url, keyPrefix: `bus${prefixes++}:` });
+    const atA = inbox();
+    const a = bus.join('a', atA.receive);
+    a.send('a', record(1));
+    await atA.until((m) => m.length === 1, 'a message to itself');
+    await own.stop();
+    // Resolves (the test's own timeout is the bound): nothing waits for a Redis that is not coming back.
+    await bus.close();
+  });
+
   it('refuses a second member with one node id, and unknown options', () => {
     const bus = new RedisBus({ redis: redis.url, keyPrefix: `bus${prefixes++}:` });
     bus.join('x', () => {});

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { callUserListener, createLogger, type ErrorEmitter, type StorageChange } from '@vnf/core';
 import type { Redis } from 'ioredis';
+import { disconnectReader } from '../connection';
 import { decodeChange } from './codec';
 
 const log = createLogger('broker-redis:registry');
@@ -104,10 +105,10 @@ export class ChangeFeed {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
-    this.reader.disconnect();
+    const settles = disconnectReader(this.reader);
     this.release(true);
     this.subscriptions.clear();
-    await this.running;
+    if (settles) await this.running;
   }
 
   private async loop(): Promise<void> {
