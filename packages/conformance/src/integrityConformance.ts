@@ -1,35 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ConnectionStatus, DecoratorEndpoint, DecoratorHub, VnfError } from '@vnf/core';
-import type { Endpoint, EndpointOptions, Hub, MessageEvent } from '@vnf/core';
+import { ConnectionStatus, VnfError } from '@vnf/core';
+import type { Hub, MessageEvent } from '@vnf/core';
+import { TapHub, type RecordTap } from './TapHub';
 import { uniqueEva, until } from './waiting';
-
-/** Sees each binary record an endpoint above hands the layer beneath it, and decides what goes on (forwarded, changed, held, repeated). */
-export type RecordTap = (record: Uint8Array, from: string, to: string, forward: (record: Uint8Array) => void) => void;
-
-/** A decorator the suite puts beneath the layer under test: every record crosses `tap` when one is set. */
-class TapHub extends DecoratorHub {
-  tap: RecordTap | null = null;
-
-  protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): Endpoint {
-    return new TapEndpoint(inner, options, this);
-  }
-}
-
-class TapEndpoint extends DecoratorEndpoint {
-  constructor(
-    inner: Endpoint,
-    options: EndpointOptions,
-    private readonly hub: TapHub,
-  ) {
-    super(inner, options);
-  }
-
-  protected override transmit(to: string, message: unknown): void {
-    const tap = this.hub.tap;
-    if (tap === null || !(message instanceof Uint8Array)) return this.inner.send(to, message);
-    tap(message, this.eva, to, (record) => this.inner.send(to, record));
-  }
-}
 
 export interface IntegrityConformanceSetup {
   /**

@@ -42,7 +42,8 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   private readonly pending = new Map<string, { promise: Promise<ConnectionEvent>; abort: AbortController }>();
   private readonly onDestroyed?: (endpoint: AbstractEndpoint) => void;
   private isDestroyed = false;
-  private readonly drainHigh: number;
+  /** `highWaterMark` of the drain rule (Infinity: this endpoint never owes a drain). */
+  protected readonly drainHigh: number;
   private readonly drainLow: number;
   /** Grows whenever a connection opens or closes: what a cached multicast list was filtered against. */
   private connectionsVersion = 0;

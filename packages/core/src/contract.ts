@@ -103,7 +103,16 @@ export interface SubProtocolChannel {
   multicast(targets: readonly string[], message: unknown): void;
   /** Stops this sub-protocol here; its name may be opened again. */
   close(): void;
-  on(event: 'connectionLost', listener: (peerEva: string) => void): unknown;
+  /** The largest string or binary `send` carries on this channel, in bytes (the endpoint's limit minus its framing). */
+  readonly maxPayloadSize: number;
+  /** The hub's `highWaterMark` beneath: past it, `bufferedAmount` owes a `drain` (Infinity: never). */
+  readonly highWaterMark: number;
+  /** The endpoint's `bufferedAmount(targetEva)`, shared with the app and every sub-protocol. */
+  bufferedAmount(targetEva: string): number;
+  /** The endpoint's `isConnected(eva)`. */
+  isConnected(eva: string): boolean;
+  on(event: 'connection' | 'connectionLost' | 'drain', listener: (peerEva: string) => void): unknown;
+  off(event: 'connection' | 'connectionLost' | 'drain', listener: (peerEva: string) => void): unknown;
 }
 
 /** An endpoint that carries named sub-protocols beside the app's messages (MultiplexHub's). */

@@ -55,6 +55,7 @@ export class MultiplexEndpoint<Inner extends Endpoint = Endpoint> extends Decora
     const protocol: SubProtocol = new SubProtocol(name, {
       eva: this.eva,
       maxPayloadSize,
+      highWaterMark: this.drainHigh,
       send: (targetEva, message) => this.sendOn(channel, targetEva, message),
       multicast: (targets, message) => this.multicastOn(channel, targets, message),
       bufferedAmount: (targetEva) => this.bufferedAmount(targetEva),

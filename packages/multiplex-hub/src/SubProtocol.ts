@@ -21,6 +21,7 @@ export interface SubProtocolEvents {
 export interface SubProtocolHost {
   readonly eva: string;
   readonly maxPayloadSize: number;
+  readonly highWaterMark: number;
   send(targetEva: string, message: unknown): void;
   multicast(targets: readonly string[], message: unknown): void;
   bufferedAmount(targetEva: string): number;
@@ -68,6 +69,11 @@ export class SubProtocol extends EventEmitter<SubProtocolEvents> implements SubP
   /** The largest string or binary `send` accepts here, in bytes: the endpoint's limit minus this name's header. */
   get maxPayloadSize(): number {
     return this.host.maxPayloadSize;
+  }
+
+  /** The hub's `highWaterMark`: a send that leaves `bufferedAmount` past it owes a `drain` (Infinity: never). */
+  get highWaterMark(): number {
+    return this.host.highWaterMark;
   }
 
   /**

@@ -27,6 +27,7 @@ export { ReliableRtcHub, RtcEndpoint, RtcHub } from '@vnf/rtc-hub';
 export { MultiplexEndpoint, MultiplexHub, SubProtocol } from '@vnf/multiplex-hub';
 export { PeerServices } from '@vnf/services';
 export { Room } from '@vnf/rooms';
+export { IncomingTransfer, OutgoingTransfer, PeerStreams, collectBlob, collectBytes } from '@vnf/streams';
 export { Identity, MemoryKeyStore, SecureEndpoint, SecureHub, fingerprint } from '@vnf/secure-hub';
 
 // Every type of the packages above (types cost nothing at run time and are what TypeScript users compose with).
@@ -41,4 +42,5 @@ export type * from '@vnf/rtc-hub';
 export type * from '@vnf/multiplex-hub';
 export type * from '@vnf/services';
 export type * from '@vnf/rooms';
+export type * from '@vnf/streams';
 export type * from '@vnf/secure-hub';

@@ -54,6 +54,12 @@ export const PUBLIC_API: readonly string[] = [
   'PeerServices',
   // @vnf/rooms
   'Room',
+  // @vnf/streams
+  'IncomingTransfer',
+  'OutgoingTransfer',
+  'PeerStreams',
+  'collectBlob',
+  'collectBytes',
   // @vnf/secure-hub
   'Identity',
   'MemoryKeyStore',

@@ -1,0 +1,293 @@
+import { VnfError, callUserListener, type ErrorCode } from '@vnf/core';
+import { EventEmitter } from 'eventemitter3';
+import { collectBlob, collectBytes } from './collect';
+import { encodeControl, type ControlFrame } from './frames';
+import { createSha256, proof, randomBytes, sameProof, type IncrementalHash } from './hash';
+import { toHex } from './frames';
+import type { TransferEvents, TransferMeta, TransferProgress, TransferResult } from './types';
+
+/** What an incoming transfer needs of its PeerStreams. */
+export interface ReceiverHost {
+  readonly windowBytes: number;
+  readonly resumeTimeoutMs: number;
+  readonly progressIntervalMs: number;
+  /** Sends a control frame when connected to `peer` (one lost with its connection is re-said by the resume). */
+  control(peer: string, frame: string): void;
+  finished(transfer: IncomingTransfer, ok: boolean): void;
+}
+
+type Phase = 'open' | 'suspended' | 'resuming' | 'finished';
+
+/**
+ * One stream from a peer (the `transfer` event of PeerStreams): its metadata before the first byte, the bytes as a
+ * `ReadableStream` that closes only once every byte arrived with a matching SHA-256 (a mismatch errors it with
+ * INTEGRITY). It grants the sender credit as the reader reads, so what is queued unread stays within `windowBytes`.
+ */
+export class IncomingTransfer extends EventEmitter<TransferEvents> {
+  readonly meta: TransferMeta;
+  /** The bytes, in order. Treat them as unverified until the stream closes: it errors instead if the hash differs. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Resolves once every byte arrived and the hash matched; rejects a VnfError (CANCELLED, INTEGRITY, UNAVAILABLE, ...). */
+  readonly done: Promise<TransferResult>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private readonly hash: IncrementalHash = createSha256();
+  private readonly ackEvery: number;
+  private phase: Phase = 'open';
+  private got = 0;
+  /** The limit last granted, and `got` as last told. */
+  private granted = 0;
+  private toldGot = 0;
+  /** `got` when a rewind was last asked for (-1: none outstanding). */
+  private rewindAt = -1;
+  private end: { size: number; sha256: string } | null = null;
+  private nonce = '';
+  private resumeGot = 0;
+  private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastProgressAt = 0;
+  private reported = 0;
+  private reportedOnce = false;
+  private resolve!: (result: TransferResult) => void;
+  private reject!: (error: VnfError) => void;
+
+  /** Not for applications: transfers come from the `transfer` event of PeerStreams. */
+  constructor(
+    private readonly host: ReceiverHost,
+    meta: TransferMeta,
+    private readonly secret: string,
+    ack: number | null,
+  ) {
+    super();
+    this.meta = meta;
+    this.ackEvery = Math.max(1, Math.min(Math.floor(host.windowBytes / 4), ack ?? Infinity));
+    this.done = new Promise<TransferResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.done.catch(() => undefined);
+    this.cancel = this.cancel.bind(this);
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => this.credit(false),
+        cancel: (reason) => this.cancel(reason === undefined ? 'the reader cancelled the stream' : String(reason)),
+      },
+      { highWaterMark: host.windowBytes, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  get from(): string {
+    return this.meta.from;
+  }
+
+  get total(): number | null {
+    return this.meta.size;
+  }
+
+  /** Bytes received in order so far. */
+  get transferred(): number {
+    return this.got;
+  }
+
+  get finished(): boolean {
+    return this.phase === 'finished';
+  }
+
+  /** Stops the transfer: the sender's `done` rejects CANCELLED, and so does this stream. Idempotent. */
+  cancel(reason = 'cancelled by the receiver'): void {
+    if (this.phase === 'finished') return;
+    const text = String(reason).slice(0, 1024);
+    this.host.control(this.meta.from, encodeControl({ t: 'cancel', id: this.meta.id, code: 'CANCELLED', reason: text }));
+    this.fail(new VnfError('CANCELLED', `The transfer "${this.meta.name}" from ${this.meta.from} was cancelled: ${text}.`, { details: { id: this.meta.id, by: 'receiver' } }));
+  }
+
+  /** Reads the whole stream into one Uint8Array (INVALID_ARGUMENT past `maxBytes`, default 256 MiB). */
+  toUint8Array(options: { maxBytes?: number } = {}): Promise<Uint8Array> {
+    return collectBytes(this.readable, options);
+  }
+
+  /** Reads the whole stream into a Blob of the sender's type. */
+  toBlob(): Promise<Blob> {
+    return collectBlob(this.readable, this.meta.type);
+  }
+
+  // ---- from PeerStreams ----------------------------------------------------------------------
+
+  /** Grants the first window. */
+  start(): void {
+    this.credit(true);
+  }
+
+  onData(offset: number, bytes: Uint8Array): void {
+    if (this.phase !== 'open') return;
+    if (offset < this.got) return; // sent again after a rewind, and already here
+    if (offset > this.got) {
+      // Frames went missing beneath: ask once for everything from what we have.
+      if (this.rewindAt !== this.got) {
+        this.rewindAt = this.got;
+        this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted, rewind: true }));
+      }
+      return;
+    }
+    if (offset + bytes.byteLength > this.granted) return this.protocolError(`sent up to ${offset + bytes.byteLength} bytes, past the ${this.granted} granted`);
+    const size = this.end?.size ?? this.meta.size;
+    if (size !== null && offset + bytes.byteLength > size) return this.integrityError(`more bytes than its size ${size}`);
+    this.rewindAt = -1;
+    this.hash.update(bytes);
+    this.got += bytes.byteLength;
+    this.controller.enqueue(bytes);
+    this.progress(false);
+    if (this.end && this.got === this.end.size) this.complete();
+    else this.credit(false);
+  }
+
+  onControl(frame: ControlFrame): void {
+    if (this.phase === 'finished') return;
+    switch (frame.t) {
+      case 'end':
+        if (this.meta.size !== null && frame.size !== this.meta.size) return this.integrityError(`an end at ${frame.size} bytes, not at its size ${this.meta.size}`);
+        if (frame.size < this.got) return this.integrityError(`an end at ${frame.size} bytes after ${this.got} arrived`);
+        this.end = { size: frame.size, sha256: frame.sha256 };
+        if (this.phase === 'open' && this.got === frame.size) this.complete();
+        return;
+      case 'cancel': {
+        const code = (frame.code === 'INTEGRITY' || frame.code === 'PROTOCOL' || frame.code === 'INVALID_PAYLOAD' || frame.code === 'FORBIDDEN' ? frame.code : 'CANCELLED') as ErrorCode;
+        return this.fail(new VnfError(code, `${this.meta.from} ended the transfer "${this.meta.name}": ${frame.reason}`, { details: { id: this.meta.id, by: 'sender' } }));
+      }
+      case 'resume':
+        return this.onResume(frame.nonce);
+      case 'go':
+        return this.onGo(frame.mac);
+      default:
+        return;
+    }
+  }
+
+  onLost(): void {
+    if (this.phase === 'finished') return;
+    if (this.host.resumeTimeoutMs === 0) {
+      this.fail(new VnfError('UNAVAILABLE', `The connection to ${this.meta.from} broke during the transfer "${this.meta.name}" at ${this.got} bytes (resume is off: resumeTimeoutMs 0).`));
+      return;
+    }
+    const first = this.resumeTimer === null;
+    this.phase = 'suspended';
+    if (!first) return; // broken again while resuming: the first deadline holds
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      this.fail(
+        new VnfError('UNAVAILABLE', `The transfer "${this.meta.name}" from ${this.meta.from} was not resumed within ${this.host.resumeTimeoutMs} ms of its connection breaking (at ${this.got} bytes).`, {
+          details: { id: this.meta.id, bytes: this.got },
+        }),
+      );
+    }, this.host.resumeTimeoutMs);
+    this.guard(() => this.emit('suspended'));
+  }
+
+  destroy(error: VnfError): void {
+    this.fail(error);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private onResume(senderNonce: string): void {
+    // Only the holder of the secret can finish this: the answer proves we know it, and `go` must prove it back.
+    this.phase = 'resuming';
+    this.nonce = toHex(randomBytes(32));
+    this.resumeGot = this.got;
+    this.host.control(
+      this.meta.from,
+      encodeControl({ t: 'resumeAt', id: this.meta.id, got: this.got, nonce: this.nonce, mac: proof(this.secret, 'r', this.meta.id, senderNonce, this.nonce, this.got) }),
+    );
+  }
+
+  private onGo(mac: string): void {
+    // 'suspended' too: the old connection's loss may be reported after the new one's resume was answered.
+    if (this.nonce === '' || (this.phase !== 'resuming' && this.phase !== 'suspended')) return;
+    if (!sameProof(mac, proof(this.secret, 's', this.meta.id, this.nonce, this.resumeGot))) {
+      // Not the sender: whoever holds its eva now cannot continue; the real one still may, until the deadline.
+      this.phase = 'suspended';
+      return;
+    }
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+    this.phase = 'open';
+    this.nonce = '';
+    this.rewindAt = -1;
+    this.guard(() => this.emit('resumed', { bytes: this.got, total: this.total }));
+    this.credit(true);
+  }
+
+  /** Grants credit up to what was read plus the window, and confirms what arrived, each at most every ackEvery bytes. */
+  private credit(force: boolean): void {
+    if (this.phase !== 'open') return;
+    const queued = Math.max(0, this.host.windowBytes - (this.controller.desiredSize ?? 0));
+    const limit = this.got - Math.min(queued, this.got) + this.host.windowBytes;
+    if (!force && limit - this.granted < this.ackEvery && this.got - this.toldGot < this.ackEvery) return;
+    if (limit > this.granted) this.granted = limit;
+    this.toldGot = this.got;
+    this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted }));
+  }
+
+  private complete(): void {
+    const sha256 = this.hash.digest();
+    if (!sameProof(sha256, this.end!.sha256)) {
+      return this.integrityError(`bytes whose SHA-256 is ${sha256}, not the ${this.end!.sha256} it announced`);
+    }
+    this.host.control(this.meta.from, encodeControl({ t: 'fin', id: this.meta.id }));
+    this.progress(true);
+    const result: TransferResult = { bytes: this.got, sha256 };
+    this.settle(true);
+    this.controller.close();
+    this.resolve(result);
+    this.guard(() => this.emit('done', result));
+  }
+
+  private integrityError(what: string): void {
+    this.host.control(this.meta.from, encodeControl({ t: 'cancel', id: this.meta.id, code: 'INTEGRITY', reason: `the receiver got ${what}` }));
+    this.fail(
+      new VnfError('INTEGRITY', `The transfer "${this.meta.name}" from ${this.meta.from} is corrupt: it sent ${what}. Nothing of it is good; send it again.`, {
+        details: { id: this.meta.id },
+      }),
+    );
+  }
+
+  private protocolError(what: string): void {
+    this.host.control(this.meta.from, encodeControl({ t: 'cancel', id: this.meta.id, code: 'PROTOCOL', reason: `the sender ${what}` }));
+    this.fail(new VnfError('PROTOCOL', `${this.meta.from} broke the streams protocol in "${this.meta.name}": it ${what}.`, { details: { id: this.meta.id } }));
+  }
+
+  private progress(last: boolean): void {
+    if (this.reportedOnce && this.got === this.reported) return;
+    const now = Date.now();
+    if (!last && now - this.lastProgressAt < this.host.progressIntervalMs) return;
+    this.lastProgressAt = now;
+    this.reported = this.got;
+    this.reportedOnce = true;
+    const progress: TransferProgress = { bytes: this.got, total: this.total };
+    this.guard(() => this.emit('progress', progress));
+  }
+
+  private fail(error: VnfError): void {
+    if (this.phase === 'finished') return;
+    this.settle(false);
+    try {
+      this.controller.error(error);
+    } catch {
+      // The reader cancelled: the stream is already closed.
+    }
+    this.reject(error);
+    if (this.listenerCount('error') > 0) this.guard(() => this.emit('error', error));
+  }
+
+  private settle(ok: boolean): void {
+    this.phase = 'finished';
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+    this.host.finished(this, ok);
+  }
+
+  private guard(fn: () => void): void {
+    callUserListener(this, fn, `the transfer "${this.meta.name}" from ${this.meta.from}`);
+  }
+}
