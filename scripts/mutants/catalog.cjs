@@ -39,6 +39,8 @@ const suites = {
   redisRouter: 'packages/broker-redis/test/RedisRouter.test.ts',
   // The RegistryStorage contract on RedisRegistryStorage (two handles on one prefix, and one on a given client).
   redisStorage: 'packages/broker-redis/test/RedisRegistryStorage.test.ts',
+  // The stream suite (PeerStreams) on MultiplexHub(UnreliableHub(InBrowserHub)), and over MarshallerHub.
+  streams: 'packages/streams/test/conformance.test.ts',
 };
 
 const core = 'packages/core/src/AbstractEndpoint.ts';
@@ -70,6 +72,8 @@ const wsRegistryClient = 'packages/registry/src/WebSocketRegistryClient.ts';
 const remoteWatches = 'packages/registry/src/RemoteWatches.ts';
 const registryOptions = 'packages/registry/src/registryOptions.ts';
 const room = 'packages/rooms/src/Room.ts';
+const streamIncoming = 'packages/streams/src/IncomingTransfer.ts';
+const streamOutgoing = 'packages/streams/src/OutgoingTransfer.ts';
 const roomIncoming = 'packages/rooms/src/IncomingStreams.ts';
 const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
 const roomPresence = 'packages/rooms/src/Presence.ts';
@@ -184,6 +188,12 @@ const mutants = [
   { rule: 'room delivers before its snapshot', file: room, from: "      if (this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, message });\n      return;\n    }\n    if (this.phase !== 'joined') return;", to: "    }\n    if (this.phase === 'left') return;", suite: 'rooms', expect: 'a joiner has the state (at one revision) before any live message' },
   { rule: 'room frames reach the app', file: room, from: 'multicast: (targets, frame) => this.channel.multicast(targets, frame),', to: 'multicast: (targets, frame) => this.endpoint.multicast(targets, frame),', suite: 'rooms', expect: 'the app never sees room frames' },
   { rule: 'room leave not applied', file: roomPresence, from: '    if (known && (!removed || removed.incarnation === known.incarnation)) this.removeMember(eva);', to: '    if (known && removed && removed.incarnation !== known.incarnation) this.removeMember(eva);', suite: 'rooms', expect: 'leave() removes the member' },
+  // PeerStreams (streamConformance.ts).
+  { rule: 'stream credit ignores the reader', file: streamIncoming, from: 'const limit = this.got - Math.min(queued, this.got) + this.host.windowBytes;', to: 'const limit = this.got + this.host.windowBytes;', suite: 'streams', expect: 'a reader that stops holds the sender back' },
+  { rule: 'stream hash not compared', file: streamIncoming, from: 'if (!sameProof(sha256, this.end!.sha256)) {', to: 'if (false) {', suite: 'streams', expect: 'one byte changed beneath the streams' },
+  { rule: 'stream not resumed after a break', file: streamIncoming, from: 'if (this.host.resumeTimeoutMs === 0) {', to: 'if (true) {', suite: 'streams', expect: 'a broken connection resumes from what the receiver has' },
+  { rule: 'stream progress told twice at the size', file: streamOutgoing, from: '    if (this.reportedOnce && this.acked === this.reported) return;', to: '', suite: 'streams', expect: 'progress never decreases and ends at the full size' },
+  { rule: 'stream sender cancel not told', file: streamOutgoing, from: "this.control(encodeControl({ t: 'cancel', id: this.id, code: 'CANCELLED', reason: text }));", to: '', suite: 'streams', expect: 'cancel by the sender' },
   // SecureHub (its conformance file: hubConformance and integrityConformance).
   { rule: 'SecureHub replay window not checked', file: secureSession, from: '!this.window.fresh(Number(counter))', to: 'false', suite: 'secure', expect: 'each exactly once (' },
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },

@@ -44,6 +44,7 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   private resumeGot = 0;
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
   private lastProgressAt = 0;
+  private lastDataAt = Date.now();
   private reported = 0;
   private reportedOnce = false;
   private resolve!: (result: TransferResult) => void;
@@ -124,16 +125,14 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     if (offset < this.got) return; // sent again after a rewind, and already here
     if (offset > this.got) {
       // Frames went missing beneath: ask once for everything from what we have.
-      if (this.rewindAt !== this.got) {
-        this.rewindAt = this.got;
-        this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted, rewind: true }));
-      }
+      if (this.rewindAt !== this.got) this.askAgain();
       return;
     }
     if (offset + bytes.byteLength > this.granted) return this.protocolError(`sent up to ${offset + bytes.byteLength} bytes, past the ${this.granted} granted`);
     const size = this.end?.size ?? this.meta.size;
     if (size !== null && offset + bytes.byteLength > size) return this.integrityError(`more bytes than its size ${size}`);
     this.rewindAt = -1;
+    this.lastDataAt = Date.now();
     this.hash.update(bytes);
     this.got += bytes.byteLength;
     this.controller.enqueue(bytes);
@@ -149,7 +148,9 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
         if (this.meta.size !== null && frame.size !== this.meta.size) return this.integrityError(`an end at ${frame.size} bytes, not at its size ${this.meta.size}`);
         if (frame.size < this.got) return this.integrityError(`an end at ${frame.size} bytes after ${this.got} arrived`);
         this.end = { size: frame.size, sha256: frame.sha256 };
-        if (this.phase === 'open' && this.got === frame.size) this.complete();
+        if (this.phase !== 'open') return;
+        if (this.got === frame.size) this.complete();
+        else this.askAgain(); // the last frames went missing beneath
         return;
       case 'cancel': {
         const code = (frame.code === 'INTEGRITY' || frame.code === 'PROTOCOL' || frame.code === 'INVALID_PAYLOAD' || frame.code === 'FORBIDDEN' ? frame.code : 'CANCELLED') as ErrorCode;
@@ -162,6 +163,18 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
       default:
         return;
     }
+  }
+
+  /**
+   * Called every second or so: with credit out and nothing arrived since, a frame may have gone missing beneath (a
+   * credit, the last data, the end). Say again what we have; a sender that sent everything answers with its end,
+   * and an end short of what arrived asks for the rest. A slow link only costs this one small frame.
+   */
+  probe(now: number, idleMs: number): void {
+    if (this.phase !== 'open' || now - this.lastDataAt < idleMs) return;
+    if (this.granted <= this.got) return; // waiting for the reader, not for the sender
+    this.lastDataAt = now;
+    this.credit(true);
   }
 
   onLost(): void {
@@ -214,6 +227,7 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     this.phase = 'open';
     this.nonce = '';
     this.rewindAt = -1;
+    this.lastDataAt = Date.now();
     this.guard(() => this.emit('resumed', { bytes: this.got, total: this.total }));
     this.credit(true);
   }
@@ -227,6 +241,11 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     if (limit > this.granted) this.granted = limit;
     this.toldGot = this.got;
     this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted }));
+  }
+
+  private askAgain(): void {
+    this.rewindAt = this.got;
+    this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted, rewind: true }));
   }
 
   private complete(): void {

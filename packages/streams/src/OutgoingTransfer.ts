@@ -52,6 +52,7 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
   private acked = 0;
   private limit = 0;
   private credited = false;
+  private lastCreditGot = -1;
   private endSent = false;
   private waitingDrain = false;
   private pumping = false;
@@ -216,9 +217,12 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
       this.progress(false);
     }
     if (limit > this.limit) this.limit = limit;
-    if (rewind && got < this.sent) {
-      // Frames went missing beneath (a channel broke under a relay fallback): send again from what it has.
-      this.sent = got;
+    // The same confirmation again, after everything was sent: the receiver is probing for a tail lost beneath.
+    if (got === this.lastCreditGot && this.sha256 !== null && got < this.frontier) this.endSent = false;
+    this.lastCreditGot = got;
+    if (rewind) {
+      // Frames went missing beneath (a channel broke under a relay fallback): send again from what it has, and the end.
+      this.sent = Math.min(this.sent, got);
       this.endSent = false;
     }
     this.kick();

@@ -33,6 +33,8 @@ const MAX_REMEMBERED = 1024;
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long an incoming transfer with credit out waits for a frame before it asks again (a frame lost beneath). */
+const STALL_PROBE_MS = 1000;
 
 const SCHEMA = optionsSchema('PeerStreams', {
   subProtocol: option.string({ default: DEFAULT_SUB_PROTOCOL, nonEmpty: true }),
@@ -76,6 +78,7 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
   private readonly reconnecting = new Map<string, { timer: ReturnType<typeof setTimeout> | null; delayMs: number }>();
   private readonly senderHost: SenderHost;
   private readonly receiverHost: ReceiverHost;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
   private isClosed = false;
 
   constructor(
@@ -244,6 +247,10 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       frame.ack,
     );
     this.incoming.set(k, transfer);
+    this.probeTimer ??= setInterval(() => {
+      const now = Date.now();
+      for (const t of this.incoming.values()) t.probe(now, STALL_PROBE_MS);
+    }, STALL_PROBE_MS);
     callUserListener(this, () => this.emit('transfer', transfer), `the PeerStreams of ${this.eva}`);
     transfer.start();
   }
@@ -338,6 +345,10 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       finished: (transfer, ok) => {
         const k = key(transfer.from, transfer.meta.id);
         if (this.incoming.get(k) === transfer) this.incoming.delete(k);
+        if (this.incoming.size === 0 && this.probeTimer) {
+          clearInterval(this.probeTimer);
+          this.probeTimer = null;
+        }
         if (this.isClosed) return;
         this.remember(k, ok);
       },

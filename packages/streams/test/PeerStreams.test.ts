@@ -1,0 +1,272 @@
+import { trackResources, until, waitFor } from '@vnf/conformance';
+import { VnfError, type Hub, type MultiplexingEndpoint } from '@vnf/core';
+import { InBrowserHub } from '@vnf/in-browser-hub';
+import { MultiplexHub } from '@vnf/multiplex-hub';
+import { PeerStreams, collectBytes, type IncomingTransfer, type PeerStreamsOptions } from '@vnf/streams';
+import { UnreliableHub } from '@vnf/unreliable-hub';
+import { createHash } from 'node:crypto';
+import { decodeControl, encodeControl } from '../src/frames';
+
+const WAIT_MS = 5000;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function bytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed * 7 + (i >>> 9)) & 255;
+  return out;
+}
+
+function network(options: PeerStreamsOptions = {}) {
+  const unreliable = new UnreliableHub(new InBrowserHub());
+  const hub: Hub<MultiplexingEndpoint> = new MultiplexHub(unreliable);
+  cleanups.push(() => hub.close());
+  const open = (eva: string, own: PeerStreamsOptions = options) => {
+    const endpoint = hub.openEndpoint(eva);
+    const streams = new PeerStreams(endpoint, own);
+    cleanups.push(() => streams.close());
+    return { endpoint, streams };
+  };
+  return { hub, unreliable, open };
+}
+
+function nextTransfer(streams: PeerStreams): Promise<IncomingTransfer> {
+  return waitFor('a transfer', WAIT_MS, (done) => streams.on('transfer', done));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<VnfError> {
+  const outcome = await promise.then(
+    () => new Error('resolved, expected a rejection'),
+    (err: unknown) => err,
+  );
+  if (!(outcome instanceof VnfError)) throw outcome;
+  return outcome;
+}
+
+describe('PeerStreams', () => {
+  it('streams bytes with their metadata, and both sides agree with an independent SHA-256', async () => {
+    const tracker = trackResources();
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const data = bytes(3 * 1024 * 1024 + 17);
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', new Blob([data as BlobPart], { type: 'application/octet-stream' }), { name: 'x.bin', header: { n: 1 } });
+    const incoming = await arriving;
+    expect(incoming.meta).toMatchObject({ from: 'a', name: 'x.bin', type: 'application/octet-stream', size: data.length, header: { n: 1 } });
+    const got = await incoming.toUint8Array();
+    const expected = createHash('sha256').update(data).digest('hex');
+    expect(await sent.done).toEqual({ bytes: data.length, sha256: expected });
+    expect(await incoming.done).toEqual({ bytes: data.length, sha256: expected });
+    expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await tracker.released(WAIT_MS);
+    tracker.stop();
+  });
+
+  it('refuses what it cannot send at the call, and invalid options at construction', () => {
+    const { open, hub } = network();
+    const { streams } = open('a');
+    expect(() => streams.send('b', 'text' as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => streams.send('a', new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => streams.send('b', new Uint8Array(4), { size: 5 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => streams.send('b', new Uint8Array(4), { header: 'x'.repeat(20_000) })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => streams.send('b', new Uint8Array(4), { colour: 'red' } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const endpoint = hub.openEndpoint('c');
+    expect(() => new PeerStreams(endpoint, { windowBytes: 1000 })).toThrow(/windowBytes 1000 must be at least twice chunkSize/);
+    expect(() => new PeerStreams(endpoint, { chunkSize: 2 * 1024 * 1024 })).toThrow(/does not fit this stack's frames/);
+    expect(() => new PeerStreams(endpoint, { resumeWindow: 1 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new PeerStreams({} as never)).toThrow(/needs a MultiplexingEndpoint/);
+    // A refused construction leaves the sub-protocol free.
+    expect(() => new PeerStreams(endpoint)).not.toThrow();
+  });
+
+  it('a peer without a transfer listener refuses with UNAVAILABLE; an unreachable one ends in NOT_FOUND', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    open('b');
+    expect((await rejection(a.send('b', bytes(10)).done)).code).toBe('UNAVAILABLE');
+    expect((await rejection(a.send('nobody', bytes(10)).done)).code).toBe('NOT_FOUND');
+  });
+
+  it('a source that fails or yields text ends the transfer on both sides', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    async function* failing() {
+      yield bytes(1000);
+      throw new Error('disk gone');
+    }
+    let arriving = nextTransfer(b);
+    let sent = a.send('b', failing());
+    let incoming = await arriving;
+    expect((await rejection(sent.done)).message).toMatch(/disk gone/);
+    expect((await rejection(incoming.done)).code).toBe('CANCELLED');
+    async function* text() {
+      yield 'not bytes' as unknown as Uint8Array;
+    }
+    arriving = nextTransfer(b);
+    sent = a.send('b', text());
+    incoming = await arriving;
+    expect((await rejection(sent.done)).code).toBe('INVALID_PAYLOAD');
+    expect((await rejection(incoming.done)).code).toBe('INVALID_PAYLOAD');
+  });
+
+  it('a stream longer or shorter than its declared size fails with INTEGRITY', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    for (const actual of [900, 1100]) {
+      const arriving = nextTransfer(b);
+      const sent = a.send('b', (async function* () {
+        yield bytes(actual);
+      })(), { size: 1000 });
+      const incoming = await arriving;
+      expect(incoming.meta.size).toBe(1000);
+      expect((await rejection(sent.done)).code).toBe('INTEGRITY');
+      await expect(collectBytes(incoming.readable)).rejects.toMatchObject({ code: expect.stringMatching(/INTEGRITY|CANCELLED/) });
+    }
+  });
+
+  it('not resumed within resumeTimeoutMs: both sides fail with UNAVAILABLE', async () => {
+    const { open, unreliable } = network({ resumeTimeoutMs: 300 });
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', bytes(8 * 1024 * 1024));
+    const incoming = await arriving;
+    const suspended = waitFor<void>('suspended', WAIT_MS, (done) => incoming.on('suspended', done));
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    // The connection is cut and no new one can be made.
+    unreliable.chaos.partition(['a'], ['b'], { cut: true });
+    await suspended;
+    expect((await rejection(sent.done)).code).toBe('UNAVAILABLE');
+    expect((await rejection(incoming.done)).code).toBe('UNAVAILABLE');
+  });
+
+  it('with resumeTimeoutMs 0 a broken connection fails the transfer at once', async () => {
+    const { open, unreliable } = network({ resumeTimeoutMs: 0 });
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', bytes(8 * 1024 * 1024));
+    const incoming = await arriving;
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    unreliable.chaos.cut('a', 'b');
+    expect((await rejection(sent.done)).code).toBe('UNAVAILABLE');
+    expect((await rejection(incoming.done)).code).toBe('UNAVAILABLE');
+  });
+
+  it('frames lost beneath without a lost connection are sent again from the receiver\'s last byte', async () => {
+    const { open, unreliable } = network({ progressIntervalMs: 0 });
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const data = bytes(4 * 1024 * 1024, 3);
+    // One in five messages from a to b vanishes until half arrived (a channel broken beneath a relay fallback loses some).
+    const arriving = nextTransfer(b).then((incoming) => {
+      unreliable.chaos.setFor('a', 'b', { drop: 0.2 });
+      incoming.on('progress', ({ bytes }) => {
+        if (bytes > data.length / 2) unreliable.chaos.reset();
+      });
+      return incoming;
+    });
+    const sent = a.send('b', (async function* () {
+      for (let at = 0; at < data.length; at += 100_000) yield data.subarray(at, at + 100_000);
+    })());
+    const incoming = await arriving;
+    const got = await incoming.toUint8Array();
+    expect(unreliable.chaos.stats().dropped).toBeGreaterThan(0);
+    expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+    expect((await sent.done).sha256).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('a resume answered by someone without the secret stops the sender with FORBIDDEN', async () => {
+    const { open, hub, unreliable } = network();
+    const a = open('a').streams;
+    const b = open('b');
+    const arriving = nextTransfer(b.streams);
+    const sent = a.send('b', bytes(8 * 1024 * 1024));
+    const incoming = await arriving;
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    // b's process goes; an impostor takes its eva and answers the resume with a made-up proof.
+    unreliable.chaos.partition(['a'], ['b'], { cut: true });
+    await waitFor<void>('suspended', WAIT_MS, (done) => sent.on('suspended', done));
+    await b.streams.close();
+    b.endpoint.destroy();
+    unreliable.chaos.heal();
+    const impostor = hub.openEndpoint('b');
+    const channel = impostor.subProtocol('vnf.streams');
+    channel.onMessage = ({ sourceEva, message }) => {
+      const frame = decodeControl(message as string);
+      if (frame?.t === 'resume') {
+        channel.send(sourceEva, encodeControl({ t: 'resumeAt', id: frame.id, got: 0, nonce: '0'.repeat(64), mac: '1'.repeat(64) }));
+      }
+    };
+    expect((await rejection(sent.done)).code).toBe('FORBIDDEN');
+  });
+
+  it('the last frames and the end lost beneath: the receiver\'s probe brings them again', async () => {
+    const { open, unreliable } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const data = bytes(1024 * 1024, 4);
+    const arriving = nextTransfer(b);
+    const incomingOf = arriving.then((incoming) => {
+      // Everything from a to b vanishes from the moment the transfer is announced: nothing reveals a gap but silence.
+      unreliable.chaos.blackhole('a', 'b', true, { oneWay: true });
+      return incoming;
+    });
+    const sent = a.send('b', data);
+    const incoming = await incomingOf;
+    await until('the sender to have sent everything', WAIT_MS, () => unreliable.chaos.stats().blackholed > 10);
+    unreliable.chaos.blackhole('a', 'b', false);
+    const got = await incoming.toUint8Array();
+    expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+    await sent.done;
+  });
+
+  it('refuses more than maxIncomingPerPeer transfers from one peer with BUFFER_FULL', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b', { maxIncomingPerPeer: 1 }).streams;
+    b.on('transfer', () => undefined); // never read: the first one stays in progress
+    const first = a.send('b', bytes(16 * 1024 * 1024));
+    const second = a.send('b', bytes(10));
+    expect((await rejection(second.done)).code).toBe('BUFFER_FULL');
+    first.cancel();
+  });
+
+  it('closing PeerStreams ends its transfers: DESTROYED here, CANCELLED at the peer', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', bytes(16 * 1024 * 1024));
+    const incoming = await arriving;
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    await b.close();
+    expect((await rejection(incoming.done)).code).toBe('DESTROYED');
+    expect((await rejection(sent.done)).code).toBe('CANCELLED');
+    expect(() => b.send('a', bytes(1))).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
+  });
+
+  it('a listener that throws becomes an error event and the transfer goes on', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const errors: VnfError[] = [];
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', bytes(1024 * 1024));
+    sent.on('error', (e) => errors.push(e));
+    sent.on('progress', () => {
+      throw new Error('boom');
+    });
+    const incoming = await arriving;
+    await incoming.toUint8Array();
+    await sent.done;
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]!.code).toBe('LISTENER_ERROR');
+  });
+});
