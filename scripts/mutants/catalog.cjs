@@ -79,6 +79,7 @@ const roomOutgoing = 'packages/rooms/src/OutgoingStream.ts';
 const roomPresence = 'packages/rooms/src/Presence.ts';
 const secureSession = 'packages/secure-hub/src/TransportSession.ts';
 const secureHandshakes = 'packages/secure-hub/src/Handshakes.ts';
+const secureEndpoint = 'packages/secure-hub/src/SecureEndpoint.ts';
 const redisRouterScripts = 'packages/broker-redis/src/routerScripts.ts';
 const redisStorageScripts = 'packages/broker-redis/src/registry/scripts.ts';
 
@@ -198,6 +199,7 @@ const mutants = [
   { rule: 'SecureHub replay window not checked', file: secureSession, from: '!this.window.fresh(Number(counter))', to: 'false', suite: 'secure', expect: 'each exactly once (' },
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },
   { rule: 'SecureHub reordered records accepted', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: "if (counter < this.nextCounter) return 'replay';", suite: 'secure', expect: 'two ciphertext records swapped yield INTEGRITY' },
+  { rule: 'SecureHub acknowledgement not awaited', file: secureEndpoint, from: '    return promise;', to: '    return Promise.resolve();', suite: 'secure', expect: 'a forged acknowledgement never resolves sendAcknowledged' },
   { rule: 'SecureHub pinned key not compared', file: secureHandshakes, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
   // The cluster on Redis.
   { rule: 'Redis takeover without the token', file: redisRouterScripts, from: 'if proves(current[3]) then', to: 'if true then', suite: 'redisRouter', expect: 'refuses a claim of a held eva' },

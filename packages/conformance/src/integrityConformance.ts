@@ -18,6 +18,8 @@ export interface IntegrityConformanceSetup {
   createIdentities?(): Promise<[Hub, Hub, Hub]> | [Hub, Hub, Hub];
   /** How long to wait for an expected event, ms. Default 5000. */
   timeoutMs?: number;
+  /** The layer's endpoints have `sendAcknowledged(target, message)`, acknowledged by the peer under the layer's keys. */
+  acknowledges?: boolean;
 }
 
 /**
@@ -121,6 +123,48 @@ export function integrityConformance(name: string, setup: IntegrityConformanceSe
       ctx.a.send(ctx.b.eva, 'm1');
       await expectIntegrity(ctx, ['m0']);
     }, timeoutMs * 4);
+
+    if (setup.acknowledges) {
+      it('a forged acknowledgement never resolves sendAcknowledged: the message dropped beneath, a record forged toward its sender', async () => {
+        const ctx = await connectedPair();
+        const sender = ctx.a as typeof ctx.a & { sendAcknowledged(target: string, message: unknown): Promise<void> };
+        const errorsAtA: VnfError[] = [];
+        ctx.a.on('error', (error) => errorsAtA.push(error));
+        // The acknowledged message never reaches b; then b's next record is replaced by one made up beneath.
+        let dropped = 0;
+        ctx.tap.tap = (record, from, _to, forward) => {
+          if (from === ctx.a.eva && dropped === 0) {
+            dropped += 1;
+            return;
+          }
+          if (from === ctx.b.eva) {
+            const forged = record.slice();
+            globalThis.crypto.getRandomValues(forged.subarray(Math.ceil(forged.length / 2)));
+            ctx.tap.tap = null;
+            return forward(forged);
+          }
+          forward(record);
+        };
+        const outcome = sender.sendAcknowledged(ctx.b.eva, 'never delivered').then(
+          () => 'resolved',
+          (err: unknown) => (VnfError.is(err) ? err.code : String(err)),
+        );
+        await until('the message dropped beneath', timeoutMs, () => dropped === 1);
+        ctx.b.send(ctx.a.eva, 'b1');
+        expect(await outcome).toBe('INTEGRITY');
+        expect(errorsAtA.map((e) => e.code)).toEqual(['INTEGRITY']);
+        expect(ctx.atB.map((e) => e.message)).toEqual(['m0']);
+      }, timeoutMs * 4);
+
+      it('sendAcknowledged resolves once the peer\'s application has the message', async () => {
+        const ctx = await connectedPair();
+        const sender = ctx.a as typeof ctx.a & { sendAcknowledged(target: string, message: unknown): Promise<void> };
+        await sender.sendAcknowledged(ctx.b.eva, 'm1');
+        expect(ctx.atB.map((e) => e.message)).toEqual(['m0', 'm1']);
+        await sender.sendAcknowledged(ctx.b.eva, new Uint8Array([1, 2, 3]));
+        expect(ctx.atB[2]!.message).toEqual(new Uint8Array([1, 2, 3]));
+      }, timeoutMs * 4);
+    }
 
     if (setup.createIdentities) {
       it('an eva that comes back under another identity ends openConnection in FAILED/KEY_MISMATCH in 20 of 20 trials, and nothing is delivered', async () => {

@@ -9,9 +9,12 @@ import {
   type Endpoint,
   type EndpointEvents,
   type EndpointOptions,
+  type ErrorCode,
+  type Payload,
 } from '@vnf/core';
+import { Acknowledgements } from './Acknowledgements';
 import { Handshakes, type HandshakeHost, type KeyChangedEvent } from './Handshakes';
-import { HANDSHAKE_HEADER, Kind, RecordType, type TransportHeader } from './records';
+import { ACK_ID_BYTES, HANDSHAKE_HEADER, Kind, RecordType, type TransportHeader } from './records';
 import type { PeerIdentity, RecordFault, TransportSession } from './TransportSession';
 import type { SecureConfig } from './options';
 
@@ -52,6 +55,9 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   private readonly config: SecureConfig;
   private readonly sessions = new Map<string, TransportSession>();
   private readonly handshakes: Handshakes;
+  private readonly acks = new Acknowledgements();
+  /** The acknowledgement id the message `transmit` is sealing now carries (sendAcknowledged), else null. */
+  private acking: number | null = null;
   private drops = 0;
 
   constructor(inner: Inner, endpointOptions: EndpointOptions, config: SecureConfig) {
@@ -60,6 +66,29 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     this.handshakes = new Handshakes(this.createHost());
     this.peerIdentity = this.peerIdentity.bind(this);
     this.rekeys = this.rekeys.bind(this);
+    this.sendAcknowledged = this.sendAcknowledged.bind(this);
+  }
+
+  /**
+   * Sends like `send` and resolves once the peer's SecureHub handed the message to its application. The
+   * acknowledgement travels sealed under the session's keys, so nothing beneath (a ReliableHub, the broker) can
+   * forge it. Throws at the call what `send` throws (and BUFFER_FULL past 4 096 awaited); rejects when the
+   * connection ends first: NOT_CONNECTED (closed or lost), INTEGRITY (a record failed its check), DESTROYED.
+   * Over `ordered: false` a message lost beneath leaves its promise waiting until the connection ends.
+   */
+  sendAcknowledged(targetEva: string, message: Payload): Promise<void> {
+    this.assertAlive('sendAcknowledged');
+    const { id, promise } = this.acks.reserve(targetEva);
+    this.acking = id;
+    try {
+      this.send(targetEva, message);
+    } catch (err) {
+      this.acks.release(targetEva, id);
+      throw err;
+    } finally {
+      this.acking = null;
+    }
+    return promise;
   }
 
   /** This endpoint's own fingerprint (its hub's identity), to show the user. */
@@ -97,31 +126,30 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   }
 
   protected override disconnect(targetEva: string): void {
-    this.dropSession(targetEva);
+    this.dropSession(targetEva, 'NOT_CONNECTED', 'this endpoint closed the connection');
     super.disconnect(targetEva);
   }
 
   protected override teardown(peers: string[]): void {
     this.handshakes.failAll('DESTROYED');
-    for (const peer of [...this.sessions.keys()]) this.dropSession(peer);
+    for (const peer of [...this.sessions.keys()]) this.dropSession(peer, 'DESTROYED', 'this endpoint was destroyed');
     super.teardown(peers);
   }
 
   protected override transmit(targetEva: string, message: unknown): void {
     const session = this.sessions.get(targetEva);
     if (!session) throw new VnfError('NOT_CONNECTED', `${this.eva} has no secure session with ${targetEva}. Call openConnection first.`);
-    let plaintext: Uint8Array;
-    if (typeof message === 'string') {
-      const text = encoder.encode(message);
-      plaintext = new Uint8Array(text.length + 1);
-      plaintext[0] = Kind.string;
-      plaintext.set(text, 1);
-    } else {
-      const bytes = toUint8Array(message as Uint8Array | ArrayBuffer);
-      plaintext = new Uint8Array(bytes.length + 1);
-      plaintext[0] = Kind.binary;
-      plaintext.set(bytes, 1);
+    const body = typeof message === 'string' ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer);
+    const acking = this.acking;
+    const head = acking === null ? 1 : 1 + ACK_ID_BYTES;
+    const plaintext = new Uint8Array(head + body.length);
+    const isText = typeof message === 'string';
+    if (acking === null) plaintext[0] = isText ? Kind.string : Kind.binary;
+    else {
+      plaintext[0] = isText ? Kind.stringAcked : Kind.binaryAcked;
+      new DataView(plaintext.buffer).setUint32(1, acking);
     }
+    plaintext.set(body, head);
     const record = session.seal(plaintext);
     try {
       this.inner.send(targetEva, record);
@@ -156,7 +184,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
 
   protected override innerConnectionLost(peerEva: string): void {
     this.handshakes.fail(peerEva, 'UNAVAILABLE');
-    this.dropSession(peerEva);
+    this.dropSession(peerEva, 'NOT_CONNECTED', 'the connection was lost');
     this.connectionLost(peerEva);
   }
 
@@ -170,7 +198,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
       sendRecord: (peer, record) => this.sendRecord(peer, record),
       restarted: (peer) => {
         if (!this.sessions.has(peer)) return;
-        this.dropSession(peer);
+        this.dropSession(peer, 'NOT_CONNECTED', 'the peer restarted');
         this.connectionLost(peer);
       },
       adopt: (peer, session) => {
@@ -217,6 +245,30 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
       return this.deliver(peer, text);
     }
     if (kind === Kind.ready) return; // a late copy over a lossy inner (ordered inners refuse it as a replay)
+    if (kind === Kind.stringAcked || kind === Kind.binaryAcked || kind === Kind.ack) {
+      if (opened.length < 1 + ACK_ID_BYTES) return this.protocolError(peer, 'an acknowledgement record too short for its id');
+      const id = new DataView(opened.buffer, opened.byteOffset, opened.byteLength).getUint32(1);
+      if (kind === Kind.ack) return this.acks.acknowledged(peer, id);
+      const rest = opened.subarray(1 + ACK_ID_BYTES);
+      if (kind === Kind.binaryAcked) this.deliver(peer, rest.slice());
+      else {
+        let text: string;
+        try {
+          text = decoder.decode(rest);
+        } catch {
+          return this.protocolError(peer, 'a string record that is not UTF-8');
+        }
+        this.deliver(peer, text);
+      }
+      // Handed to the application (its listeners ran): say so, sealed, so that nobody beneath can say it instead.
+      const session = this.sessions.get(peer);
+      if (!session || this.destroyed) return;
+      const ack = new Uint8Array(1 + ACK_ID_BYTES);
+      ack[0] = Kind.ack;
+      new DataView(ack.buffer).setUint32(1, id);
+      this.sendRecord(peer, session.seal(ack));
+      return;
+    }
     this.protocolError(peer, `a record of unknown kind ${kind}`);
   }
 
@@ -235,7 +287,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
         '(or the inner hub loses or reorders: then use { ordered: false }).',
       { details: { eva: this.eva, sourceEva: peer, fault } },
     );
-    this.dropSession(peer);
+    this.dropSession(peer, 'INTEGRITY', 'a record from the peer failed its check');
     if (!this.inner.destroyed && this.inner.isConnected(peer)) this.inner.closeConnection(peer);
     this.reportError(error);
     this.connectionLost(peer);
@@ -243,7 +295,8 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  private dropSession(peer: string): void {
+  private dropSession(peer: string, code: ErrorCode, why: string): void {
+    this.acks.fail(peer, code, why);
     const session = this.sessions.get(peer);
     if (!session) return;
     this.sessions.delete(peer);

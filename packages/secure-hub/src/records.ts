@@ -11,7 +11,10 @@ import { TAG_LENGTH } from './CipherState';
 export const RecordType = { msg1: 1, msg2: 2, msg3: 3, transport: 4, refuse: 5 } as const;
 
 /** What a transport record's plaintext starts with. */
-export const Kind = { string: 0, binary: 1, ready: 2 } as const;
+export const Kind = { string: 0, binary: 1, ready: 2, stringAcked: 3, binaryAcked: 4, ack: 5 } as const;
+
+/** Bytes of the acknowledgement id after the kind byte of an acknowledged message (`Kind.*Acked`) or an `ack`. */
+export const ACK_ID_BYTES = 4;
 
 export const HANDSHAKE_HEADER = 5;
 export const TRANSPORT_HEADER = 17;

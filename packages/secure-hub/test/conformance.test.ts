@@ -36,6 +36,7 @@ hubConformance('SecureHub(WebSocketHub) through a real broker', {
 // Tamper, replay, reorder and forgery of one record directly beneath SecureHub, over an ordered inner hub.
 integrityConformance('SecureHub(InBrowserHub)', {
   createHub: (beneath) => secure(beneath(new InBrowserHub())),
+  acknowledges: true,
   // Three hubs with their own identities on one InBrowserHub network.
   createIdentities: () => {
     const network = new InBrowserHub();
