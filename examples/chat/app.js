@@ -1,15 +1,20 @@
-/* global Vnf */
-// The VNF chat page. Rooms are registry entries (they vanish when their owner leaves); messages travel peer to
-// peer over MarshallerHub(ReliableRtcHub(WebSocketHub)) with the broker carrying signaling, and relaying only when
-// no direct WebRTC connection can be made. The room's owner is its hub: guests connect to it and it forwards
-// messages and acknowledgements, so nothing is kept anywhere but in the pages.
+/* global Vnf, ChatKeys */
+// The VNF chat page. A room is a `Room` (@vnf/rooms): presence from registry entries that vanish with their owner,
+// broadcasts every member gets once in each sender's order, and nobody forwarding for the others, so a room lives as
+// long as it has members. Everything between members is end-to-end encrypted by a SecureHub beneath (each tab has
+// its own key; fingerprints are shown to compare), over direct WebRTC links where they can be made and through the
+// broker otherwise. Files of any size are streamed to each member with PeerStreams (@vnf/streams).
+//
+//   stack: MultiplexHub(MarshallerHub(SecureHub(ReliableRtcHub(WebSocketHub))))
 (function () {
   'use strict';
 
-  const ROOMS = 'vnf-chat-rooms';
+  /** The lobby's directory: one entry per member and room (`<room>|<eva>`), vanishing with its owner. */
+  const DIRECTORY = 'vnf-chat-rooms';
   const EVA_PREFIX = 'chat:';
   const NAME_RULE = /^[\p{L}\p{N} _-]{1,24}$/u;
-  const MAX_IMAGE_BYTES = 16 * 1024 * 1024;
+  const ROOM_RULE = /^[^|]{1,40}$/;
+  const SESSION = 'vnf-chat:me';
   const brokerUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/webbroker/vnf-ws';
 
   const $ = (id) => document.getElementById(id);
@@ -30,54 +35,94 @@
     $('status').classList.toggle('error', Boolean(isError));
   }
 
-  /** The connection notice in the header: shown while the broker connection is down, empty (and invisible) otherwise. */
-  function connectionNotice(text) {
-    $('connection').textContent = text || '';
-  }
-
   function describe(err) {
     return err && err.code ? err.code + ': ' + err.message : String((err && err.message) || err);
+  }
+
+  function remember(value) {
+    try {
+      if (value) sessionStorage.setItem(SESSION, JSON.stringify(value));
+      else sessionStorage.removeItem(SESSION);
+    } catch {
+      // storage disabled: a reload asks for the name again
+    }
+  }
+
+  function remembered() {
+    try {
+      return JSON.parse(sessionStorage.getItem(SESSION) || 'null');
+    } catch {
+      return null;
+    }
   }
 
   // ---- sign in -------------------------------------------------------------------------------------------
 
   async function signIn(name) {
     const eva = EVA_PREFIX + name;
-    const webSocketHub = new Vnf.WebSocketHub(new Vnf.WebSocketFactory(brokerUrl));
+    const identity = ChatKeys.identityFor(name);
+    // The tab keeps its session token: a reload whose socket died uncleanly gets its eva back within the grace.
+    const webSocketHub = new Vnf.WebSocketHub(new Vnf.WebSocketFactory(brokerUrl, { sessionStore: window.sessionStorage }));
     const reliableRtcHub = new Vnf.ReliableRtcHub(webSocketHub);
-    const hub = new Vnf.MarshallerHub(reliableRtcHub);
+    const secureHub = new Vnf.SecureHub(reliableRtcHub, { identity, keyStore: ChatKeys.pins });
+    const hub = new Vnf.MultiplexHub(new Vnf.MarshallerHub(secureHub));
     const endpoint = hub.openEndpoint(eva);
-    // Opening the same eva on an inner hub returns the endpoint the stack already opened there. The seed reaches
-    // the registry over the endpoint's own socket this way; the RtcHub's endpoint tells direct from relayed.
+    // Opening the same eva on an inner hub returns the endpoint the stack opened there: the registry rides the
+    // endpoint's own socket, the SecureEndpoint tells key changes, the RtcHub's endpoint direct from relayed.
     const registry = new Vnf.WebSocketRegistryClient(webSocketHub.openEndpoint(eva).getWebSocketRpc());
+    const secureEndpoint = secureHub.openEndpoint(eva);
     const rtcEndpoint = reliableRtcHub.inner.openEndpoint(eva);
-    const session = { name, eva, hub, endpoint, rtcEndpoint, registry, rooms: new Map(), stopWatching: null };
+    const streams = new Vnf.PeerStreams(endpoint);
+    const session = { name, eva, identity, hub, endpoint, secureEndpoint, rtcEndpoint, registry, streams, directory: new Map(), stopWatching: null };
 
-    endpoint.on('error', (err) => {
-      if (me === session) status(describe(err), true);
-    });
-    endpoint.on('offline', () => me === session && connectionNotice('Connection to the server lost; reconnecting…'));
+    endpoint.on('error', (err) => me === session && status(describe(err), true));
+    endpoint.on('offline', () => me === session && connectionNotice('The connection to the server is lost; reconnecting…'));
     endpoint.on('online', () => me === session && connectionNotice(''));
-    endpoint.onMessage = (event) => me === session && onMessage(event.sourceEva, event.message);
-    endpoint.onConnectionLost((peerEva) => me === session && onConnectionLost(peerEva));
+    secureEndpoint.on('keyChanged', (event) => me === session && onKeyChanged(event));
+    streams.on('transfer', (incoming) => me === session && onIncomingFile(incoming));
+    streams.on('error', (err) => me === session && status(describe(err), true));
 
     try {
       // Watch before listing: a change made while the list is on its way is then never missed.
       const touched = new Set();
-      session.stopWatching = await registry.watch(ROOMS, (change) => {
+      session.stopWatching = await registry.watch(DIRECTORY, (change) => {
         touched.add(change.entry.name);
-        if (change.type === 'removed') session.rooms.delete(change.entry.name);
-        else session.rooms.set(change.entry.name, change.entry);
+        if (change.type === 'removed') session.directory.delete(change.entry.name);
+        else session.directory.set(change.entry.name, change.entry);
         if (me === session) renderRooms();
       });
-      for (const entry of await registry.listEntries(ROOMS)) {
-        if (!touched.has(entry.name)) session.rooms.set(entry.name, entry);
+      for (const entry of await registry.listEntries(DIRECTORY)) {
+        if (!touched.has(entry.name)) session.directory.set(entry.name, entry);
       }
     } catch (err) {
       await hub.close();
       throw err;
     }
     return session;
+  }
+
+  async function enter(name) {
+    $('enter').disabled = true;
+    status('Connecting…');
+    try {
+      me = await signIn(name);
+      remember({ name });
+      $('whoami').textContent = 'Signed in as ' + name + ' · your key ' + me.identity.fingerprint;
+      $('whoami').hidden = false;
+      status('');
+      renderRooms();
+      show('lobby');
+      $('room-name').focus();
+      return true;
+    } catch (err) {
+      status(
+        Vnf.VnfError.is(err, 'EVA_IN_USE') ? 'The name "' + name + '" is taken right now; pick another.' : 'Cannot connect to the server: ' + describe(err),
+        true,
+      );
+      return false;
+    } finally {
+      $('enter').disabled = false;
+    }
   }
 
   $('login-form').addEventListener('submit', async (event) => {
@@ -87,273 +132,267 @@
       status('A name is 1 to 24 letters, digits, spaces, "-" or "_".', true);
       return;
     }
-    $('enter').disabled = true;
-    status('Connecting…');
-    try {
-      me = await signIn(name);
-      $('whoami').textContent = 'Signed in as ' + name;
-      $('whoami').hidden = false;
-      status('');
-      renderRooms();
-      show('lobby');
-      $('room-name').focus();
-    } catch (err) {
-      status(
-        Vnf.VnfError.is(err, 'EVA_IN_USE') ? 'The name "' + name + '" is taken right now; pick another.' : 'Cannot connect: ' + describe(err),
-        true,
-      );
-    } finally {
-      $('enter').disabled = false;
-    }
+    await enter(name);
   });
 
-  // The broker removes this user's rooms when the socket closes; closing it ourselves makes that immediate.
+  // Closing cleanly frees the name and tells the others at once; a reload signs in again with the same name.
   window.addEventListener('pagehide', () => {
     if (me) me.hub.close();
   });
 
   // ---- lobby ---------------------------------------------------------------------------------------------
 
+  function roomsOf(directory) {
+    const rooms = new Map();
+    for (const entry of directory.values()) {
+      const title = entry.value && entry.value.room;
+      if (typeof title !== 'string') continue;
+      if (!rooms.has(title)) rooms.set(title, []);
+      rooms.get(title).push(String((entry.value && entry.value.name) || entry.owner));
+    }
+    return rooms;
+  }
+
   function renderRooms() {
     const list = $('rooms');
     list.replaceChildren();
-    const entries = [...me.rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
+    const rooms = [...roomsOf(me.directory)].sort((a, b) => a[0].localeCompare(b[0]));
+    for (const [title, names] of rooms) {
       const item = document.createElement('li');
-      item.dataset.room = entry.name;
-      const title = document.createElement('span');
-      title.className = 'room-name';
-      title.textContent = entry.name;
-      const host = document.createElement('span');
-      host.className = 'host';
-      host.textContent = 'by ' + ((entry.value && entry.value.hostName) || entry.owner);
-      item.append(title, host);
-      if (entry.owner !== me.eva) {
+      item.dataset.room = title;
+      const label = document.createElement('span');
+      label.className = 'room-name';
+      label.textContent = title;
+      const who = document.createElement('span');
+      who.className = 'host';
+      who.textContent = names.sort().join(', ');
+      item.append(label, who);
+      if (!room || room.title !== title) {
         const join = document.createElement('button');
         join.type = 'button';
         join.textContent = 'Join';
-        join.addEventListener('click', () => joinRoom(entry, join));
+        join.setAttribute('aria-label', 'Join ' + title);
+        join.addEventListener('click', () => enterRoom(title));
         item.append(join);
       }
       list.append(item);
     }
-    $('no-rooms').hidden = entries.length > 0;
+    $('no-rooms').hidden = rooms.length > 0;
   }
 
-  $('create-form').addEventListener('submit', async (event) => {
+  $('create-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const title = $('room-name').value.trim();
-    if (!title) return;
-    $('create').disabled = true;
-    try {
-      const result = await me.registry.createEntry({ collection: ROOMS, name: title }, { hostName: me.name });
-      if (result === Vnf.Global.ALREADY_EXISTS) {
-        status('A room called "' + title + '" is already open; join it or pick another name.', true);
-        return;
-      }
-      $('room-name').value = '';
-      status('');
-      enterRoom({ title, hostEva: me.eva, isHost: true });
-    } catch (err) {
-      status('Cannot create the room: ' + describe(err), true);
-    } finally {
-      $('create').disabled = false;
-    }
-  });
-
-  async function joinRoom(entry, button) {
-    button.disabled = true;
-    status('Joining "' + entry.name + '"…');
-    const result = await me.endpoint.openConnection(entry.owner);
-    button.disabled = false;
-    if (result.status !== 'CONNECTED') {
-      status('Cannot reach the host of "' + entry.name + '" (' + result.status + (result.reason ? ', ' + result.reason : '') + ').', true);
+    if (!ROOM_RULE.test(title)) {
+      status('A room name is 1 to 40 characters, without "|".', true);
       return;
     }
-    status('');
-    enterRoom({ title: entry.name, hostEva: entry.owner, isHost: false });
-    sendTo(entry.owner, { t: 'hello', name: me.name });
-  }
+    $('room-name').value = '';
+    enterRoom(title);
+  });
 
   // ---- room ----------------------------------------------------------------------------------------------
 
-  function enterRoom({ title, hostEva, isHost }) {
-    room = {
+  async function enterRoom(title) {
+    status('Joining "' + title + '"…');
+    const chatRoom = new Vnf.Room(me.endpoint, { registry: me.registry, name: title, info: { name: me.name } });
+    const entered = {
       title,
-      hostEva,
-      isHost,
-      members: new Map([[me.eva, me.name]]),
-      /** Messages this user wrote: id → { expected: Set of evas, acked: Set of evas, element }. */
+      chatRoom,
+      /** Messages and files this user sent: id → { expected: Set of evas, acked: Set of evas, element }. */
       outbox: new Map(),
-      // RtcHub reports no event when a connection moves between direct and relayed; a glance every 2 s is plenty.
-      pathTimer: setInterval(renderPaths, 2000),
+      /** Files in the conversation: id → their entry (see files below). */
+      files: new Map(),
+      /** Evas whose key changed and is not trusted (their connection is refused). */
+      untrusted: new Map(),
+      pathTimer: null,
     };
+    chatRoom.onMessage = ({ sourceEva, message }) => room === entered && onRoomMessage(sourceEva, message);
+    chatRoom.on('join', (member) => {
+      if (room !== entered) return;
+      notice(nameOf(member) + ' joined.');
+      renderMembers();
+    });
+    chatRoom.on('leave', (member) => {
+      if (room !== entered) return;
+      notice(nameOf(member) + ' left.');
+      renderMembers();
+      for (const id of entered.outbox.keys()) updateDelivery(id);
+    });
+    chatRoom.on('error', (err) => room === entered && status(describe(err), true));
+    try {
+      await chatRoom.join();
+      await me.registry.write({ collection: DIRECTORY, name: title + '|' + me.eva }, { room: title, name: me.name });
+    } catch (err) {
+      chatRoom.leave().catch(() => undefined);
+      status('Cannot join "' + title + '": ' + describe(err), true);
+      return;
+    }
+    room = entered;
+    remember({ name: me.name, room: title });
     $('room-title').textContent = title;
     $('messages').replaceChildren();
+    $('alerts').replaceChildren();
+    // RtcHub reports no event when a connection moves between direct and relayed: a glance every second.
+    entered.pathTimer = setInterval(renderPaths, 1000);
     renderMembers();
+    renderRooms();
     show('room');
-    notice(isHost ? 'You opened this room. Others see it in their lobby now.' : 'You joined the room.');
+    status('');
+    notice(chatRoom.members.size === 1 ? 'You opened "' + title + '". Others see it in their lobby now.' : 'You joined "' + title + '".');
     $('text').focus();
   }
 
-  function leaveRoom(reason) {
+  async function leaveRoom() {
     if (!room) return;
     const left = room;
     room = null;
     clearInterval(left.pathTimer);
-    if (left.isHost) {
-      for (const eva of left.members.keys()) if (eva !== me.eva) me.endpoint.closeConnection(eva);
-      me.registry.deleteEntry({ collection: ROOMS, name: left.title }).catch((err) => status(describe(err), true));
-    } else {
-      me.endpoint.closeConnection(left.hostEva);
-    }
+    for (const file of left.files.values()) file.cancel && file.cancel('left the room');
+    remember({ name: me.name });
+    await Promise.all([
+      left.chatRoom.leave().catch((err) => status(describe(err), true)),
+      me.registry.remove({ collection: DIRECTORY, name: left.title + '|' + me.eva }).catch(() => undefined),
+    ]);
     renderRooms();
     show('lobby');
-    status(reason || '');
   }
 
   $('leave').addEventListener('click', () => leaveRoom());
 
+  function nameOf(member) {
+    return String((member.info && member.info.name) || member.eva.slice(EVA_PREFIX.length));
+  }
+
+  function others() {
+    return [...room.chatRoom.members.values()].filter((member) => !member.self);
+  }
+
   function renderMembers() {
     const list = $('members');
     list.replaceChildren();
-    for (const [eva, name] of room.members) {
+    for (const member of room.chatRoom.members.values()) {
       const item = document.createElement('li');
-      item.dataset.eva = eva;
+      item.dataset.eva = member.eva;
       const label = document.createElement('span');
       label.className = 'name';
-      label.textContent = name;
+      label.textContent = nameOf(member) + (member.self ? ' (you)' : '');
       item.append(label);
-      const tags = [eva === room.hostEva ? 'host' : '', eva === me.eva ? 'you' : ''].filter(Boolean);
-      if (tags.length) {
-        const tag = document.createElement('span');
-        tag.className = 'tag';
-        tag.textContent = ' (' + tags.join(', ') + ')';
-        item.append(tag);
-      }
       const path = document.createElement('span');
       path.className = 'path';
       item.append(path);
+      const key = document.createElement('details');
+      key.className = 'key';
+      const summary = document.createElement('summary');
+      summary.textContent = 'Key';
+      const full = document.createElement('code');
+      full.className = 'fingerprint';
+      key.append(summary, full);
+      item.append(key);
       list.append(item);
     }
     renderPaths();
   }
 
-  /** How this page reaches each peer it is connected to: a direct data channel, or relayed by the server. */
+  /** For each member: how this page reaches it (direct, through the server, not connected) and its key. */
   function renderPaths() {
     if (!room) return;
     for (const item of $('members').children) {
-      const path = item.dataset.eva === me.eva ? null : me.rtcEndpoint.path(item.dataset.eva);
-      const element = item.querySelector('.path');
-      element.dataset.path = path || '';
-      element.textContent = path === 'direct' ? 'direct' : path === 'relay' ? 'via server' : '';
-    }
-  }
-
-  function guests() {
-    return [...room.members.keys()].filter((eva) => eva !== me.eva && eva !== room.hostEva);
-  }
-
-  /** Sends over the chat stack; a failure is shown rather than thrown into a DOM handler. */
-  function sendTo(eva, message) {
-    try {
-      me.endpoint.send(eva, message);
-      return true;
-    } catch (err) {
-      status('Cannot send: ' + describe(err), true);
-      return false;
-    }
-  }
-
-  function broadcastMembers() {
-    const members = [...room.members].map(([eva, name]) => ({ eva, name }));
-    for (const eva of guests()) sendTo(eva, { t: 'members', members });
-  }
-
-  function onMessage(sourceEva, message) {
-    if (!message || typeof message !== 'object') return;
-    if (!room) {
-      // A guest still connected to a room this user closed: tell it to go.
-      me.endpoint.closeConnection(sourceEva);
-      return;
-    }
-    if (room.isHost) onMessageAsHost(sourceEva, message);
-    else if (sourceEva === room.hostEva) onMessageAsGuest(message);
-  }
-
-  function onMessageAsHost(sourceEva, message) {
-    switch (message.t) {
-      case 'hello':
-        if (typeof message.name !== 'string') return;
-        room.members.set(sourceEva, message.name);
-        renderMembers();
-        notice(message.name + ' joined.');
-        broadcastMembers();
-        return;
-      case 'msg': {
-        if (!room.members.has(sourceEva)) return;
-        const { id, at, text, image } = message.item || {};
-        const item = { id, at, text, image, fromEva: sourceEva, from: room.members.get(sourceEva) };
-        renderMessage(item, false);
-        sendTo(sourceEva, { t: 'ack', id: item.id, by: me.eva });
-        for (const eva of guests()) if (eva !== sourceEva) sendTo(eva, { t: 'msg', item });
-        return;
+      const eva = item.dataset.eva;
+      const path = item.querySelector('.path');
+      const fingerprint = item.querySelector('.fingerprint');
+      if (eva === me.eva) {
+        path.dataset.path = 'self';
+        path.textContent = '';
+        fingerprint.textContent = me.identity.fingerprint;
+        continue;
       }
-      case 'ack':
-        // A guest received a message: the author is this host or another guest.
-        if (message.author === me.eva) acknowledged(message.id, sourceEva);
-        else if (room.members.has(message.author)) sendTo(message.author, { t: 'ack', id: message.id, by: sourceEva });
-        return;
-      default:
+      const untrusted = room.untrusted.get(eva);
+      const way = untrusted ? 'untrusted' : me.endpoint.isConnected(eva) ? me.rtcEndpoint.path(eva) || 'connecting' : 'connecting';
+      path.dataset.path = way;
+      path.textContent =
+        way === 'direct' ? 'direct' : way === 'relay' ? 'through the server' : way === 'untrusted' ? 'key changed: not trusted' : 'connecting…';
+      const peer = me.secureEndpoint.peerIdentity(eva);
+      fingerprint.textContent = untrusted ? untrusted.presentedFingerprint + ' (new, not trusted)' : peer ? peer.fingerprint : 'not connected yet';
     }
   }
 
-  function onMessageAsGuest(message) {
-    switch (message.t) {
-      case 'members':
-        room.members = new Map(message.members.map((m) => [m.eva, m.name]));
-        renderMembers();
-        for (const eva of room.outbox.keys()) updateDelivery(eva);
-        return;
-      case 'msg':
-        renderMessage(message.item, false);
-        sendTo(room.hostEva, { t: 'ack', id: message.item.id, author: message.item.fromEva });
-        return;
-      case 'ack':
-        acknowledged(message.id, message.by);
-        return;
-      default:
-    }
-  }
-
-  function onConnectionLost(peerEva) {
+  /** A known name presented another key: the connection is refused until the user trusts the new key. */
+  function onKeyChanged(event) {
+    if (event.accepted) return;
+    const name = event.eva.startsWith(EVA_PREFIX) ? event.eva.slice(EVA_PREFIX.length) : event.eva;
     if (!room) return;
-    if (!room.isHost && peerEva === room.hostEva) {
-      leaveRoom('The host left, so "' + room.title + '" is closed.');
-      return;
+    if (!room.untrusted.has(event.eva)) {
+      const alert = document.createElement('p');
+      alert.className = 'alert';
+      alert.dataset.eva = event.eva;
+      alert.textContent =
+        'Warning: ' + name + "'s key changed (was " + event.previousFingerprint + ', now ' + event.presentedFingerprint + '). It may be ' + name +
+        ' on a new device, or someone else using the name. Messages to and from ' + name + ' are held back until you trust the new key. ';
+      const trust = document.createElement('button');
+      trust.type = 'button';
+      trust.className = 'secondary';
+      trust.textContent = 'Trust the new key';
+      trust.addEventListener('click', () => {
+        ChatKeys.forget(event.eva);
+        room.untrusted.delete(event.eva);
+        alert.remove();
+        renderPaths();
+      });
+      alert.append(trust);
+      $('alerts').append(alert);
     }
-    if (room.isHost && room.members.has(peerEva)) {
-      const name = room.members.get(peerEva);
-      room.members.delete(peerEva);
-      renderMembers();
-      notice(name + ' left.');
-      broadcastMembers();
-      for (const id of room.outbox.keys()) updateDelivery(id);
-    }
+    room.untrusted.set(event.eva, event);
+    renderPaths();
   }
 
   // ---- messages and their delivery state ----------------------------------------------------------------
 
-  function send(content) {
+  function onRoomMessage(sourceEva, message) {
+    if (!message || typeof message !== 'object') return;
+    const member = room.chatRoom.members.get(sourceEva);
+    if (!member) return;
+    switch (message.t) {
+      case 'msg':
+        if (typeof message.text !== 'string') return;
+        renderMessage({ id: message.id, at: message.at, text: message.text, from: nameOf(member) }, false);
+        reply(sourceEva, { t: 'ack', id: message.id });
+        return;
+      case 'file':
+        announceFile(sourceEva, member, message);
+        return;
+      case 'ack':
+        acknowledged(message.id, sourceEva);
+        return;
+      default:
+    }
+  }
+
+  function reply(eva, message) {
+    try {
+      room.chatRoom.send(eva, message);
+    } catch (err) {
+      status('Cannot answer ' + eva + ': ' + describe(err), true);
+    }
+  }
+
+  function send(text) {
     if (!room) return;
-    const item = { id: me.eva + '#' + ++sequence, from: me.name, fromEva: me.eva, at: Date.now(), ...content };
-    const expected = new Set([...room.members.keys()].filter((eva) => eva !== me.eva));
-    const element = renderMessage(item, true);
-    room.outbox.set(item.id, { expected, acked: new Set(), element });
-    const targets = room.isHost ? guests() : [room.hostEva];
-    const sent = targets.map((eva) => sendTo(eva, { t: 'msg', item }));
-    if (!sent.every(Boolean)) setDelivery(element, 'failed', 'not sent');
-    else updateDelivery(item.id);
+    const id = me.eva + '#' + ++sequence;
+    const at = Date.now();
+    const element = renderMessage({ id, at, text, from: me.name }, true);
+    track(id, element);
+    try {
+      room.chatRoom.broadcast({ t: 'msg', id, at, text });
+    } catch (err) {
+      setDelivery(element, 'failed', 'not sent: ' + describe(err));
+    }
+  }
+
+  /** Counts the members present now; each acknowledges (a message when shown, a file when verified). */
+  function track(id, element) {
+    room.outbox.set(id, { expected: new Set(others().map((member) => member.eva)), acked: new Set(), element });
+    updateDelivery(id);
   }
 
   function acknowledged(id, byEva) {
@@ -366,8 +405,8 @@
   function updateDelivery(id) {
     const entry = room.outbox.get(id);
     if (!entry || entry.element.querySelector('.delivery').dataset.state === 'failed') return;
-    // People who left before receiving it no longer count.
-    const expected = [...entry.expected].filter((eva) => room.members.has(eva) || entry.acked.has(eva));
+    // Members who left before receiving it no longer count.
+    const expected = [...entry.expected].filter((eva) => room.chatRoom.members.has(eva) || entry.acked.has(eva));
     const acked = expected.filter((eva) => entry.acked.has(eva)).length;
     if (expected.length === 0) setDelivery(entry.element, 'delivered', 'sent, nobody else here');
     else if (acked === expected.length) setDelivery(entry.element, 'delivered', expected.length === 1 ? 'delivered' : 'delivered to all ' + acked);
@@ -385,6 +424,10 @@
     item.className = 'message notice';
     item.textContent = text;
     appendMessage(item, false);
+  }
+
+  function connectionNotice(text) {
+    $('connection').textContent = text || '';
   }
 
   function renderMessage(item, mine) {
@@ -413,12 +456,6 @@
       body.textContent = item.text;
       element.append(body);
     }
-    if (item.image && item.image.data instanceof Uint8Array && /^image\//.test(item.image.mime)) {
-      const img = document.createElement('img');
-      img.alt = String(item.image.name || 'image');
-      img.src = URL.createObjectURL(new Blob([item.image.data], { type: item.image.mime }));
-      element.append(img);
-    }
     appendMessage(element, mine);
     return element;
   }
@@ -428,11 +465,143 @@
     const list = $('messages');
     const follow = mine || list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.append(element);
-    if (!follow) return;
-    list.scrollTop = list.scrollHeight;
-    // An image gets its height only once decoded.
-    const img = element.querySelector('img');
-    if (img) img.addEventListener('load', () => (list.scrollTop = list.scrollHeight), { once: true });
+    if (follow) list.scrollTop = list.scrollHeight;
+  }
+
+  // ---- files ----------------------------------------------------------------------------------------------
+  // A file goes to each member on its own stream (PeerStreams: bounded memory, progress, cancel, resume, SHA-256);
+  // a `file` broadcast tells everyone it exists. Each receiver acknowledges once its copy arrived and verified.
+
+  /** A progress bar, a state and a cancel button inside a conversation entry. */
+  function fileControls(element, name, size) {
+    const box = document.createElement('div');
+    box.className = 'file';
+    const label = document.createElement('span');
+    label.className = 'file-name';
+    label.textContent = name + ' (' + formatSize(size) + ') ';
+    const bar = document.createElement('progress');
+    bar.max = Math.max(1, size);
+    bar.value = 0;
+    bar.setAttribute('aria-label', 'Progress of ' + name);
+    const state = document.createElement('span');
+    state.className = 'file-state';
+    state.setAttribute('aria-live', 'polite');
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'secondary';
+    cancel.textContent = 'Cancel';
+    cancel.setAttribute('aria-label', 'Cancel ' + name);
+    box.append(label, bar, ' ', state, ' ', cancel);
+    element.append(box);
+    return {
+      progress(bytes) {
+        bar.value = bytes;
+        state.textContent = Math.floor((bytes / Math.max(1, size)) * 100) + ' %';
+      },
+      end(text, failed) {
+        state.textContent = text;
+        state.classList.toggle('error', Boolean(failed));
+        cancel.remove();
+      },
+      box,
+      cancel,
+    };
+  }
+
+  function formatSize(bytes) {
+    if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + ' MiB';
+    if (bytes >= 1024) return Math.round(bytes / 1024) + ' KiB';
+    return bytes + ' B';
+  }
+
+  function shareFile(file) {
+    if (!room) return;
+    const id = me.eva + '#' + ++sequence;
+    const element = renderMessage({ id, at: Date.now(), from: me.name }, true);
+    const controls = fileControls(element, file.name || 'file', file.size);
+    track(id, element);
+    const targets = others();
+    const transfers = targets.map((member) =>
+      me.streams.send(member.eva, file, { name: file.name || 'file', type: file.type, header: { room: room.title, id } }),
+    );
+    const done = new Array(transfers.length).fill(0);
+    const entry = {
+      cancel: (reason) => transfers.forEach((transfer) => transfer.cancel(reason || 'the sender cancelled')),
+    };
+    room.files.set(id, entry);
+    controls.cancel.addEventListener('click', () => entry.cancel('the sender cancelled'));
+    transfers.forEach((transfer, i) => {
+      // The bar shows the slowest member: the file is everywhere when it is full.
+      transfer.on('progress', ({ bytes }) => {
+        done[i] = bytes;
+        controls.progress(Math.min(...done));
+      });
+    });
+    const owner = room;
+    Promise.allSettled(transfers.map((transfer) => transfer.done)).then((results) => {
+      owner.files.delete(id);
+      if (room !== owner) return;
+      const failed = results.filter((result) => result.status === 'rejected');
+      if (transfers.length === 0) controls.end('shared, nobody else here');
+      else if (failed.length === 0) controls.end('100 % · sent, SHA-256 checked');
+      else if (failed.every((result) => Vnf.VnfError.is(result.reason, 'CANCELLED'))) controls.end('cancelled', true);
+      else controls.end('not delivered to ' + failed.length + ' of ' + transfers.length + ': ' + describe(failed[0].reason), true);
+    });
+    try {
+      room.chatRoom.broadcast({ t: 'file', id, name: file.name || 'file', size: file.size, type: file.type });
+    } catch (err) {
+      entry.cancel('could not announce the file');
+      setDelivery(element, 'failed', 'not sent: ' + describe(err));
+    }
+  }
+
+  /** The entry of a file someone shares: made by its `file` broadcast or its stream, whichever comes first. */
+  function fileEntry(sourceEva, member, id, name, size) {
+    let entry = room.files.get(id);
+    if (entry) return entry;
+    const element = renderMessage({ id, at: Date.now(), from: nameOf(member) }, false);
+    entry = { element, controls: fileControls(element, name, size), incoming: null, cancel: null, sourceEva };
+    entry.controls.cancel.addEventListener('click', () => entry.cancel && entry.cancel('the receiver cancelled'));
+    room.files.set(id, entry);
+    return entry;
+  }
+
+  function announceFile(sourceEva, member, message) {
+    if (typeof message.id !== 'string' || typeof message.name !== 'string' || typeof message.size !== 'number') return;
+    fileEntry(sourceEva, member, message.id, message.name, message.size);
+  }
+
+  function onIncomingFile(incoming) {
+    const header = incoming.meta.header || {};
+    const member = room && room.chatRoom.members.get(incoming.meta.from);
+    if (!room || header.room !== room.title || !member || typeof header.id !== 'string') {
+      incoming.cancel('not in this room');
+      return;
+    }
+    const entry = fileEntry(incoming.meta.from, member, header.id, incoming.meta.name, incoming.meta.size || 0);
+    entry.incoming = incoming;
+    entry.cancel = (reason) => incoming.cancel(reason);
+    incoming.on('progress', ({ bytes }) => entry.controls.progress(bytes));
+    const owner = room;
+    incoming.toBlob().then(
+      (blob) => {
+        owner.files.delete(header.id);
+        if (room !== owner) return;
+        entry.controls.progress(blob.size);
+        entry.controls.end('100 % · received, SHA-256 checked');
+        const link = document.createElement('a');
+        link.href = URL.createObjectURL(blob);
+        link.download = incoming.meta.name || 'file';
+        link.textContent = 'Save ' + (incoming.meta.name || 'file');
+        entry.controls.box.append(' ', link);
+        reply(incoming.meta.from, { t: 'ack', id: header.id });
+      },
+      (err) => {
+        owner.files.delete(header.id);
+        if (room !== owner) return;
+        entry.controls.end(Vnf.VnfError.is(err, 'CANCELLED') ? 'cancelled' : 'failed: ' + describe(err), true);
+      },
+    );
   }
 
   // ---- composing ----------------------------------------------------------------------------------------
@@ -442,7 +611,7 @@
     const text = $('text').value;
     if (!text.trim()) return;
     $('text').value = '';
-    send({ text });
+    send(text);
   });
 
   $('text').addEventListener('keydown', (event) => {
@@ -452,25 +621,25 @@
     }
   });
 
-  async function sendImage(file) {
-    if (file.size > MAX_IMAGE_BYTES) {
-      status('That image is ' + Math.round(file.size / 1048576) + ' MiB; the limit here is 16 MiB.', true);
-      return;
-    }
-    // Binary travels inside the JSON message: MarshallerHub chunks it to the data channel's frame size.
-    const data = new Uint8Array(await file.arrayBuffer());
-    send({ image: { name: file.name || 'pasted image', mime: file.type, data } });
-  }
-
   $('text').addEventListener('paste', (event) => {
-    const files = [...event.clipboardData.files].filter((file) => file.type.startsWith('image/'));
+    const files = [...event.clipboardData.files];
     if (files.length === 0) return;
     event.preventDefault();
-    for (const file of files) sendImage(file);
+    for (const file of files) shareFile(file);
   });
 
   $('file').addEventListener('change', () => {
-    for (const file of $('file').files) if (file.type.startsWith('image/')) sendImage(file);
+    for (const file of $('file').files) shareFile(file);
     $('file').value = '';
   });
+
+  // ---- a reload comes back as it was ----------------------------------------------------------------------
+
+  const saved = remembered();
+  if (saved && typeof saved.name === 'string' && NAME_RULE.test(saved.name)) {
+    $('name').value = saved.name;
+    enter(saved.name).then((ok) => {
+      if (ok && typeof saved.room === 'string' && ROOM_RULE.test(saved.room)) enterRoom(saved.room);
+    });
+  }
 })();

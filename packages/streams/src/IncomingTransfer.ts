@@ -37,8 +37,8 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   /** The limit last granted, and `got` as last told. */
   private granted = 0;
   private toldGot = 0;
-  /** `got` when a rewind was last asked for (-1: none outstanding). */
-  private rewindAt = -1;
+  /** Frames that arrived ahead of a gap, by offset (within the credit granted). */
+  private readonly early = new Map<number, Uint8Array>();
   private end: { size: number; sha256: string } | null = null;
   private nonce = '';
   private resumeGot = 0;
@@ -122,23 +122,41 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
 
   onData(offset: number, bytes: Uint8Array): void {
     if (this.phase !== 'open') return;
-    if (offset < this.got) return; // sent again after a rewind, and already here
+    const end = offset + bytes.byteLength;
+    if (end <= this.got) return; // sent again after a rewind, and already here
+    if (end > this.granted) return this.protocolError(`sent up to ${end} bytes, past the ${this.granted} granted`);
+    const size = this.end?.size ?? this.meta.size;
+    if (size !== null && end > size) return this.integrityError(`more bytes than its size ${size}`);
+    this.lastDataAt = Date.now();
     if (offset > this.got) {
-      // Frames went missing beneath: ask once for everything from what we have.
-      if (this.rewindAt !== this.got) this.askAgain();
+      // Ahead of a gap: a layer beneath reordered (MarshallerHub lets small messages pass large ones) or lost frames.
+      // Held (within the credit granted, so within one window) until the gap fills; a gap that stays is asked for
+      // again by the probe.
+      if (!this.early.has(offset)) this.early.set(offset, bytes);
       return;
     }
-    if (offset + bytes.byteLength > this.granted) return this.protocolError(`sent up to ${offset + bytes.byteLength} bytes, past the ${this.granted} granted`);
-    const size = this.end?.size ?? this.meta.size;
-    if (size !== null && offset + bytes.byteLength > size) return this.integrityError(`more bytes than its size ${size}`);
-    this.rewindAt = -1;
-    this.lastDataAt = Date.now();
-    this.hash.update(bytes);
-    this.got += bytes.byteLength;
-    this.controller.enqueue(bytes);
+    this.accept(offset, bytes);
+    while (this.early.size > 0) {
+      let next: [number, Uint8Array] | null = null;
+      for (const [at, held] of this.early) {
+        if (at + held.byteLength <= this.got) this.early.delete(at);
+        else if (at <= this.got) next = [at, held];
+      }
+      if (!next) break;
+      this.early.delete(next[0]);
+      this.accept(next[0], next[1]);
+    }
     this.progress(false);
     if (this.end && this.got === this.end.size) this.complete();
     else this.credit(false);
+  }
+
+  /** Takes the bytes from `got` on (a frame sent again after a rewind may start before it). */
+  private accept(offset: number, bytes: Uint8Array): void {
+    const fresh = offset < this.got ? bytes.subarray(this.got - offset) : bytes;
+    this.hash.update(fresh);
+    this.got += fresh.byteLength;
+    this.controller.enqueue(fresh);
   }
 
   onControl(frame: ControlFrame): void {
@@ -148,9 +166,8 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
         if (this.meta.size !== null && frame.size !== this.meta.size) return this.integrityError(`an end at ${frame.size} bytes, not at its size ${this.meta.size}`);
         if (frame.size < this.got) return this.integrityError(`an end at ${frame.size} bytes after ${this.got} arrived`);
         this.end = { size: frame.size, sha256: frame.sha256 };
-        if (this.phase !== 'open') return;
-        if (this.got === frame.size) this.complete();
-        else this.askAgain(); // the last frames went missing beneath
+        // Short of the end: the last frames are still on their way (an end may pass them) or lost (the probe asks).
+        if (this.phase === 'open' && this.got === frame.size) this.complete();
         return;
       case 'cancel': {
         const code = (frame.code === 'INTEGRITY' || frame.code === 'PROTOCOL' || frame.code === 'INVALID_PAYLOAD' || frame.code === 'FORBIDDEN' ? frame.code : 'CANCELLED') as ErrorCode;
@@ -172,9 +189,14 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
    */
   probe(now: number, idleMs: number): void {
     if (this.phase !== 'open' || now - this.lastDataAt < idleMs) return;
-    if (this.granted <= this.got) return; // waiting for the reader, not for the sender
     this.lastDataAt = now;
-    this.credit(true);
+    if (this.early.size > 0 || (this.end && this.got < this.end.size)) {
+      // A gap that stayed a whole probe interval: frames were lost beneath. Everything from `got` again.
+      this.early.clear();
+      this.askAgain();
+    } else if (this.granted > this.got) {
+      this.credit(true); // waiting for the sender, not the reader: a credit or the tail may be lost
+    }
   }
 
   onLost(): void {
@@ -226,7 +248,7 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     this.resumeTimer = null;
     this.phase = 'open';
     this.nonce = '';
-    this.rewindAt = -1;
+    this.early.clear();
     this.lastDataAt = Date.now();
     this.guard(() => this.emit('resumed', { bytes: this.got, total: this.total }));
     this.credit(true);
@@ -244,7 +266,6 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   }
 
   private askAgain(): void {
-    this.rewindAt = this.got;
     this.host.control(this.meta.from, encodeControl({ t: 'credit', id: this.meta.id, got: this.got, limit: this.granted, rewind: true }));
   }
 

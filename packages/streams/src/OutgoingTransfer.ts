@@ -49,6 +49,8 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
   private frontier = 0;
   private sha256: string | null = null;
   private sent = 0;
+  /** The furthest offset ever sent (a rewind moves `sent` back, not this). */
+  private highestSent = 0;
   private acked = 0;
   private limit = 0;
   private credited = false;
@@ -211,7 +213,7 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
     if (this.phase !== 'open') return;
     this.credited = true;
     if (got > this.acked) {
-      if (got > this.sent) return this.protocolError(`confirmed ${got} bytes of ${this.sent} sent`);
+      if (got > this.highestSent) return this.protocolError(`confirmed ${got} bytes of ${this.highestSent} sent`);
       this.acked = got;
       this.replay.release(got);
       this.progress(false);
@@ -224,12 +226,15 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
       // Frames went missing beneath (a channel broke under a relay fallback): send again from what it has, and the end.
       this.sent = Math.min(this.sent, got);
       this.endSent = false;
+    } else if (got > this.sent) {
+      // It has what a rewind asked for already (the frames were late, not lost): go on from there.
+      this.sent = got;
     }
     this.kick();
   }
 
   private onFin(): void {
-    if (this.sha256 === null || this.sent !== this.frontier) return this.protocolError('confirmed the end before it was sent');
+    if (this.sha256 === null || this.highestSent !== this.frontier) return this.protocolError('confirmed the end before it was sent');
     this.acked = this.frontier;
     this.progress(true);
     const result: TransferResult = { bytes: this.frontier, sha256: this.sha256 };
@@ -319,6 +324,7 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
             throw err;
           }
           this.sent = offset + chunk.byteLength;
+          if (this.sent > this.highestSent) this.highestSent = this.sent;
           if (this.host.bufferedAmount(this.target) > this.host.highWaterMark) this.waitingDrain = true;
         }
       } while (this.pumpAgain && this.phase !== 'finished');

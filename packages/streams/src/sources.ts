@@ -74,21 +74,41 @@ abstract class ChunkedSource implements ChunkSource {
   readonly seekable = false;
   readonly size = null;
   private rest: Uint8Array | null = null;
+  /** The last read cut a chunk: what is left of it is a tail. */
+  private split = false;
   protected closed = false;
 
   async read(_offset: number, max: number): Promise<Uint8Array | null> {
     while (!this.rest || this.rest.byteLength === 0) {
-      if (this.closed) return null;
-      const next = await this.next();
+      const next = await this.nextBytes();
       if (next === null) return null;
-      if (!isBinary(next)) {
-        throw new VnfError('INVALID_PAYLOAD', `A stream's source yielded ${typeof next === 'string' ? 'a string' : typeof next}: yield Uint8Array, Buffer or ArrayBuffer chunks (encode text first).`);
-      }
-      this.rest = toUint8Array(next as Uint8Array | ArrayBuffer);
+      this.rest = next;
     }
-    const chunk = this.rest.byteLength <= max ? this.rest : this.rest.subarray(0, max);
-    this.rest = this.rest.byteLength <= max ? null : this.rest.subarray(max);
+    if (this.rest.byteLength < max && this.split && !this.closed) {
+      // The tail of a chunk cut for the last frame: fill this frame from the next chunk too, or a source of 64 KiB
+      // chunks would send every other frame nearly empty. Only once, so a live source is never held back waiting.
+      const next = await this.nextBytes();
+      if (next !== null) {
+        const joined = new Uint8Array(this.rest.byteLength + next.byteLength);
+        joined.set(this.rest);
+        joined.set(next, this.rest.byteLength);
+        this.rest = joined;
+      }
+    }
+    this.split = this.rest.byteLength > max;
+    const chunk = this.split ? this.rest.subarray(0, max) : this.rest;
+    this.rest = this.split ? this.rest.subarray(max) : null;
     return chunk;
+  }
+
+  private async nextBytes(): Promise<Uint8Array | null> {
+    if (this.closed) return null;
+    const next = await this.next();
+    if (next === null) return null;
+    if (!isBinary(next)) {
+      throw new VnfError('INVALID_PAYLOAD', `A stream's source yielded ${typeof next === 'string' ? 'a string' : typeof next}: yield Uint8Array, Buffer or ArrayBuffer chunks (encode text first).`);
+    }
+    return toUint8Array(next as Uint8Array | ArrayBuffer);
   }
 
   protected abstract next(): Promise<unknown>;
@@ -128,7 +148,8 @@ class IteratorSource extends ChunkedSource {
 
 /** What a non-seekable source sent and the receiver has not confirmed: [start, end), kept for a resume or a rewind. */
 export class ReplayBuffer {
-  private readonly chunks: { offset: number; bytes: Uint8Array }[] = [];
+  /** Chunks in order; those below `head` were released (their slots cleared, so they can be collected at once). */
+  private readonly chunks: ({ offset: number; bytes: Uint8Array } | undefined)[] = [];
   private head = 0;
   start = 0;
   end = 0;
@@ -155,6 +176,7 @@ export class ReplayBuffer {
   release(offset: number): void {
     while (this.head < this.chunks.length && this.chunks[this.head]!.offset + this.chunks[this.head]!.bytes.byteLength <= offset) {
       this.start = this.chunks[this.head]!.offset + this.chunks[this.head]!.bytes.byteLength;
+      this.chunks[this.head] = undefined;
       this.head++;
     }
     if (this.head > 64 && this.head * 2 > this.chunks.length) {
