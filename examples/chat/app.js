@@ -75,7 +75,8 @@
     const streams = new Vnf.PeerStreams(endpoint);
     const session = { name, eva, identity, hub, endpoint, secureEndpoint, rtcEndpoint, registry, streams, directory: new Map(), stopWatching: null };
 
-    endpoint.on('error', (err) => me === session && status(describe(err), true));
+    // A member that goes takes what was in flight from it (MarshallerHub says UNAVAILABLE): its leave says enough.
+    endpoint.on('error', (err) => me === session && !Vnf.VnfError.is(err, 'UNAVAILABLE') && status(describe(err), true));
     endpoint.on('offline', () => me === session && connectionNotice('The connection to the server is lost; reconnecting…'));
     endpoint.on('online', () => me === session && connectionNotice(''));
     secureEndpoint.on('keyChanged', (event) => me === session && onKeyChanged(event));

@@ -349,3 +349,25 @@ describe('SecureEndpoint: the broker sees ciphertext only', () => {
     await resources.released(TIMEOUT, 'timers of the closed hubs');
   });
 });
+
+describe('SecureEndpoint: handshake records changed beneath', () => {
+  // Found by the recording-proxy test: a rewritten handshake id made the record a "stray" and the open a TIMEOUT.
+  for (const [type, name] of [[RecordType.msg2, 'message 2'], [RecordType.msg3, 'message 3']] as const) {
+    it(`${name} with its handshake id rewritten ends openConnection in FAILED/KEY_MISMATCH at once, not in a TIMEOUT`, async () => {
+      const { tamper, hubA, hubB } = network({ connectTimeoutMs: 30_000 }, { connectTimeoutMs: 30_000 });
+      const a = hubA.openEndpoint(uniqueEva('a'));
+      const b = hubB.openEndpoint(uniqueEva('b'));
+      const atB = inbox(b);
+      tamper.interceptor = (record, at) => {
+        if (record[0] !== type) return at.forward(record);
+        const changed = record.slice();
+        changed[4] ^= 0x01; // the last byte of the handshake id
+        at.forward(changed);
+      };
+      // With a 30 s connect timeout, a stray record would end in TIMEOUT (and fail the test's own 30 s limit first).
+      const outcome = await a.openConnection(b.eva);
+      expect(outcome).toEqual({ status: ConnectionStatus.FAILED, targetEva: b.eva, reason: 'KEY_MISMATCH' });
+      expect(atB).toEqual([]);
+    });
+  }
+});

@@ -249,6 +249,12 @@ describeWithChromium('examples/chat in Chromium', () => {
     const reply = line(`Hi Ann ${marker()}`);
     await say(cy, reply, 'delivered to all 2');
     await sees(ann, 'Cy', reply);
+    // A large paste: far beyond one data channel frame, chunked by MarshallerHub beneath the room.
+    const paste = line(`Long read ${marker()} `) + 'Lorem ipsum dolor sit amet. '.repeat(12_000);
+    await ben.getByLabel('Message', { exact: true }).evaluate((el, text) => void ((el as HTMLTextAreaElement).value = text), paste);
+    await ben.getByRole('button', { name: 'Send' }).click();
+    await ben.locator('.message.mine').last().locator('.delivery', { hasText: /^delivered to all 2$/ }).waitFor(WAIT);
+    await cy.waitForFunction((length) => Array.from(document.querySelectorAll('.message:not(.mine) .body')).some((el) => el.textContent?.length === length), paste.length, WAIT);
 
     // Fingerprints: what Ben's page shows for Ann is Ann's own key.
     const annsKey = (await ann.locator('#whoami').textContent())!.replace(/^.*your key /, '');
