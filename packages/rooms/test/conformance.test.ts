@@ -5,6 +5,7 @@ import { MarshallerHub } from '@vnf/marshaller-hub';
 import { MultiplexHub } from '@vnf/multiplex-hub';
 import { InBrowserRegistry } from '@vnf/registry';
 import { Room } from '@vnf/rooms';
+import { Identity, SecureHub } from '@vnf/secure-hub';
 import { UnreliableHub } from '@vnf/unreliable-hub';
 
 /** Members in one page: one hub, one in-page registry; a killed member's endpoint is destroyed and its registry client dropped. */
@@ -38,6 +39,13 @@ roomConformance('Room over MultiplexHub(InBrowserHub)', {
 
 roomConformance('Room over MultiplexHub(MarshallerHub(InBrowserHub))', {
   createNetwork: () => inPage(new MultiplexHub(new MarshallerHub(new InBrowserHub()))),
+  createRoom,
+});
+
+// Encrypted pairwise: every member's connections run through a SecureHub (each broadcast is one sealed record per
+// member, not one fan-out), as the chat example's rooms do.
+roomConformance('Room over MultiplexHub(MarshallerHub(SecureHub(InBrowserHub)))', {
+  createNetwork: () => inPage(new MultiplexHub(new MarshallerHub(new SecureHub(new InBrowserHub(), { identity: Identity.generate() })))),
   createRoom,
 });
 
