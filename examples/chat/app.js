@@ -149,7 +149,7 @@
       const title = entry.value && entry.value.room;
       if (typeof title !== 'string') continue;
       if (!rooms.has(title)) rooms.set(title, []);
-      rooms.get(title).push(String((entry.value && entry.value.name) || entry.owner));
+      rooms.get(title).push(entry.owner.startsWith(EVA_PREFIX) ? entry.owner.slice(EVA_PREFIX.length) : entry.owner);
     }
     return rooms;
   }
@@ -206,6 +206,8 @@
       files: new Map(),
       /** Evas whose key changed and is not trusted (their connection is refused). */
       untrusted: new Map(),
+      /** Object URLs of received files, revoked when the room is left. */
+      urls: [],
       pathTimer: null,
     };
     chatRoom.onMessage = ({ sourceEva, message }) => room === entered && onRoomMessage(sourceEva, message);
@@ -250,6 +252,7 @@
     room = null;
     clearInterval(left.pathTimer);
     for (const file of left.files.values()) file.cancel && file.cancel('left the room');
+    for (const url of left.urls) URL.revokeObjectURL(url);
     remember({ name: me.name });
     await Promise.all([
       left.chatRoom.leave().catch((err) => status(describe(err), true)),
@@ -261,8 +264,12 @@
 
   $('leave').addEventListener('click', () => leaveRoom());
 
+  /**
+   * A member's name is its eva, which SecureHub proved (the key pinned for it), never the name its registry entry
+   * claims: the server could rewrite that, and anyone can write any name there.
+   */
   function nameOf(member) {
-    return String((member.info && member.info.name) || member.eva.slice(EVA_PREFIX.length));
+    return member.eva.startsWith(EVA_PREFIX) ? member.eva.slice(EVA_PREFIX.length) : member.eva;
   }
 
   function others() {
@@ -486,7 +493,6 @@
     bar.setAttribute('aria-label', 'Progress of ' + name);
     const state = document.createElement('span');
     state.className = 'file-state';
-    state.setAttribute('aria-live', 'polite');
     const cancel = document.createElement('button');
     cancel.type = 'button';
     cancel.className = 'secondary';
@@ -498,6 +504,9 @@
       progress(bytes) {
         bar.value = bytes;
         state.textContent = Math.floor((bytes / Math.max(1, size)) * 100) + ' %';
+      },
+      state(text) {
+        state.textContent = text;
       },
       end(text, failed) {
         state.textContent = text;
@@ -572,6 +581,11 @@
     fileEntry(sourceEva, member, message.id, message.name, message.size);
   }
 
+  /** Files up to this size are taken at once; a larger one (or one of unknown size) waits for the user's Accept. */
+  const AUTO_ACCEPT_BYTES = 256 * 1024 * 1024;
+  /** The most a file may be, accepted or not: it is kept in the page (a Blob) until saved. */
+  const MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024;
+
   function onIncomingFile(incoming) {
     const header = incoming.meta.header || {};
     const member = room && room.chatRoom.members.get(incoming.meta.from);
@@ -579,26 +593,48 @@
       incoming.cancel('not in this room');
       return;
     }
-    const entry = fileEntry(incoming.meta.from, member, header.id, incoming.meta.name, incoming.meta.size || 0);
+    const size = incoming.meta.size;
+    const entry = fileEntry(incoming.meta.from, member, header.id, incoming.meta.name, size || 0);
     entry.incoming = incoming;
     entry.cancel = (reason) => incoming.cancel(reason);
+    if (size === null || size > MAX_FILE_BYTES) {
+      incoming.cancel('too large for this page');
+      entry.controls.end('refused: larger than ' + formatSize(MAX_FILE_BYTES) + ' (or of unknown size)', true);
+      return;
+    }
+    if (size <= AUTO_ACCEPT_BYTES) return receiveFile(incoming, entry, header.id);
+    // Large: nothing is taken until the user says so (the sender waits; its credit stays at the first window).
+    const accept = document.createElement('button');
+    accept.type = 'button';
+    accept.textContent = 'Accept';
+    accept.setAttribute('aria-label', 'Accept ' + (incoming.meta.name || 'file'));
+    entry.controls.box.insertBefore(accept, entry.controls.cancel);
+    entry.controls.state('waiting for you to accept');
+    accept.addEventListener('click', () => {
+      accept.remove();
+      receiveFile(incoming, entry, header.id);
+    });
+  }
+
+  function receiveFile(incoming, entry, id) {
     incoming.on('progress', ({ bytes }) => entry.controls.progress(bytes));
     const owner = room;
-    incoming.toBlob().then(
+    Vnf.collectBlob(incoming.readable, incoming.meta.type, { maxBytes: MAX_FILE_BYTES }).then(
       (blob) => {
-        owner.files.delete(header.id);
+        owner.files.delete(id);
         if (room !== owner) return;
         entry.controls.progress(blob.size);
         entry.controls.end('100 % · received, SHA-256 checked');
         const link = document.createElement('a');
         link.href = URL.createObjectURL(blob);
+        owner.urls.push(link.href);
         link.download = incoming.meta.name || 'file';
         link.textContent = 'Save ' + (incoming.meta.name || 'file');
         entry.controls.box.append(' ', link);
-        reply(incoming.meta.from, { t: 'ack', id: header.id });
+        reply(incoming.meta.from, { t: 'ack', id });
       },
       (err) => {
-        owner.files.delete(header.id);
+        owner.files.delete(id);
         if (room !== owner) return;
         entry.controls.end(Vnf.VnfError.is(err, 'CANCELLED') ? 'cancelled' : 'failed: ' + describe(err), true);
       },

@@ -1,7 +1,7 @@
 /* global Vnf */
-// The chat's keys: each tab has its own long-term identity (kept in sessionStorage, so a reload keeps it and the
-// others see the same fingerprint), and each browser profile pins the keys of the people it met (localStorage):
-// a known name that comes back with another key is refused, and the page warns, until its user trusts the new key.
+// The chat's keys: each browser profile has one long-term identity per name (kept in localStorage, so a reload or a
+// new tab keeps it and the others see the same fingerprint), and pins the keys of the people it met (localStorage
+// too): a known name that comes back with another key is refused, and the page warns, until its user trusts it.
 (function () {
   'use strict';
 
@@ -15,7 +15,6 @@
       return null; // storage disabled: keys live in memory for this page only
     }
   }
-  const tab = storage('sessionStorage');
   const profile = storage('localStorage');
   const memory = new Map();
 
@@ -49,9 +48,9 @@
   };
 
   window.ChatKeys = {
-    /** This tab's identity for `name`: the one it had before a reload, or a new one. */
+    /** This profile's identity for `name`: the one it had before, or a new one. */
     identityFor(name) {
-      const saved = read(tab, IDENTITY + name);
+      const saved = read(profile, IDENTITY + name);
       if (saved) {
         try {
           return Vnf.Identity.import(saved);
@@ -60,7 +59,7 @@
         }
       }
       const identity = Vnf.Identity.generate();
-      write(tab, IDENTITY + name, JSON.stringify(identity.export()));
+      write(profile, IDENTITY + name, JSON.stringify(identity.export()));
       return identity;
     },
     /** SecureHub's KeyStore over localStorage: the keys pinned for each eva met. */

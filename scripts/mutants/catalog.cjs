@@ -194,7 +194,7 @@ const mutants = [
   { rule: 'stream hash not compared', file: streamIncoming, from: 'if (!sameProof(sha256, this.end!.sha256)) {', to: 'if (false) {', suite: 'streams', expect: 'one byte changed beneath the streams' },
   { rule: 'stream not resumed after a break', file: streamIncoming, from: 'if (this.host.resumeTimeoutMs === 0) {', to: 'if (true) {', suite: 'streams', expect: 'a broken connection resumes from what the receiver has' },
   { rule: 'stream progress told twice at the size', file: streamOutgoing, from: '    if (this.reportedOnce && this.acked === this.reported) return;', to: '', suite: 'streams', expect: 'progress never decreases and ends at the full size' },
-  { rule: 'stream sender cancel not told', file: streamOutgoing, from: "this.control(encodeControl({ t: 'cancel', id: this.id, code: 'CANCELLED', reason: text }));", to: '', suite: 'streams', expect: 'cancel by the sender' },
+  { rule: 'stream sender cancel not told', file: streamOutgoing, from: '    if (this.host.isConnected(this.target)) this.control(frame);\n    else this.host.tellLater(this.target, frame);', to: '', suite: 'streams', expect: 'cancel by the sender' },
   // SecureHub (its conformance file: hubConformance and integrityConformance).
   { rule: 'SecureHub replay window not checked', file: secureSession, from: '!this.window.fresh(Number(counter))', to: 'false', suite: 'secure', expect: 'each exactly once (' },
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },

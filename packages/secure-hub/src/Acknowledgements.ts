@@ -32,7 +32,9 @@ export class Acknowledgements {
 
   /** The message was not sent after all (the send threw): forget its id. */
   release(peer: string, id: number): void {
-    this.pending.get(peer)?.delete(id);
+    const byId = this.pending.get(peer);
+    byId?.delete(id);
+    if (byId?.size === 0) this.pending.delete(peer);
   }
 
   /** The peer acknowledged message `id`; an id never sent (or already acknowledged) is ignored. */
@@ -41,6 +43,7 @@ export class Acknowledgements {
     const entry = byId?.get(id);
     if (!entry) return;
     byId!.delete(id);
+    if (byId!.size === 0) this.pending.delete(peer);
     entry.resolve();
   }
 

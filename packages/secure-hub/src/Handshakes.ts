@@ -134,7 +134,7 @@ export class Handshakes {
   /** Initiator: message 2 (<- e, ee, s, es): check the responder's key, then message 3. */
   async onMessage2(peer: string, record: Uint8Array): Promise<void> {
     const attempt = this.attempts.get(peer);
-    if (attempt?.initiator && attempt.state.remoteStatic === null && attempt.id !== recordId(record)) return this.mismatched(peer, attempt, 'message 2');
+    if (attempt?.initiator && attempt.state.remoteStatic === null && attempt.id !== recordId(record)) return this.mismatched(peer, attempt, record, 'message 2');
     if (!attempt || !attempt.initiator || attempt.state.remoteStatic !== null) return this.stray(peer, 'message 2');
     try {
       attempt.state.readMessage(record.subarray(HANDSHAKE_HEADER));
@@ -159,7 +159,7 @@ export class Handshakes {
   /** Responder: message 3 (-> s, se): check the initiator's key; the connection is open, and `ready` confirms it. */
   async onMessage3(peer: string, record: Uint8Array): Promise<void> {
     const attempt = this.attempts.get(peer);
-    if (attempt && !attempt.initiator && !attempt.state.finished && attempt.id !== recordId(record)) return this.mismatched(peer, attempt, 'message 3');
+    if (attempt && !attempt.initiator && !attempt.state.finished && attempt.id !== recordId(record)) return this.mismatched(peer, attempt, record, 'message 3');
     if (!attempt || attempt.initiator || attempt.state.finished) return this.stray(peer, 'message 3');
     try {
       attempt.state.readMessage(record.subarray(HANDSHAKE_HEADER));
@@ -283,11 +283,12 @@ export class Handshakes {
 
   /**
    * The message this handshake waits for, with another handshake's id: over an ordered inner hub nothing but a change
-   * beneath makes one (a header rewritten in flight), so the handshake ends as a tampered body would, KEY_MISMATCH,
-   * instead of waiting for a TIMEOUT. Over `ordered: false` it may be a late copy of an older attempt: ignored.
+   * beneath makes one (a header rewritten in flight) — but the answer to an earlier attempt of ours that timed out (its
+   * id is remembered), so the handshake ends as a tampered body would, KEY_MISMATCH, instead of waiting for a
+   * TIMEOUT. Over `ordered: false` it may be a late copy of anything: ignored.
    */
-  private mismatched(peer: string, attempt: Attempt, what: string): void {
-    if (!this.host.config.ordered) return this.stray(peer, what);
+  private mismatched(peer: string, attempt: Attempt, record: Uint8Array, what: string): void {
+    if (!this.host.config.ordered || this.recent.get(peer)?.includes(recordId(record))) return this.stray(peer, what);
     log('%s: %s from %s belongs to another handshake than the one under way: refused', this.host.eva, what, peer);
     this.refuse(peer, attempt, 'KEY_MISMATCH');
   }

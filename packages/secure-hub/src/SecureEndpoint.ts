@@ -141,6 +141,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     if (!session) throw new VnfError('NOT_CONNECTED', `${this.eva} has no secure session with ${targetEva}. Call openConnection first.`);
     const body = typeof message === 'string' ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer);
     const acking = this.acking;
+    this.acking = null; // this message only, never one a listener sends from inside the send beneath
     const head = acking === null ? 1 : 1 + ACK_ID_BYTES;
     const plaintext = new Uint8Array(head + body.length);
     const isText = typeof message === 'string';
@@ -266,7 +267,15 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
       const ack = new Uint8Array(1 + ACK_ID_BYTES);
       ack[0] = Kind.ack;
       new DataView(ack.buffer).setUint32(1, id);
-      this.sendRecord(peer, session.seal(ack));
+      const record = session.seal(ack);
+      try {
+        if (!this.inner.destroyed && this.inner.isConnected(peer)) this.inner.send(peer, record);
+        else session.unseal(ack.length);
+      } catch (err) {
+        // Refused beneath (BUFFER_FULL, …): the counter is taken back, or the next record would look like a gap.
+        session.unseal(ack.length);
+        log('%s: acknowledgement to %s not sent: %s', this.eva, peer, String(err));
+      }
       return;
     }
     this.protocolError(peer, `a record of unknown kind ${kind}`);

@@ -370,4 +370,23 @@ describe('SecureEndpoint: handshake records changed beneath', () => {
       expect(atB).toEqual([]);
     });
   }
+
+  it('a late message 2 of an earlier attempt that timed out is ignored: the retry connects', async () => {
+    const { tamper, hubA, hubB } = network({ connectTimeoutMs: 300 });
+    const a = hubA.openEndpoint(uniqueEva('a'));
+    const b = hubB.openEndpoint(uniqueEva('b'));
+    let held: { record: Uint8Array; forward: (r: Uint8Array) => void } | null = null;
+    tamper.interceptor = (record, at) => {
+      if (record[0] === RecordType.msg2 && held === null) {
+        held = { record, forward: at.forward };
+        return;
+      }
+      at.forward(record);
+    };
+    expect((await a.openConnection(b.eva)).status).toBe(ConnectionStatus.TIMEOUT);
+    // The retry's message 1 goes out; the old message 2 arrives first (an ordered but slow path), then the new one.
+    const retry = a.openConnection(b.eva);
+    held!.forward(held!.record);
+    expect(await retry).toEqual({ status: ConnectionStatus.CONNECTED, targetEva: b.eva });
+  });
 });

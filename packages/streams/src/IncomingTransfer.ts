@@ -6,6 +6,11 @@ import { createSha256, proof, randomBytes, sameProof, type IncrementalHash } fro
 import { toHex } from './frames';
 import type { TransferEvents, TransferMeta, TransferProgress, TransferResult } from './types';
 
+/** Frames held ahead of a gap, at most (with the credit, it bounds their bytes to one window). */
+export const MAX_EARLY_FRAMES = 1024;
+/** A gap that stays is asked for again after the probe interval, doubled after each ask up to this factor. */
+const MAX_PROBE_BACKOFF = 16;
+
 /** What an incoming transfer needs of its PeerStreams. */
 export interface ReceiverHost {
   readonly windowBytes: number;
@@ -13,7 +18,8 @@ export interface ReceiverHost {
   readonly progressIntervalMs: number;
   /** Sends a control frame when connected to `peer` (one lost with its connection is re-said by the resume). */
   control(peer: string, frame: string): void;
-  finished(transfer: IncomingTransfer, ok: boolean): void;
+  /** The transfer ended: `code` null when it completed, else the code the sender should hear on a resume. */
+  finished(transfer: IncomingTransfer, code: string | null, reason: string): void;
 }
 
 type Phase = 'open' | 'suspended' | 'resuming' | 'finished';
@@ -39,6 +45,9 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   private toldGot = 0;
   /** Frames that arrived ahead of a gap, by offset (within the credit granted). */
   private readonly early = new Map<number, Uint8Array>();
+  /** `got` at the last probe, and how many probe intervals a gap may stay before it is asked for again. */
+  private probedAt = 0;
+  private backoff = 1;
   private end: { size: number; sha256: string } | null = null;
   private nonce = '';
   private resumeGot = 0;
@@ -108,9 +117,9 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     return collectBytes(this.readable, options);
   }
 
-  /** Reads the whole stream into a Blob of the sender's type. */
-  toBlob(): Promise<Blob> {
-    return collectBlob(this.readable, this.meta.type);
+  /** Reads the whole stream into a Blob of the sender's type (INVALID_ARGUMENT past `maxBytes`, default no limit). */
+  toBlob(options: { maxBytes?: number } = {}): Promise<Blob> {
+    return collectBlob(this.readable, this.meta.type, options);
   }
 
   // ---- from PeerStreams ----------------------------------------------------------------------
@@ -123,32 +132,51 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   onData(offset: number, bytes: Uint8Array): void {
     if (this.phase !== 'open') return;
     const end = offset + bytes.byteLength;
+    this.lastDataAt = Date.now();
     if (end <= this.got) return; // sent again after a rewind, and already here
     if (end > this.granted) return this.protocolError(`sent up to ${end} bytes, past the ${this.granted} granted`);
     const size = this.end?.size ?? this.meta.size;
     if (size !== null && end > size) return this.integrityError(`more bytes than its size ${size}`);
-    this.lastDataAt = Date.now();
-    if (offset > this.got) {
-      // Ahead of a gap: a layer beneath reordered (MarshallerHub lets small messages pass large ones) or lost frames.
-      // Held (within the credit granted, so within one window) until the gap fills; a gap that stays is asked for
-      // again by the probe.
-      if (!this.early.has(offset)) this.early.set(offset, bytes);
-      return;
-    }
+    if (offset > this.got) return this.hold(offset, bytes);
     this.accept(offset, bytes);
-    while (this.early.size > 0) {
-      let next: [number, Uint8Array] | null = null;
-      for (const [at, held] of this.early) {
-        if (at + held.byteLength <= this.got) this.early.delete(at);
-        else if (at <= this.got) next = [at, held];
-      }
-      if (!next) break;
-      this.early.delete(next[0]);
-      this.accept(next[0], next[1]);
-    }
+    this.drainEarly();
     this.progress(false);
     if (this.end && this.got === this.end.size) this.complete();
     else this.credit(false);
+  }
+
+  /**
+   * A frame ahead of a gap: a layer beneath reordered (MarshallerHub lets small messages pass large ones) or lost
+   * frames. Held until the gap fills, if it overlaps nothing held: so what is held never exceeds the credit granted
+   * (one window), in at most MAX_EARLY_FRAMES frames. Anything else is dropped; the probe asks for what stays missing.
+   */
+  private hold(offset: number, bytes: Uint8Array): void {
+    if (this.early.size >= MAX_EARLY_FRAMES || this.early.has(offset)) return;
+    const end = offset + bytes.byteLength;
+    for (const [at, held] of this.early) if (at < end && offset < at + held.byteLength) return;
+    this.early.set(offset, bytes);
+  }
+
+  /** Delivers what was held ahead of the gap just filled. */
+  private drainEarly(): void {
+    while (this.early.size > 0) {
+      const next = this.early.get(this.got);
+      if (next) {
+        this.early.delete(this.got);
+        this.accept(this.got, next);
+        continue;
+      }
+      // Frames sent again after a rewind may be cut elsewhere: one pass finds an overlap, and forgets what is behind.
+      let overlapping: number | null = null;
+      for (const [at, held] of this.early) {
+        if (at + held.byteLength <= this.got) this.early.delete(at);
+        else if (at < this.got) overlapping = at;
+      }
+      if (overlapping === null) return;
+      const held = this.early.get(overlapping)!;
+      this.early.delete(overlapping);
+      this.accept(overlapping, held);
+    }
   }
 
   /** Takes the bytes from `got` on (a frame sent again after a rewind may start before it). */
@@ -170,13 +198,15 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
         if (this.phase === 'open' && this.got === frame.size) this.complete();
         return;
       case 'cancel': {
-        const code = (frame.code === 'INTEGRITY' || frame.code === 'PROTOCOL' || frame.code === 'INVALID_PAYLOAD' || frame.code === 'FORBIDDEN' ? frame.code : 'CANCELLED') as ErrorCode;
+        const code = (['INTEGRITY', 'PROTOCOL', 'INVALID_PAYLOAD', 'FORBIDDEN', 'UNAVAILABLE'].includes(frame.code) ? frame.code : 'CANCELLED') as ErrorCode;
         return this.fail(new VnfError(code, `${this.meta.from} ended the transfer "${this.meta.name}": ${frame.reason}`, { details: { id: this.meta.id, by: 'sender' } }));
       }
       case 'resume':
         return this.onResume(frame.nonce);
       case 'go':
         return this.onGo(frame.mac);
+      case 'ping':
+        return this.onPing();
       default:
         return;
     }
@@ -188,15 +218,29 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
    * and an end short of what arrived asks for the rest. A slow link only costs this one small frame.
    */
   probe(now: number, idleMs: number): void {
-    if (this.phase !== 'open' || now - this.lastDataAt < idleMs) return;
+    if (this.got !== this.probedAt) {
+      this.probedAt = this.got;
+      this.backoff = 1;
+    }
+    if (this.phase !== 'open' || now - this.lastDataAt < idleMs * this.backoff) return;
     this.lastDataAt = now;
     if (this.early.size > 0 || (this.end && this.got < this.end.size)) {
-      // A gap that stayed a whole probe interval: frames were lost beneath. Everything from `got` again.
+      // A gap that stayed a whole probe interval: frames were lost beneath. Everything from `got` again, and if that
+      // does not fill it either (a link slower than a frame a second), ask again only after twice as long.
       this.early.clear();
       this.askAgain();
+      this.backoff = Math.min(this.backoff * 2, MAX_PROBE_BACKOFF);
     } else if (this.granted > this.got) {
       this.credit(true); // waiting for the sender, not the reader: a credit or the tail may be lost
     }
+  }
+
+  /** The sender has heard nothing for a while (a `ping`): say where we are. */
+  onPing(): void {
+    if (this.phase === 'open') this.credit(true);
+    // Suspended here while the sender thinks the connection is fine (our loss came after its resume), or holding for a
+    // resume the sender never made (someone else's): the sender resumes, proving the secret.
+    else this.host.control(this.meta.from, encodeControl({ t: 'lost', id: this.meta.id }));
   }
 
   onLost(): void {
@@ -207,7 +251,13 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     }
     const first = this.resumeTimer === null;
     this.phase = 'suspended';
-    if (!first) return; // broken again while resuming: the first deadline holds
+    this.armDeadline();
+    if (first) this.guard(() => this.emit('suspended'));
+  }
+
+  /** Starts the resume deadline unless one is running (a break during a resume keeps the first). */
+  private armDeadline(): void {
+    if (this.resumeTimer !== null) return;
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = null;
       this.fail(
@@ -216,7 +266,6 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
         }),
       );
     }, this.host.resumeTimeoutMs);
-    this.guard(() => this.emit('suspended'));
   }
 
   destroy(error: VnfError): void {
@@ -226,7 +275,10 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
   // ---- internals -----------------------------------------------------------------------------
 
   private onResume(senderNonce: string): void {
-    // Only the holder of the secret can finish this: the answer proves we know it, and `go` must prove it back.
+    // Only the holder of the secret can finish this: the answer proves we know it, and `go` must prove it back. A
+    // resume while open (the sender saw a break we have not seen yet, or someone holding its eva) stops the data
+    // until a proven `go`, within the same deadline as a break.
+    this.armDeadline();
     this.phase = 'resuming';
     this.nonce = toHex(randomBytes(32));
     this.resumeGot = this.got;
@@ -277,7 +329,7 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     this.host.control(this.meta.from, encodeControl({ t: 'fin', id: this.meta.id }));
     this.progress(true);
     const result: TransferResult = { bytes: this.got, sha256 };
-    this.settle(true);
+    this.settle(null, '');
     this.controller.close();
     this.resolve(result);
     this.guard(() => this.emit('done', result));
@@ -310,7 +362,7 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
 
   private fail(error: VnfError): void {
     if (this.phase === 'finished') return;
-    this.settle(false);
+    this.settle(error.code, error.message);
     try {
       this.controller.error(error);
     } catch {
@@ -320,11 +372,12 @@ export class IncomingTransfer extends EventEmitter<TransferEvents> {
     if (this.listenerCount('error') > 0) this.guard(() => this.emit('error', error));
   }
 
-  private settle(ok: boolean): void {
+  private settle(code: string | null, reason: string): void {
     this.phase = 'finished';
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
-    this.host.finished(this, ok);
+    this.early.clear();
+    this.host.finished(this, code, reason);
   }
 
   private guard(fn: () => void): void {

@@ -19,6 +19,8 @@ export interface SenderHost {
   bufferedAmount(target: string): number;
   /** Resolves when connected to `target`, or rejects a VnfError with a stable code. */
   connect(target: string): Promise<void>;
+  /** Sends `frame` on the next connection to `target` (a cancel made while the connection was broken). */
+  tellLater(target: string, frame: string): void;
   /** A suspended transfer wants a new connection to `target`: keep trying while it waits. */
   reconnect(target: string): void;
   finished(transfer: OutgoingTransfer): void;
@@ -55,6 +57,7 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
   private limit = 0;
   private credited = false;
   private lastCreditGot = -1;
+  private lastHeardAt = Date.now();
   private endSent = false;
   private waitingDrain = false;
   private pumping = false;
@@ -134,7 +137,10 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
   cancel(reason = 'cancelled by the sender'): void {
     if (this.phase === 'finished') return;
     const text = String(reason).slice(0, 1024);
-    this.control(encodeControl({ t: 'cancel', id: this.id, code: 'CANCELLED', reason: text }));
+    const frame = encodeControl({ t: 'cancel', id: this.id, code: 'CANCELLED', reason: text });
+    // While the connection is broken the receiver hears it if a connection comes back (else its resume times out).
+    if (this.host.isConnected(this.target)) this.control(frame);
+    else this.host.tellLater(this.target, frame);
     this.fail(new VnfError('CANCELLED', `The transfer "${this.name}" to ${this.target} was cancelled: ${text}.`, { details: { id: this.id, by: 'sender' } }));
   }
 
@@ -142,6 +148,7 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
 
   onControl(frame: ControlFrame): void {
     if (this.phase === 'finished') return;
+    this.lastHeardAt = Date.now();
     switch (frame.t) {
       case 'credit':
         return this.onCredit(frame.got, frame.limit, frame.rewind === true);
@@ -155,6 +162,12 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
         return this.onResumeAt(frame.got, frame.nonce, frame.mac);
       case 'gone':
         return this.onGone();
+      case 'lost':
+        // The receiver lost a connection we still have (its loss came late): resume on this one.
+        if (this.phase !== 'open') return;
+        this.onLost();
+        if (this.host.isConnected(this.target)) this.onConnected();
+        return;
       default:
         return;
     }
@@ -200,6 +213,16 @@ export class OutgoingTransfer extends EventEmitter<TransferEvents> {
     this.phase = 'resuming';
     this.nonce = toHex(randomBytes(32));
     this.control(encodeControl({ t: 'resume', id: this.id, nonce: this.nonce }));
+  }
+
+  /**
+   * Called every second or so: a transfer that heard nothing from its receiver for `idleMs` asks where it is — a lost
+   * credit, `fin` or `cancel`, or a receiver that lost the connection without this side noticing.
+   */
+  probe(now: number, idleMs: number): void {
+    if (this.phase !== 'open' || !this.credited || now - this.lastHeardAt < idleMs) return;
+    this.lastHeardAt = now;
+    this.control(encodeControl({ t: 'ping', id: this.id }));
   }
 
   /** The PeerStreams closed or its endpoint went. */

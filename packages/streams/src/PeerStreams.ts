@@ -35,6 +35,10 @@ const RECONNECT_MAX_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long an incoming transfer with credit out waits for a frame before it asks again (a frame lost beneath). */
 const STALL_PROBE_MS = 1000;
+/** How long a sender hears nothing from its receiver before it asks (`ping`). */
+const SENDER_PING_MS = 2000;
+/** Frames kept per peer for its next connection, at most. */
+const MAX_LATER_FRAMES = 64;
 
 const SCHEMA = optionsSchema('PeerStreams', {
   subProtocol: option.string({ default: DEFAULT_SUB_PROTOCOL, nonEmpty: true }),
@@ -72,8 +76,10 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
   private readonly outgoing = new Map<string, OutgoingTransfer>();
   /** Incoming transfers by `${from}\n${id}`. */
   private readonly incoming = new Map<string, IncomingTransfer>();
-  /** Finished incoming transfers by the same key: true when they completed. */
-  private readonly remembered = new Map<string, { ok: boolean; at: number }>();
+  /** Finished incoming transfers by the same key: `code` null when they completed, else how they ended. */
+  private readonly remembered = new Map<string, { code: string | null; reason: string; at: number }>();
+  /** Frames for peers whose connection is broken, sent on the next connection (bounded per peer). */
+  private readonly later = new Map<string, string[]>();
   private readonly opening = new Map<string, Promise<void>>();
   private readonly reconnecting = new Map<string, { timer: ReturnType<typeof setTimeout> | null; delayMs: number }>();
   private readonly senderHost: SenderHost;
@@ -163,6 +169,7 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
     }
     const transfer = new OutgoingTransfer(this.senderHost, target, chunks, { name, type, size: chunks.size ?? resolved.size ?? null, header }, resolved.signal);
     this.outgoing.set(transfer.id, transfer);
+    this.startProbes();
     return transfer;
   }
 
@@ -192,6 +199,9 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       transfer.destroy(error);
     }
     this.remembered.clear();
+    this.later.clear();
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
     if (channelOpen) this.channel.close();
     this.removeAllListeners();
     return Promise.resolve();
@@ -215,12 +225,21 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       return;
     }
     if (frame.t === 'open') return this.onOpen(source, frame);
+    if (frame.t === 'credit' && !this.incoming.has(key(source, frame.id))) {
+      // A receiver still waiting for a transfer this side no longer has (it restarted, or ended it unheard).
+      this.tell(source, { t: 'cancel', id: frame.id, code: 'UNAVAILABLE', reason: `${this.eva} no longer has this transfer` });
+      return;
+    }
     const k = key(source, frame.id);
     const transfer = this.incoming.get(k);
     if (transfer) return transfer.onControl(frame);
-    if (frame.t === 'resume') {
+    if (frame.t === 'resume' || frame.t === 'ping') {
+      // A transfer that ended here: say how, so a sender that missed it (a lost fin, a cancel while it was
+      // suspended) ends the same way.
       const remembered = this.remembered.get(k);
-      this.tell(source, remembered?.ok ? { t: 'fin', id: frame.id } : { t: 'gone', id: frame.id });
+      if (!remembered) this.tell(source, { t: 'gone', id: frame.id });
+      else if (remembered.code === null) this.tell(source, { t: 'fin', id: frame.id });
+      else this.tell(source, { t: 'cancel', id: frame.id, code: remembered.code, reason: remembered.reason.slice(0, 1000) });
     }
   }
 
@@ -247,12 +266,24 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       frame.ack,
     );
     this.incoming.set(k, transfer);
+    this.startProbes();
+    callUserListener(this, () => this.emit('transfer', transfer), `the PeerStreams of ${this.eva}`);
+    transfer.start();
+  }
+
+  /** One timer for every transfer in progress: receivers probe for lost frames, senders for a silent receiver. */
+  private startProbes(): void {
     this.probeTimer ??= setInterval(() => {
       const now = Date.now();
       for (const t of this.incoming.values()) t.probe(now, STALL_PROBE_MS);
+      for (const t of this.outgoing.values()) t.probe(now, SENDER_PING_MS);
     }, STALL_PROBE_MS);
-    callUserListener(this, () => this.emit('transfer', transfer), `the PeerStreams of ${this.eva}`);
-    transfer.start();
+  }
+
+  private stopProbesWhenIdle(): void {
+    if (this.incoming.size > 0 || this.outgoing.size > 0 || !this.probeTimer) return;
+    clearInterval(this.probeTimer);
+    this.probeTimer = null;
   }
 
   private onLost(peer: string): void {
@@ -260,8 +291,13 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
     for (const transfer of [...this.incoming.values()]) if (transfer.from === peer) transfer.onLost();
   }
 
-  /** A connection to `peer` is open (again): the suspended transfers toward it ask to resume. */
+  /** A connection to `peer` is open (again): what waited for it goes, and the suspended transfers ask to resume. */
   private resumeTo(peer: string): void {
+    const waiting = this.later.get(peer);
+    if (waiting) {
+      this.later.delete(peer);
+      for (const frame of waiting) this.sendControl(peer, frame);
+    }
     for (const transfer of [...this.outgoing.values()]) if (transfer.target === peer) transfer.onConnected();
   }
 
@@ -296,7 +332,16 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
         this.reconnecting.delete(target);
         return;
       }
-      void this.endpoint.openConnection(target).then(({ status }) => {
+      let opening: Promise<{ status: string }>;
+      try {
+        opening = this.endpoint.openConnection(target);
+      } catch (err) {
+        // The endpoint itself is gone (DESTROYED): nothing will reconnect; the resume deadlines end the transfers.
+        this.reconnecting.delete(target);
+        log('%s: cannot reconnect to %s: %s', this.eva, target, String(err));
+        return;
+      }
+      void opening.then(({ status }) => {
         if (this.isClosed || this.reconnecting.get(target) !== state) return;
         if (status === ConnectionStatus.CONNECTED) {
           this.reconnecting.delete(target);
@@ -309,6 +354,9 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
         }
         state.timer = setTimeout(attempt, state.delayMs);
         state.delayMs = Math.min(state.delayMs * 2, RECONNECT_MAX_MS);
+      }, (err: unknown) => {
+        this.reconnecting.delete(target);
+        log('%s: cannot reconnect to %s: %s', this.eva, target, String(err));
       });
     };
     attempt();
@@ -330,8 +378,16 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       bufferedAmount: (target) => channel.bufferedAmount(target),
       connect: (target) => this.connect(target),
       reconnect: (target) => this.reconnect(target),
+      tellLater: (target, frame) => {
+        if (this.isClosed) return;
+        const frames = this.later.get(target) ?? [];
+        if (frames.length >= MAX_LATER_FRAMES) frames.shift();
+        frames.push(frame);
+        this.later.set(target, frames);
+      },
       finished: (transfer) => {
         if (this.outgoing.get(transfer.id) === transfer) this.outgoing.delete(transfer.id);
+        this.stopProbesWhenIdle();
       },
     };
   }
@@ -342,26 +398,23 @@ export class PeerStreams extends EventEmitter<PeerStreamsEvents> {
       resumeTimeoutMs: this.resumeTimeoutMs,
       progressIntervalMs: this.progressIntervalMs,
       control: (peer, frame) => this.sendControl(peer, frame),
-      finished: (transfer, ok) => {
+      finished: (transfer, code, reason) => {
         const k = key(transfer.from, transfer.meta.id);
         if (this.incoming.get(k) === transfer) this.incoming.delete(k);
-        if (this.incoming.size === 0 && this.probeTimer) {
-          clearInterval(this.probeTimer);
-          this.probeTimer = null;
-        }
+        this.stopProbesWhenIdle();
         if (this.isClosed) return;
-        this.remember(k, ok);
+        this.remember(k, code, reason);
       },
     };
   }
 
-  private remember(k: string, ok: boolean): void {
+  private remember(k: string, code: string | null, reason: string): void {
     const now = Date.now();
     for (const [old, entry] of this.remembered) {
       if (this.remembered.size < MAX_REMEMBERED && now - entry.at < this.resumeTimeoutMs) break;
       this.remembered.delete(old);
     }
-    this.remembered.set(k, { ok, at: now });
+    this.remembered.set(k, { code, reason, at: now });
   }
 
   private tell(peer: string, frame: ControlFrame): void {

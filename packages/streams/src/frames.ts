@@ -41,7 +41,11 @@ export type ControlFrame =
   /** Sender: `mac` proves it knows the secret; data from `got` follows. */
   | { t: 'go'; id: TransferId; mac: string }
   /** Receiver: it has no such transfer (it restarted, or the resume came too late or from someone else). */
-  | { t: 'gone'; id: TransferId };
+  | { t: 'gone'; id: TransferId }
+  /** Sender: nothing heard from the receiver for a while; where is it? (a credit, a `fin`, a `cancel`, `lost` or `gone` answers) */
+  | { t: 'ping'; id: TransferId }
+  /** Receiver: its connection to the sender broke (the sender did not see it): resume on this one. */
+  | { t: 'lost'; id: TransferId };
 
 const HEX_ID = /^[0-9a-f]{32}$/;
 const HEX_64 = /^[0-9a-f]{64}$/;
@@ -92,6 +96,10 @@ export function decodeControl(text: string): ControlFrame | null {
       return { t: 'go', id, mac: f.mac };
     case 'gone':
       return { t: 'gone', id };
+    case 'ping':
+      return { t: 'ping', id };
+    case 'lost':
+      return { t: 'lost', id };
     default:
       return null;
   }

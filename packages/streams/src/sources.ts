@@ -17,6 +17,13 @@ export interface ChunkSource {
   close(): void;
 }
 
+const NOT_YET = Symbol('not yet');
+
+/** Resolves on a later task (a timer of 0 ms: browsers and Node alike). */
+function nextTask(): Promise<typeof NOT_YET> {
+  return new Promise((resolve) => setTimeout(() => resolve(NOT_YET), 0));
+}
+
 /** Blobs are read this much at a time and cut into frames: one `arrayBuffer()` per frame would cost a task each. */
 const BLOB_BLOCK_BYTES = 1024 * 1024;
 
@@ -76,23 +83,30 @@ abstract class ChunkedSource implements ChunkSource {
   private rest: Uint8Array | null = null;
   /** The last read cut a chunk: what is left of it is a tail. */
   private split = false;
+  /** A read of the next chunk that a join did not wait for: the next read takes it. */
+  private pending: Promise<Uint8Array | null> | null = null;
   protected closed = false;
 
   async read(_offset: number, max: number): Promise<Uint8Array | null> {
     while (!this.rest || this.rest.byteLength === 0) {
-      const next = await this.nextBytes();
+      const next = await this.takeNext();
       if (next === null) return null;
       this.rest = next;
     }
     if (this.rest.byteLength < max && this.split && !this.closed) {
       // The tail of a chunk cut for the last frame: fill this frame from the next chunk too, or a source of 64 KiB
-      // chunks would send every other frame nearly empty. Only once, so a live source is never held back waiting.
-      const next = await this.nextBytes();
-      if (next !== null) {
-        const joined = new Uint8Array(this.rest.byteLength + next.byteLength);
-        joined.set(this.rest);
-        joined.set(next, this.rest.byteLength);
-        this.rest = joined;
+      // chunks would send every other frame nearly empty — if the next chunk comes within a task: a live source's
+      // tail is never held back waiting for more.
+      this.pending ??= this.nextBytes();
+      const next = await Promise.race([this.pending, nextTask()]);
+      if (next !== NOT_YET) {
+        this.pending = null;
+        if (next !== null) {
+          const joined = new Uint8Array(this.rest.byteLength + next.byteLength);
+          joined.set(this.rest);
+          joined.set(next, this.rest.byteLength);
+          this.rest = joined;
+        }
       }
     }
     this.split = this.rest.byteLength > max;
@@ -101,7 +115,20 @@ abstract class ChunkedSource implements ChunkSource {
     return chunk;
   }
 
-  private async nextBytes(): Promise<Uint8Array | null> {
+  /** The next chunk: the one a join is already waiting for, or a new read. */
+  private takeNext(): Promise<Uint8Array | null> {
+    const pending = this.pending;
+    this.pending = null;
+    return pending ?? this.nextBytes();
+  }
+
+  private nextBytes(): Promise<Uint8Array | null> {
+    const read = this.readBytes();
+    read.catch(() => undefined); // a join may stop waiting for it; the next read sees the failure
+    return read;
+  }
+
+  private async readBytes(): Promise<Uint8Array | null> {
     if (this.closed) return null;
     const next = await this.next();
     if (next === null) return null;

@@ -5,7 +5,8 @@ import { MultiplexHub } from '@vnf/multiplex-hub';
 import { PeerStreams, collectBytes, type IncomingTransfer, type PeerStreamsOptions } from '@vnf/streams';
 import { UnreliableHub } from '@vnf/unreliable-hub';
 import { createHash } from 'node:crypto';
-import { decodeControl, encodeControl } from '../src/frames';
+import { decodeControl, encodeControl, type ControlFrame } from '../src/frames';
+import { MAX_EARLY_FRAMES } from '../src/IncomingTransfer';
 
 const WAIT_MS = 5000;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -159,16 +160,15 @@ describe('PeerStreams', () => {
     expect((await rejection(incoming.done)).code).toBe('UNAVAILABLE');
   });
 
-  it('frames lost beneath without a lost connection are sent again from the receiver\'s last byte', async () => {
+  it('a burst of frames lost beneath without a lost connection (a channel broken under a relay fallback) is sent again', async () => {
     const { open, unreliable } = network({ progressIntervalMs: 0 });
     const a = open('a').streams;
     const b = open('b').streams;
     const data = bytes(4 * 1024 * 1024, 3);
-    // One in five messages from a to b vanishes until half arrived (a channel broken beneath a relay fallback loses some).
+    // From a quarter on, everything from a to b vanishes until ten frames were lost.
     const arriving = nextTransfer(b).then((incoming) => {
-      unreliable.chaos.setFor('a', 'b', { drop: 0.2 });
       incoming.on('progress', ({ bytes }) => {
-        if (bytes > data.length / 2) unreliable.chaos.reset();
+        if (bytes > data.length / 4 && unreliable.chaos.stats().dropped === 0) unreliable.chaos.setFor('a', 'b', { drop: 1 });
       });
       return incoming;
     });
@@ -176,13 +176,14 @@ describe('PeerStreams', () => {
       for (let at = 0; at < data.length; at += 100_000) yield data.subarray(at, at + 100_000);
     })());
     const incoming = await arriving;
+    await until('ten frames lost', WAIT_MS, () => unreliable.chaos.stats().dropped >= 10);
+    unreliable.chaos.reset();
     const got = await incoming.toUint8Array();
-    expect(unreliable.chaos.stats().dropped).toBeGreaterThan(0);
     expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
     expect((await sent.done).sha256).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
-  it('frames reordered beneath (as MarshallerHub lets small messages pass large ones) are put back in order, without a resend storm', async () => {
+  it('frames reordered beneath (as MarshallerHub lets small messages pass large ones) are put back in order', async () => {
     const unreliable = new UnreliableHub(new InBrowserHub(), { seed: 4242, reorder: 0.2 });
     const hub: Hub<MultiplexingEndpoint> = new MultiplexHub(unreliable);
     cleanups.push(() => hub.close());
@@ -249,6 +250,92 @@ describe('PeerStreams', () => {
     const got = await incoming.toUint8Array();
     expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
     await sent.done;
+  });
+
+  it('a resume (and a go without the proof) while the transfer is open holds the data until the real sender resumes', async () => {
+    const { open } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const data = bytes(8 * 1024 * 1024, 6);
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', data);
+    const incoming = await arriving;
+    const resumed = waitFor<void>('resumed', WAIT_MS, (done) => incoming.on('resumed', () => done()));
+    let senderResumed = 0;
+    sent.on('resumed', () => senderResumed++);
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    // As if they came from whoever holds the sender's eva: a resume, then a `go` with a made-up proof.
+    const inject = (frame: ControlFrame) => (incoming as unknown as { onControl(f: ControlFrame): void }).onControl(frame);
+    inject({ t: 'resume', id: incoming.meta.id, nonce: 'a'.repeat(64) });
+    inject({ t: 'go', id: incoming.meta.id, mac: 'b'.repeat(64) });
+    const held = incoming.transferred;
+    // The real sender hears nothing, asks (ping), is told `lost`, and resumes with the proof.
+    await resumed;
+    expect(incoming.transferred).toBe(held);
+    // Taken up again by the real sender's proven resume, not by the made-up `go`.
+    await until('the sender to resume', WAIT_MS, () => senderResumed === 1);
+    expect(Buffer.from(await incoming.toUint8Array()).equals(Buffer.from(data))).toBe(true);
+    expect((await sent.done).bytes).toBe(data.length);
+  });
+
+  it("the receiver's fin lost beneath: the sender asks (ping) and is told it finished", async () => {
+    const { open, unreliable } = network({ progressIntervalMs: 0 });
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const data = bytes(2 * 1024 * 1024, 7);
+    const arriving = nextTransfer(b).then((incoming) => {
+      // Everything from b to a vanishes (its credits, its fin) from half on, until b has it all.
+      incoming.on('progress', ({ bytes }) => {
+        if (bytes > data.length / 2) unreliable.chaos.blackhole('b', 'a', true, { oneWay: true });
+      });
+      incoming.done.then(() => unreliable.chaos.blackhole('b', 'a', false));
+      return incoming;
+    });
+    const sent = a.send('b', data);
+    const incoming = await arriving;
+    await incoming.toUint8Array();
+    await incoming.done;
+    expect((await sent.done).bytes).toBe(data.length);
+    expect(unreliable.chaos.stats().blackholed).toBeGreaterThan(0);
+  });
+
+  it('frames ahead of a gap are held within one window, overlapping ones dropped', async () => {
+    const { open } = network({ windowBytes: 4 * 1024 * 1024 });
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', (async function* () {
+      yield bytes(10);
+      await new Promise(() => undefined); // then nothing: the test feeds the receiver itself
+    })());
+    const incoming = await arriving;
+    await until('the first bytes', WAIT_MS, () => incoming.transferred === 10);
+    const target = incoming as unknown as { onData(offset: number, bytes: Uint8Array): void; early: Map<number, Uint8Array> };
+    // A peer sending thousands of overlapping frames ahead of a gap, or a flood of tiny ones.
+    for (let i = 1; i < 4000; i++) target.onData(10 + i, new Uint8Array(60_000));
+    for (let i = 0; i < 3000; i++) target.onData(100_000 + i * 2, new Uint8Array(1));
+    let held = 0;
+    for (const frame of target.early.values()) held += frame.byteLength;
+    expect(target.early.size).toBeLessThanOrEqual(MAX_EARLY_FRAMES);
+    expect(held).toBeLessThanOrEqual(4 * 1024 * 1024);
+    sent.cancel();
+  });
+
+  it('a receiver that cancels while the connection is broken: the sender is told CANCELLED when it resumes', async () => {
+    const { open, unreliable } = network();
+    const a = open('a').streams;
+    const b = open('b').streams;
+    const arriving = nextTransfer(b);
+    const sent = a.send('b', bytes(8 * 1024 * 1024));
+    const incoming = await arriving;
+    await until('some bytes', WAIT_MS, () => incoming.transferred > 0);
+    unreliable.chaos.partition(['a'], ['b'], { cut: true });
+    await waitFor<void>('suspended', WAIT_MS, (done) => incoming.on('suspended', done));
+    incoming.cancel('changed my mind');
+    unreliable.chaos.heal();
+    const error = await rejection(sent.done);
+    expect(error.code).toBe('CANCELLED');
+    expect(error.message).toMatch(/changed my mind/);
   });
 
   it('refuses more than maxIncomingPerPeer transfers from one peer with BUFFER_FULL', async () => {
