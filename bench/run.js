@@ -27,6 +27,7 @@ const SCENARIOS = [
   { id: 'fanout', title: 'fan-out: one sender to 100 members (WebSocketHub multicast via broker)', timeoutS: 240 },
   { id: 'fanout-slow', title: 'fan-out with a member that stops reading', timeoutS: 360 },
   { id: 'cluster', title: 'cluster: relay across two brokers on Redis vs one broker vs socket.io + redis-adapter', timeoutS: 420 },
+  { id: 'streams', title: 'PeerStreams: 2 GiB over WebSocketHub and RtcHub, 512 MiB between Chromium pages, vs raw ws / simple-peer bulk', loopback: true, timeoutS: 900 },
 ];
 
 const args = process.argv.slice(2);
