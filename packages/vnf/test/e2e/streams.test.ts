@@ -189,8 +189,10 @@ describeWithChromium('@vnf/streams between two Chromium pages, through a real br
         short: true,
       });
     }
+    // The sender cancelled once the receiver had confirmed CANCEL_AT bytes; the receiver's own progress events come
+    // at most every progressIntervalMs, so its last one may be from before that.
     expect(sent.progress.at(-1)).toBeGreaterThanOrEqual(CANCEL_AT);
-    expect(got.progress.at(-1)).toBeGreaterThanOrEqual(CANCEL_AT);
+    expect(got.progress.at(-1)).toBeGreaterThan(0);
 
     for (const page of [sender, receiver]) expect(await page.status()).toEqual({ outgoing: 0, incoming: 0, errors: [] });
     expect([...sender.problems, ...receiver.problems]).toEqual([]);
