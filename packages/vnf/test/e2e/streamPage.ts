@@ -250,6 +250,9 @@ export interface HeapPeaks {
   arrayBuffers: number;
   /** The largest heap + arrayBuffers of one sample. */
   total: number;
+  /** The same right after a full collection (HeapProfiler.collectGarbage): what the page holds. */
+  heldHeap: number;
+  heldArrayBuffers: number;
   samples: number;
 }
 
@@ -262,7 +265,7 @@ interface HeapUsage {
 
 /** Samples a page's heap through the DevTools protocol every `intervalMs` until stopped. */
 export class HeapSampler {
-  private peaks: HeapPeaks = { heap: 0, arrayBuffers: 0, total: 0, samples: 0 };
+  private peaks: HeapPeaks = { heap: 0, arrayBuffers: 0, total: 0, heldHeap: 0, heldArrayBuffers: 0, samples: 0 };
   private timer: ReturnType<typeof setTimeout> | null = null;
   private pending: Promise<void> = Promise.resolve();
   private running = false;
@@ -281,17 +284,30 @@ export class HeapSampler {
     return { heap: usage.usedSize, arrayBuffers: usage.backingStorageSize };
   }
 
+  /** One sample right after a full collection: what the page holds, garbage not counted. */
+  async sampleHeld(): Promise<{ heap: number; arrayBuffers: number }> {
+    await this.cdp.send('HeapProfiler.collectGarbage');
+    return this.sample();
+  }
+
+  private async both(): Promise<void> {
+    const raw = await this.sample();
+    const held = await this.sampleHeld();
+    this.peaks.heap = Math.max(this.peaks.heap, raw.heap);
+    this.peaks.arrayBuffers = Math.max(this.peaks.arrayBuffers, raw.arrayBuffers);
+    this.peaks.total = Math.max(this.peaks.total, raw.heap + raw.arrayBuffers);
+    this.peaks.heldHeap = Math.max(this.peaks.heldHeap, held.heap);
+    this.peaks.heldArrayBuffers = Math.max(this.peaks.heldArrayBuffers, held.arrayBuffers);
+    this.peaks.samples++;
+  }
+
   start(): void {
-    this.peaks = { heap: 0, arrayBuffers: 0, total: 0, samples: 0 };
+    this.peaks = { heap: 0, arrayBuffers: 0, total: 0, heldHeap: 0, heldArrayBuffers: 0, samples: 0 };
     this.running = true;
     const tick = (): void => {
       this.timer = null;
-      this.pending = this.sample().then(
-        ({ heap, arrayBuffers }) => {
-          this.peaks.heap = Math.max(this.peaks.heap, heap);
-          this.peaks.arrayBuffers = Math.max(this.peaks.arrayBuffers, arrayBuffers);
-          this.peaks.total = Math.max(this.peaks.total, heap + arrayBuffers);
-          this.peaks.samples++;
+      this.pending = this.both().then(
+        () => {
           if (this.running) this.timer = setTimeout(tick, this.intervalMs);
         },
         () => undefined,
@@ -306,11 +322,7 @@ export class HeapSampler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.pending;
-    const last = await this.sample();
-    this.peaks.heap = Math.max(this.peaks.heap, last.heap);
-    this.peaks.arrayBuffers = Math.max(this.peaks.arrayBuffers, last.arrayBuffers);
-    this.peaks.total = Math.max(this.peaks.total, last.heap + last.arrayBuffers);
-    this.peaks.samples++;
+    await this.both();
     return { ...this.peaks };
   }
 }

@@ -103,8 +103,10 @@ describeWithChromium('@vnf/streams between two Chromium pages, through a real br
       console.info(
         `streams e2e (Chromium, ${stack === 'ws' ? 'MultiplexHub(WebSocketHub) through the broker' : `MultiplexHub(RtcHub), path ${path}`}): ` +
           `64 MiB page to page in ${seconds.toFixed(2)} s (${(BIG / MiB / seconds).toFixed(1)} MiB/s); ` +
-          `sender peak heap ${mib(senderPeaks.heap)} MiB, arrayBuffers ${mib(senderPeaks.arrayBuffers)} MiB (sum ${mib(senderPeaks.total)}); ` +
-          `receiver peak heap ${mib(receiverPeaks.heap)} MiB, arrayBuffers ${mib(receiverPeaks.arrayBuffers)} MiB (sum ${mib(receiverPeaks.total)}); ` +
+          `sender holds at most heap ${mib(senderPeaks.heldHeap)} MiB, arrayBuffers ${mib(senderPeaks.heldArrayBuffers)} MiB ` +
+          `(raw peaks, uncollected garbage included: ${mib(senderPeaks.heap)} / ${mib(senderPeaks.arrayBuffers)}, sum ${mib(senderPeaks.total)}); ` +
+          `receiver holds at most heap ${mib(receiverPeaks.heldHeap)} MiB, arrayBuffers ${mib(receiverPeaks.heldArrayBuffers)} MiB ` +
+          `(raw ${mib(receiverPeaks.heap)} / ${mib(receiverPeaks.arrayBuffers)}, sum ${mib(receiverPeaks.total)}); ` +
           `before: sender ${mib(before[0].heap)}/${mib(before[0].arrayBuffers)}, receiver ${mib(before[1].heap)}/${mib(before[1].arrayBuffers)} MiB; ` +
           `${senderPeaks.samples}/${receiverPeaks.samples} samples; sha256 ${expected}`,
       );
@@ -123,13 +125,14 @@ describeWithChromium('@vnf/streams between two Chromium pages, through a real br
         });
         expect(rec.progress.length).toBeGreaterThan(2);
       }
-      // Memory: the transfer is streamed, not held (64 MiB held at once would be over the bound by itself).
-      expect(senderPeaks.samples).toBeGreaterThan(5);
-      expect(receiverPeaks.samples).toBeGreaterThan(5);
-      expect(senderPeaks.heap).toBeLessThanOrEqual(PEAK_LIMIT);
-      expect(senderPeaks.arrayBuffers).toBeLessThanOrEqual(PEAK_LIMIT);
-      expect(receiverPeaks.heap).toBeLessThanOrEqual(PEAK_LIMIT);
-      expect(receiverPeaks.arrayBuffers).toBeLessThanOrEqual(PEAK_LIMIT);
+      // Memory: the transfer is streamed, not held (64 MiB held at once would be over the bound by itself). What each
+      // page holds, sampled right after a full collection; the raw peaks (printed) count garbage V8 has not collected.
+      expect(senderPeaks.samples).toBeGreaterThanOrEqual(3);
+      expect(receiverPeaks.samples).toBeGreaterThanOrEqual(3);
+      expect(senderPeaks.heldHeap).toBeLessThanOrEqual(PEAK_LIMIT);
+      expect(senderPeaks.heldArrayBuffers).toBeLessThanOrEqual(PEAK_LIMIT);
+      expect(receiverPeaks.heldHeap).toBeLessThanOrEqual(PEAK_LIMIT);
+      expect(receiverPeaks.heldArrayBuffers).toBeLessThanOrEqual(PEAK_LIMIT);
       // RtcHub really made a data channel between the pages.
       if (stack === 'rtc') expect(path).toBe('direct');
       for (const page of [sender, receiver]) expect(await page.status()).toEqual({ outgoing: 0, incoming: 0, errors: [] });
