@@ -80,6 +80,8 @@ const roomPresence = 'packages/rooms/src/Presence.ts';
 const secureSession = 'packages/secure-hub/src/TransportSession.ts';
 const secureHandshakes = 'packages/secure-hub/src/Handshakes.ts';
 const secureEndpoint = 'packages/secure-hub/src/SecureEndpoint.ts';
+const secureSenderKeys = 'packages/secure-hub/src/SenderKeys.ts';
+const secureReceivedKeys = 'packages/secure-hub/src/ReceivedKeys.ts';
 const redisRouterScripts = 'packages/broker-redis/src/routerScripts.ts';
 const redisStorageScripts = 'packages/broker-redis/src/registry/scripts.ts';
 
@@ -200,6 +202,9 @@ const mutants = [
   { rule: 'SecureHub record counter not checked', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: '', suite: 'secure', expect: 'a replayed ciphertext record yields INTEGRITY' },
   { rule: 'SecureHub reordered records accepted', file: secureSession, from: "if (counter !== this.nextCounter) return counter < this.nextCounter ? 'replay' : 'sequence';", to: "if (counter < this.nextCounter) return 'replay';", suite: 'secure', expect: 'two ciphertext records swapped yield INTEGRITY' },
   { rule: 'SecureHub acknowledgement not awaited', file: secureEndpoint, from: '    return promise;', to: '    return Promise.resolve();', suite: 'secure', expect: 'a forged acknowledgement never resolves sendAcknowledged' },
+  { rule: 'SecureHub sender key handed to a non-member', file: secureSenderKeys, from: 'if (!key || key.retired || !key.members.has(peer)) return;', to: 'if (!key || key.retired) return;', suite: 'secure', expect: 'a target left out of a multicast never reads it' },
+  { rule: 'SecureHub one sender key for every target set', file: secureSenderKeys, from: 'if (last !== null && !last.key.retired && sameList(last.targets, targets)) return last.key;', to: 'if (last !== null && !last.key.retired) return last.key;', suite: 'secure', expect: 'a target left out of a multicast never reads it' },
+  { rule: 'SecureHub group signature not checked', file: secureReceivedKeys, from: "if (held.verify && !held.verify(record.subarray(0, end), record.subarray(end))) return 'signature';", to: '', suite: 'secure', expect: 'a multicast forged by another target of the group' },
   { rule: 'SecureHub pinned key not compared', file: secureHandshakes, from: 'if (equalBytes(pinned, key)) return true;', to: 'return true;', suite: 'secure', expect: 'another identity ends openConnection in FAILED/KEY_MISMATCH' },
   // The cluster on Redis.
   { rule: 'Redis takeover without the token', file: redisRouterScripts, from: 'if proves(current[3]) then', to: 'if true then', suite: 'redisRouter', expect: 'refuses a claim of a held eva' },

@@ -7,9 +7,19 @@ export type RecordTap = (record: Uint8Array, from: string, to: string, forward: 
 /** A decorator the suite puts beneath the layer under test: every record crosses `tap` when one is set. */
 export class TapHub extends DecoratorHub {
   tap: RecordTap | null = null;
+  private readonly byEva = new Map<string, TapEndpoint>();
+
+  /** Hands `record` beneath from `from`'s endpoint to `to`, as the broker could (the inner connection must be open). */
+  inject(from: string, to: string, record: Uint8Array): void {
+    const endpoint = this.byEva.get(from);
+    if (!endpoint) throw new Error(`TapHub.inject: no endpoint ${from} on this hub`);
+    endpoint.sendBeneath(to, record);
+  }
 
   protected override wrapEndpoint(inner: Endpoint, options: EndpointOptions): Endpoint {
-    return new TapEndpoint(inner, options, this);
+    const endpoint = new TapEndpoint(inner, options, this);
+    this.byEva.set(endpoint.eva, endpoint);
+    return endpoint;
   }
 }
 
@@ -20,6 +30,10 @@ class TapEndpoint extends DecoratorEndpoint {
     private readonly hub: TapHub,
   ) {
     super(inner, options);
+  }
+
+  sendBeneath(to: string, record: Uint8Array): void {
+    this.inner.send(to, record);
   }
 
   protected override transmit(to: string, message: unknown): void {

@@ -17,6 +17,6 @@ export { roomConformance } from './roomConformance';
 export type { RoomConformanceSetup, RoomNetwork, RoomUnderTest, RoomMemberUnderTest } from './roomConformance';
 export { integrityConformance } from './integrityConformance';
 export type { IntegrityConformanceSetup } from './integrityConformance';
-export type { RecordTap } from './TapHub';
+export { TapHub, type RecordTap } from './TapHub';
 export { streamConformance } from './streamConformance';
 export type { StreamConformanceSetup, StreamNetwork, StreamsUnderTest, IncomingTransferUnderTest, StreamProgressUnderTest } from './streamConformance';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionStatus, VnfError } from '@vnf/core';
-import type { Hub, MessageEvent } from '@vnf/core';
+import type { Endpoint, Hub, MessageEvent } from '@vnf/core';
 import { TapHub, type RecordTap } from './TapHub';
 import { uniqueEva, until } from './waiting';
 
@@ -20,6 +20,20 @@ export interface IntegrityConformanceSetup {
   timeoutMs?: number;
   /** The layer's endpoints have `sendAcknowledged(target, message)`, acknowledged by the peer under the layer's keys. */
   acknowledges?: boolean;
+  /**
+   * The layer encrypts a multicast once for all its targets (a group key handed to each over its pairwise session):
+   * the suite then checks that a target left out of a later multicast cannot read it even when the broker hands it
+   * that record, and that a target of the group cannot forge the sender's multicasts to the others.
+   */
+  groups?: {
+    /** Whether a record beneath the layer is a multicast's one record (not a pairwise one). */
+    isGroupRecord(record: Uint8Array): boolean;
+    /**
+     * The record `member` could make with what the layer handed it for its group with `senderEva`, claiming to come
+     * from that sender and carrying the string `message`: what a member colluding with the broker would inject.
+     */
+    forge(member: Endpoint, senderEva: string, message: string): Uint8Array;
+  };
 }
 
 /**
@@ -123,6 +137,91 @@ export function integrityConformance(name: string, setup: IntegrityConformanceSe
       ctx.a.send(ctx.b.eva, 'm1');
       await expectIntegrity(ctx, ['m0']);
     }, timeoutMs * 4);
+
+    /** a connected to b, c and d, each of whom got a first multicast to all three. */
+    async function connectedGroup() {
+      let tapHub: TapHub | undefined;
+      const hub = await setup.createHub((inner) => (tapHub = new TapHub(inner)));
+      hubs.push(hub);
+      if (!tapHub) throw new Error('createHub must call beneath(inner) once');
+      const tap = tapHub;
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const members = ['b', 'c', 'd'].map((name) => {
+        const endpoint = hub.openEndpoint(uniqueEva(name));
+        const got: unknown[] = [];
+        const errors: string[] = [];
+        endpoint.on('message', (event) => got.push(event.message));
+        endpoint.on('error', (error) => errors.push(error.code));
+        return { endpoint, got, errors };
+      });
+      for (const { endpoint } of members) expect((await a.openConnection(endpoint.eva)).status).toBe(ConnectionStatus.CONNECTED);
+      a.multicast(members.map((m) => m.endpoint.eva), 'g0');
+      await until('g0 at every target', timeoutMs, () => members.every((m) => m.got.length === 1));
+      const [b, c, d] = members;
+      return { tap, a, b: b!, c: c!, d: d! };
+    }
+
+    it('a multicast record tampered toward one target yields INTEGRITY there, never a delivered message; the others get it', async () => {
+      const { tap, a, b, c, d } = await connectedGroup();
+      tap.tap = (record, from, to, forward) => {
+        if (from !== a.eva || to !== b.endpoint.eva) return forward(record);
+        tap.tap = null;
+        const changed = record.slice();
+        changed[changed.length - 1] ^= 0x01;
+        forward(changed);
+      };
+      a.multicast([b.endpoint.eva, c.endpoint.eva, d.endpoint.eva], 'g1');
+      await until('an INTEGRITY error at the target whose record was changed', timeoutMs, () => b.errors.includes('INTEGRITY'));
+      await until('g1 at the others', timeoutMs, () => c.got.length === 2 && d.got.length === 2);
+      expect(b.got).toEqual(['g0']);
+      expect(c.got).toEqual(['g0', 'g1']);
+      expect(d.got).toEqual(['g0', 'g1']);
+    }, timeoutMs * 4);
+
+    if (setup.groups) {
+      const groups = setup.groups;
+      it('a target left out of a multicast never reads it, even when the broker hands it the multicast\'s record', async () => {
+        const { tap, a, b, c, d } = await connectedGroup();
+        // The broker's view: each multicast record for b is also delivered to d, who was a target of a's first one.
+        let copied = 0;
+        tap.tap = (record, from, to, forward) => {
+          forward(record);
+          if (from !== a.eva || to !== b.endpoint.eva || !groups.isGroupRecord(record)) return;
+          copied += 1;
+          tap.inject(from, d.endpoint.eva, record.slice());
+        };
+        for (let i = 1; i <= 3; i++) {
+          a.multicast([b.endpoint.eva, c.endpoint.eva], `for b and c ${i}`);
+          await until(`multicast ${i} at b and c`, timeoutMs, () => b.got.length === 1 + i && c.got.length === 1 + i);
+          // d's answer to what it was handed (if any) has come back before the next: a message from d, in order.
+          const atA: unknown[] = [];
+          const listener = (event: MessageEvent) => atA.push(event.message);
+          a.on('message', listener);
+          d.endpoint.send(a.eva, `d${i}`);
+          await until(`d${i} at a`, timeoutMs, () => atA.includes(`d${i}`));
+          a.off('message', listener);
+          a.send(d.endpoint.eva, `to d ${i}`);
+          await until(`to d ${i} at d`, timeoutMs, () => d.got.includes(`to d ${i}`));
+        }
+        expect(copied).toBe(3);
+        expect(d.got).toEqual(['g0', 'to d 1', 'to d 2', 'to d 3']);
+        expect(b.got).toEqual(['g0', 'for b and c 1', 'for b and c 2', 'for b and c 3']);
+      }, timeoutMs * 6);
+
+      it('a multicast forged by another target of the group (with what it was handed for it) yields INTEGRITY, never a delivered message', async () => {
+        const { tap, a, b, c, d } = await connectedGroup();
+        const forged = groups.forge(c.endpoint, a.eva, 'forged by c');
+        tap.tap = (record, from, to, forward) => {
+          if (from !== a.eva || to !== b.endpoint.eva) return forward(record);
+          tap.tap = null;
+          forward(forged);
+        };
+        a.multicast([b.endpoint.eva, c.endpoint.eva, d.endpoint.eva], 'g1');
+        await until('an INTEGRITY error at the target the forgery was handed to', timeoutMs, () => b.errors.includes('INTEGRITY'));
+        await until('g1 at the others', timeoutMs, () => c.got.length === 2 && d.got.length === 2);
+        expect(b.got).toEqual(['g0']);
+      }, timeoutMs * 4);
+    }
 
     if (setup.acknowledges) {
       it('a forged acknowledgement never resolves sendAcknowledged: the message dropped beneath, a record forged toward its sender', async () => {

@@ -1,10 +1,12 @@
 // The room conformance suite through a real broker on 127.0.0.1 (run inside the loopback-only namespace): each member
-// its own WebSocketHub and registry client on its socket; over the bare WebSocketHub and over a 5 %-drop chaos stack.
+// its own WebSocketHub and registry client on its socket; over the bare WebSocketHub, encrypted (SecureHub, sender keys) and over a 5 %-drop chaos stack.
 import { afterAll, beforeAll } from '@jest/globals';
 import { roomConformance } from '@vnf/conformance';
 import type { MultiplexingEndpoint, RegistryClient } from '@vnf/core';
+import { MarshallerHub } from '@vnf/marshaller-hub';
 import { ReliableHub } from '@vnf/reliable-hub';
 import { Room } from '@vnf/rooms';
+import { Identity, SecureHub } from '@vnf/secure-hub';
 import { UnreliableHub } from '@vnf/unreliable-hub';
 import { startBrokerNetworks } from './support/brokerNetwork';
 
@@ -23,6 +25,14 @@ const createRoom = (endpoint: MultiplexingEndpoint, options: { registry: Registr
 
 roomConformance('Room over MultiplexHub(WebSocketHub) through a real broker', {
   createNetwork: () => networks.network((webSocketHub) => webSocketHub),
+  createRoom,
+  timeoutMs: 10_000,
+  leaveBoundMs: GRACE_MS + 2_000,
+});
+
+// Encrypted end to end with sender keys: each broadcast is one ciphertext, signed, that the broker fans out.
+roomConformance('Room over MultiplexHub(MarshallerHub(SecureHub(WebSocketHub))) through a real broker', {
+  createNetwork: () => networks.network((webSocketHub) => new MarshallerHub(new SecureHub(webSocketHub, { identity: Identity.generate() }))),
   createRoom,
   timeoutMs: 10_000,
   leaveBoundMs: GRACE_MS + 2_000,

@@ -14,7 +14,9 @@ import {
 } from '@vnf/core';
 import { Acknowledgements } from './Acknowledgements';
 import { Handshakes, type HandshakeHost, type KeyChangedEvent } from './Handshakes';
-import { ACK_ID_BYTES, HANDSHAKE_HEADER, Kind, RecordType, type TransportHeader } from './records';
+import { ReceivedKeys, type GroupFault } from './ReceivedKeys';
+import { ACK_ID_BYTES, FAULTS, HANDSHAKE_HEADER, Kind, RECORD_OVERHEAD, RecordType, describeHeader, groupEntries } from './records';
+import { SenderKeys } from './SenderKeys';
 import type { PeerIdentity, RecordFault, TransportSession } from './TransportSession';
 import type { SecureConfig } from './options';
 
@@ -56,6 +58,9 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   private readonly sessions = new Map<string, TransportSession>();
   private readonly handshakes: Handshakes;
   private readonly acks = new Acknowledgements();
+  /** This endpoint's sender keys (null with `senderKeys: 'off'`) and the ones its peers handed it. */
+  private readonly senders: SenderKeys | null;
+  private readonly received: ReceivedKeys;
   /** The acknowledgement id the message `transmit` is sealing now carries (sendAcknowledged), else null. */
   private acking: number | null = null;
   private drops = 0;
@@ -64,6 +69,26 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     super(inner, { ...endpointOptions, connectTimeoutMs: config.connectTimeoutMs });
     this.config = config;
     this.handshakes = new Handshakes(this.createHost());
+    const sendPairwise = (peer: string, plaintext: Uint8Array): boolean => this.sendPairwise(peer, plaintext);
+    this.senders =
+      config.senderKeys === 'off'
+        ? null
+        : new SenderKeys(
+            {
+              signed: config.senderKeys === 'signed',
+              rekeyAfterMessages: config.rekeyAfterMessages,
+              rekeyAfterBytes: config.rekeyAfterBytes,
+              maxRecordBytes: this.maxPayloadSize + RECORD_OVERHEAD,
+            },
+            {
+              sendPairwise,
+              multicast: (targets, record) => {
+                if (!this.inner.destroyed) this.inner.multicast(targets, record);
+              },
+              flushed: () => this.checkDrain(),
+            },
+          );
+    this.received = new ReceivedKeys(config.replayWindow, { sendPairwise });
     this.peerIdentity = this.peerIdentity.bind(this);
     this.rekeys = this.rekeys.bind(this);
     this.sendAcknowledged = this.sendAcknowledged.bind(this);
@@ -132,11 +157,15 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
 
   protected override teardown(peers: string[]): void {
     this.handshakes.failAll('DESTROYED');
+    this.senders?.close();
     for (const peer of [...this.sessions.keys()]) this.dropSession(peer, 'DESTROYED', 'this endpoint was destroyed');
+    this.received.clear();
     super.teardown(peers);
   }
 
   protected override transmit(targetEva: string, message: unknown): void {
+    // Multicasts of this turn leave first: a message sent after a multicast arrives after it.
+    this.senders?.flush();
     const session = this.sessions.get(targetEva);
     if (!session) throw new VnfError('NOT_CONNECTED', `${this.eva} has no secure session with ${targetEva}. Call openConnection first.`);
     const body = typeof message === 'string' ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer);
@@ -161,11 +190,32 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     }
   }
 
+  /**
+   * A multicast to two or more targets: one record under the sender key of the target set (SenderKeys), sealed at the
+   * end of the turn with the others to the same set. A message too large for a group record goes pairwise.
+   */
+  protected override transmitToMany(targets: readonly string[], message: unknown): void {
+    const senders = this.senders;
+    if (senders === null || targets.length < 2) return super.transmitToMany(targets, message);
+    const isText = typeof message === 'string';
+    // A copy: the record is sealed later in the turn, and the caller may reuse its buffer meanwhile.
+    const body = isText ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer).slice();
+    if (!senders.fits(body.length)) return super.transmitToMany(targets, message);
+    senders.multicast(targets, isText ? Kind.string : Kind.binary, body);
+  }
+
+  /** Beneath's bytes, and the multicasts of this turn not yet sealed. */
+  protected override queuedBytes(targetEva: string): number {
+    return super.queuedBytes(targetEva) + (this.senders?.pendingBytes(targetEva) ?? 0);
+  }
+
   protected override receive(sourceEva: string, raw: unknown): void {
     if (!(raw instanceof Uint8Array) || raw.length < HANDSHAKE_HEADER) return this.protocolError(sourceEva, 'a record that is not SecureHub binary');
     switch (raw[0]) {
       case RecordType.transport:
         return this.onTransport(sourceEva, raw);
+      case RecordType.group:
+        return this.onGroup(sourceEva, raw);
       case RecordType.msg1:
         return this.handshakes.onMessage1(sourceEva, raw);
       case RecordType.msg2:
@@ -246,6 +296,14 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
       return this.deliver(peer, text);
     }
     if (kind === Kind.ready) return; // a late copy over a lossy inner (ordered inners refuse it as a replay)
+    if (kind === Kind.senderKey) {
+      if (!this.received.add(peer, opened)) this.protocolError(peer, 'a sender key record of the wrong length');
+      return;
+    }
+    if (kind === Kind.senderKeyRequest) {
+      if (opened.length !== 5) return this.protocolError(peer, 'a sender key request of the wrong length');
+      return this.senders?.requested(peer, new DataView(opened.buffer, opened.byteOffset, opened.byteLength).getUint32(1));
+    }
     if (kind === Kind.stringAcked || kind === Kind.binaryAcked || kind === Kind.ack) {
       if (opened.length < 1 + ACK_ID_BYTES) return this.protocolError(peer, 'an acknowledgement record too short for its id');
       const id = new DataView(opened.buffer, opened.byteOffset, opened.byteLength).getUint32(1);
@@ -262,27 +320,43 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
         this.deliver(peer, text);
       }
       // Handed to the application (its listeners ran): say so, sealed, so that nobody beneath can say it instead.
-      const session = this.sessions.get(peer);
-      if (!session || this.destroyed) return;
+      if (this.destroyed) return;
       const ack = new Uint8Array(1 + ACK_ID_BYTES);
       ack[0] = Kind.ack;
       new DataView(ack.buffer).setUint32(1, id);
-      const record = session.seal(ack);
-      try {
-        if (!this.inner.destroyed && this.inner.isConnected(peer)) this.inner.send(peer, record);
-        else session.unseal(ack.length);
-      } catch (err) {
-        // Refused beneath (BUFFER_FULL, …): the counter is taken back, or the next record would look like a gap.
-        session.unseal(ack.length);
-        log('%s: acknowledgement to %s not sent: %s', this.eva, peer, String(err));
-      }
+      this.sendPairwise(peer, ack);
       return;
     }
     this.protocolError(peer, `a record of unknown kind ${kind}`);
   }
 
+  /** A group record from `peer`: opened under the sender key it handed this endpoint, its messages delivered in order. */
+  private onGroup(peer: string, record: Uint8Array): void {
+    // Sender keys are handed over a session and go with it: without one, none is held.
+    if (!this.sessions.has(peer)) return;
+    const opened = this.received.open(peer, record);
+    if (opened === 'unknown') return;
+    if (typeof opened === 'string') return this.integrityFault(peer, opened, record);
+    const entries = groupEntries(opened);
+    if (entries === null) return this.protocolError(peer, 'a group record whose messages are cut short');
+    for (const { kind, body } of entries) {
+      if (kind === Kind.binary) this.deliver(peer, body.slice());
+      else if (kind === Kind.string) {
+        let text: string;
+        try {
+          text = decoder.decode(body);
+        } catch {
+          return this.protocolError(peer, 'a string in a group record that is not UTF-8');
+        }
+        this.deliver(peer, text);
+      } else return this.protocolError(peer, `a message of unknown kind ${kind} in a group record`);
+      // A listener may have closed the connection or destroyed the endpoint: the rest is not delivered.
+      if (this.destroyed || !this.hasConnection(peer)) return;
+    }
+  }
+
   /** A record that failed its checks: fatal over an ordered inner hub (INTEGRITY), dropped and counted otherwise. */
-  private integrityFault(peer: string, fault: RecordFault, record: Uint8Array): void {
+  private integrityFault(peer: string, fault: RecordFault | GroupFault, record: Uint8Array): void {
     const header = record.length >= 17 ? describeHeader(record) : 'too short';
     if (!this.config.ordered) {
       this.drops++;
@@ -306,10 +380,27 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
 
   private dropSession(peer: string, code: ErrorCode, why: string): void {
     this.acks.fail(peer, code, why);
+    this.senders?.forget(peer);
+    this.received.forget(peer);
     const session = this.sessions.get(peer);
     if (!session) return;
     this.sessions.delete(peer);
     session.clear();
+  }
+
+  /** Seals `plaintext` to `peer` under their session and sends it; false when it cannot be now (the counter is taken back). */
+  private sendPairwise(peer: string, plaintext: Uint8Array): boolean {
+    const session = this.sessions.get(peer);
+    if (!session || this.inner.destroyed || !this.inner.isConnected(peer)) return false;
+    const record = session.seal(plaintext);
+    try {
+      this.inner.send(peer, record);
+      return true;
+    } catch (err) {
+      session.unseal(plaintext.length);
+      log('%s: record to %s not sent: %s', this.eva, peer, String(err));
+      return false;
+    }
   }
 
   private sendRecord(peer: string, record: Uint8Array): void {
@@ -330,17 +421,3 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   }
 }
 
-const FAULTS: Record<RecordFault, string> = {
-  session: 'it belongs to another session',
-  sequence: 'a record is missing before it, or it was moved ahead',
-  replay: 'its counter was used already: a replay, or moved back',
-  epoch: 'its key epoch is not the current one',
-  tag: 'its authentication tag does not verify: tampered or forged',
-  short: 'too short to be a record',
-};
-
-function describeHeader(record: Uint8Array): string {
-  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
-  const header: TransportHeader = { session: view.getUint32(1), epoch: view.getUint32(5), counter: view.getBigUint64(9) };
-  return `session ${header.session}, epoch ${header.epoch}, counter ${header.counter}`;
-}

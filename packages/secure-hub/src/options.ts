@@ -49,11 +49,22 @@ export interface SecureHubOptions {
    */
   rekeyAfterBytes?: number;
   /**
+   * How a multicast (`endpoint.multicast`, a Room's broadcast) to two or more targets is encrypted. `'signed'`: one
+   * record for all of them under this endpoint's sender key of that target set, handed to each target over its
+   * pairwise session, and signed (Ed25519) so that no other holder of the key can forge it; the broker fans out one
+   * ciphertext. `'unsigned'`: the same without the signature (cheaper; a member colluding with the broker could then
+   * forge this endpoint's multicasts to the other members). `'off'`: one pairwise record per target, as `send`.
+   * @default 'signed'
+   */
+  senderKeys?: SenderKeyMode;
+  /**
    * How long `openConnection` waits for the inner connection and the handshake, ms.
    * @default 10000
    */
   connectTimeoutMs?: number;
 }
+
+export type SenderKeyMode = 'signed' | 'unsigned' | 'off';
 
 export const DEFAULT_REPLAY_WINDOW = 1024;
 export const DEFAULT_REKEY_AFTER_MESSAGES = 65_536;
@@ -69,6 +80,7 @@ export interface SecureConfig {
   readonly replayWindow: number;
   readonly rekeyAfterMessages: number;
   readonly rekeyAfterBytes: number;
+  readonly senderKeys: SenderKeyMode;
   readonly connectTimeoutMs: number;
 }
 
@@ -86,6 +98,7 @@ const SCHEMA = optionsSchema(
     replayWindow: option.integer({ min: 32, max: 65_536, default: DEFAULT_REPLAY_WINDOW }),
     rekeyAfterMessages: option.integer({ min: 1, default: DEFAULT_REKEY_AFTER_MESSAGES }),
     rekeyAfterBytes: option.integer({ min: 1, default: DEFAULT_REKEY_AFTER_BYTES }),
+    senderKeys: option.enum(['signed', 'unsigned', 'off'] as const, { default: 'signed' as SenderKeyMode }),
     connectTimeoutMs: option.number({ above: 0, default: DEFAULT_CONNECT_TIMEOUT_MS }),
   },
   {

@@ -1,4 +1,6 @@
 import { TAG_LENGTH } from './CipherState';
+import type { GroupFault } from './ReceivedKeys';
+import type { RecordFault } from './TransportSession';
 
 /**
  * The records SecureHub hands its inner endpoint, each one binary message (docs in the README, "Wire format"):
@@ -6,12 +8,23 @@ import { TAG_LENGTH } from './CipherState';
  * - handshake `[type 1|2|3][handshake id: 4][Noise message]` — the three messages of XX;
  * - refusal `[5][handshake id: 4][reason, UTF-8]` — "I will not finish this handshake" (unauthenticated: a hint);
  * - transport `[4][session id: 4][epoch: 4][counter: 8][ciphertext]`, the 17-byte header being the AEAD's
- *   associated data, so none of it can be changed unseen. The counter is the Noise nonce, explicit.
+ *   associated data, so none of it can be changed unseen. The counter is the Noise nonce, explicit;
+ * - group `[6][sender key id: 4][counter: 8][ciphertext][Ed25519 signature: 64, when the key is signed]`: one
+ *   multicast's messages under the sender key of its targets (SenderKeys), the 13-byte header the associated data,
+ *   the signature over header and ciphertext.
  */
-export const RecordType = { msg1: 1, msg2: 2, msg3: 3, transport: 4, refuse: 5 } as const;
+export const RecordType = { msg1: 1, msg2: 2, msg3: 3, transport: 4, refuse: 5, group: 6 } as const;
 
-/** What a transport record's plaintext starts with. */
-export const Kind = { string: 0, binary: 1, ready: 2, stringAcked: 3, binaryAcked: 4, ack: 5 } as const;
+/**
+ * What a transport record's plaintext starts with. `senderKey` `[6][key id: 4][flags: 1][key: 32][verify key: 32]`
+ * hands a peer the key of the groups it is in (flag 1: records under it are signed, and the verify key follows);
+ * `senderKeyRequest` `[7][key id: 4]` asks for one a group record named and the receiver does not hold.
+ */
+export const Kind = { string: 0, binary: 1, ready: 2, stringAcked: 3, binaryAcked: 4, ack: 5, senderKey: 6, senderKeyRequest: 7 } as const;
+
+export const GROUP_HEADER = 13;
+/** Bytes each message adds inside a group record's plaintext: its kind and its length. */
+export const GROUP_ENTRY_HEADER = 5;
 
 /** Bytes of the acknowledgement id after the kind byte of an acknowledged message (`Kind.*Acked`) or an `ack`. */
 export const ACK_ID_BYTES = 4;
@@ -84,4 +97,38 @@ export function handshakePrologue(initiatorEva: string, responderEva: string, id
   view.setUint16(at, b.length);
   out.set(b, at + 2);
   return out;
+}
+
+/** The messages of a group record's plaintext (`[kind: 1][length: 4][bytes]` each, views into it); null when cut short. */
+export function groupEntries(plaintext: Uint8Array): Array<{ kind: number; body: Uint8Array }> | null {
+  const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+  const entries: Array<{ kind: number; body: Uint8Array }> = [];
+  let at = 0;
+  while (at < plaintext.length) {
+    if (plaintext.length - at < GROUP_ENTRY_HEADER) return null;
+    const end = at + GROUP_ENTRY_HEADER + view.getUint32(at + 1);
+    if (end > plaintext.length) return null;
+    entries.push({ kind: plaintext[at], body: plaintext.subarray(at + GROUP_ENTRY_HEADER, end) });
+    at = end;
+  }
+  return entries;
+}
+
+/** Why a record was refused, as an INTEGRITY error says it. */
+export const FAULTS: Record<RecordFault | GroupFault, string> = {
+  session: 'it belongs to another session',
+  sequence: 'a record is missing before it, or it was moved ahead',
+  replay: 'its counter was used already: a replay, or moved back',
+  epoch: 'its key epoch is not the current one',
+  tag: 'its authentication tag does not verify: tampered or forged',
+  short: 'too short to be a record',
+  signature: 'its signature does not verify: the sender did not make it (another member of the group, or something beneath, forged it)',
+};
+
+/** A refused record's header, for the log and the error. */
+export function describeHeader(record: Uint8Array): string {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  if (record[0] === RecordType.group) return `sender key ${view.getUint32(1)}, counter ${view.getBigUint64(5)}`;
+  const header = readTransportHeader(record);
+  return `session ${header.session}, epoch ${header.epoch}, counter ${header.counter}`;
 }

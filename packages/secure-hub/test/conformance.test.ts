@@ -5,6 +5,7 @@ import { UnreliableHub } from '@vnf/unreliable-hub';
 import { WebSocketHub } from '@vnf/websocket-hub';
 import { Identity, SecureHub } from '../src';
 import { startBroker, type RunningBroker } from './support/broker';
+import { secureGroups } from './support/groupForgery';
 
 // One identity per hub: every endpoint of a hub speaks for it (tests pair endpoints of one hub).
 const secure = <H extends ConstructorParameters<typeof SecureHub>[0]>(inner: H, options = {}) =>
@@ -37,6 +38,7 @@ hubConformance('SecureHub(WebSocketHub) through a real broker', {
 integrityConformance('SecureHub(InBrowserHub)', {
   createHub: (beneath) => secure(beneath(new InBrowserHub())),
   acknowledges: true,
+  groups: secureGroups,
   // Three hubs with their own identities on one InBrowserHub network.
   createIdentities: () => {
     const network = new InBrowserHub();
@@ -48,5 +50,10 @@ integrityConformance('MarshallerHub(SecureHub(WebSocketHub)) through a real brok
     running ??= await startBroker();
     return new MarshallerHub(secure(beneath(new WebSocketHub(running.factory()))));
   },
+  groups: secureGroups,
   timeoutMs: 10_000,
+});
+// Multicasts as one pairwise record per target: the integrity rules hold for them too.
+integrityConformance('SecureHub(InBrowserHub) with senderKeys: off', {
+  createHub: (beneath) => secure(beneath(new InBrowserHub()), { senderKeys: 'off' }),
 });
