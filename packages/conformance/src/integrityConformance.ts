@@ -122,7 +122,9 @@ export function integrityConformance(name: string, setup: IntegrityConformanceSe
           ctx.tap.tap = null;
         }
       };
+      // Two turns: a layer may carry the messages of one turn in one record.
       ctx.a.send(ctx.b.eva, 'm1');
+      await until('the first record held beneath', timeoutMs, () => held !== null);
       ctx.a.send(ctx.b.eva, 'm2');
       await expectIntegrity(ctx, ['m0']);
     }, timeoutMs * 4);

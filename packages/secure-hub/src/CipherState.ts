@@ -1,5 +1,5 @@
-import { chacha20poly1305 } from '@noble/ciphers/chacha';
 import { VnfError } from '@vnf/core';
+import { open, seal } from './aead';
 
 /** Bytes of a ChaCha20-Poly1305 key, and of the Noise HASHLEN of SHA-256. */
 export const KEY_LENGTH = 32;
@@ -13,7 +13,7 @@ const EMPTY = new Uint8Array(0);
 /**
  * The Noise CipherState (Noise spec, section 5.1) for ChaChaPoly: a key `k` (or none) and a 64-bit nonce `n`. The
  * 96-bit ChaCha20-Poly1305 nonce is 32 bits of zeros followed by `n` little-endian (section 12.3). The cipher is
- * @noble/ciphers' audited ChaCha20-Poly1305; nothing here is a primitive of its own.
+ * Node's OpenSSL, or @noble/ciphers' audited ChaCha20-Poly1305 elsewhere (aead.ts); nothing here is a primitive of its own.
  */
 export class CipherState {
   private k: Uint8Array | null = null;
@@ -44,7 +44,7 @@ export class CipherState {
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (this.k === null) return plaintext;
     if (this.n >= MAX_NONCE) throw new VnfError('INTERNAL', 'The Noise nonce is used up: the session must end.');
-    const out = chacha20poly1305(this.k, nonceBytes(this.n), ad).encrypt(plaintext);
+    const out = seal(this.k, nonceBytes(this.n), ad, plaintext);
     this.n++;
     return out;
   }
@@ -58,7 +58,7 @@ export class CipherState {
     if (this.n >= MAX_NONCE || ciphertext.length < TAG_LENGTH) return null;
     let plaintext: Uint8Array;
     try {
-      plaintext = chacha20poly1305(this.k, nonceBytes(this.n), ad).decrypt(ciphertext);
+      plaintext = open(this.k, nonceBytes(this.n), ad, ciphertext);
     } catch {
       return null;
     }
@@ -69,7 +69,7 @@ export class CipherState {
   /** Rekey(): k = the first 32 bytes of ENCRYPT(k, 2⁶⁴−1, empty, 32 zero bytes) (Noise spec, sections 4.2 and 11.3). */
   rekey(): void {
     if (this.k === null) return;
-    const next = chacha20poly1305(this.k, nonceBytes(MAX_NONCE), EMPTY).encrypt(new Uint8Array(KEY_LENGTH));
+    const next = seal(this.k, nonceBytes(MAX_NONCE), EMPTY, new Uint8Array(KEY_LENGTH));
     this.k.fill(0);
     this.k = next.slice(0, KEY_LENGTH);
   }

@@ -14,15 +14,17 @@ import {
 } from '@vnf/core';
 import { Acknowledgements } from './Acknowledgements';
 import { Handshakes, type HandshakeHost, type KeyChangedEvent } from './Handshakes';
+import { Outbox } from './Outbox';
+import { Plaintexts } from './Plaintexts';
 import { ReceivedKeys, type GroupFault } from './ReceivedKeys';
-import { ACK_ID_BYTES, FAULTS, HANDSHAKE_HEADER, Kind, RECORD_OVERHEAD, RecordType, describeHeader, groupEntries } from './records';
+import { TAG_LENGTH } from './CipherState';
+import { HANDSHAKE_HEADER, Kind, RECORD_OVERHEAD, RecordType, TRANSPORT_HEADER, describeHeader, integrityError, messagePlaintext } from './records';
 import { SenderKeys } from './SenderKeys';
 import type { PeerIdentity, RecordFault, TransportSession } from './TransportSession';
 import type { SecureConfig } from './options';
 
 const log = createLogger('secure-hub');
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The events of a SecureEndpoint: every endpoint's (`EndpointEvents`), and `keyChanged`. */
 export interface SecureEndpointEvents extends EndpointEvents {
@@ -61,9 +63,14 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   /** This endpoint's sender keys (null with `senderKeys: 'off'`) and the ones its peers handed it. */
   private readonly senders: SenderKeys | null;
   private readonly received: ReceivedKeys;
+  /** The messages of this turn to each peer, sealed together at its end. */
+  private readonly outbox: Outbox;
+  private readonly plaintexts: Plaintexts;
   /** The acknowledgement id the message `transmit` is sealing now carries (sendAcknowledged), else null. */
   private acking: number | null = null;
   private drops = 0;
+  /** The peer whose owed drain fires regardless of the buffer (heldBatchLeft), while it is checked. */
+  private forcedDrain: string | null = null;
 
   constructor(inner: Inner, endpointOptions: EndpointOptions, config: SecureConfig) {
     super(inner, { ...endpointOptions, connectTimeoutMs: config.connectTimeoutMs });
@@ -89,6 +96,21 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
             },
           );
     this.received = new ReceivedKeys(config.replayWindow, { sendPairwise });
+    this.plaintexts = new Plaintexts({
+      deliver: (peer, message) => this.deliver(peer, message),
+      isOpen: (peer) => !this.destroyed && this.sessions.has(peer) && this.hasConnection(peer),
+      protocolError: (peer, what) => this.protocolError(peer, what),
+      acknowledged: (peer, id) => this.acks.acknowledged(peer, id),
+      sendPairwise,
+      senderKey: (peer, grant) => this.received.add(peer, grant),
+      senderKeyRequested: (peer, id) => this.senders?.requested(peer, id),
+    });
+    const recordPlaintext = this.maxPayloadSize + RECORD_OVERHEAD - TRANSPORT_HEADER - TAG_LENGTH;
+    this.outbox = new Outbox(Math.min(recordPlaintext, config.rekeyAfterBytes), config.rekeyAfterMessages, {
+      sealAndSend: (peer, plaintext, messages) => this.sealAndSend(peer, plaintext, messages),
+      refused: (peer) => this.oweDrain(peer),
+      moved: (peer) => this.heldBatchLeft(peer),
+    });
     this.peerIdentity = this.peerIdentity.bind(this);
     this.rekeys = this.rekeys.bind(this);
     this.sendAcknowledged = this.sendAcknowledged.bind(this);
@@ -151,13 +173,19 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   }
 
   protected override disconnect(targetEva: string): void {
+    // What was sent before the close goes before it.
+    this.senders?.flush();
+    this.outbox.flush();
     this.dropSession(targetEva, 'NOT_CONNECTED', 'this endpoint closed the connection');
     super.disconnect(targetEva);
   }
 
   protected override teardown(peers: string[]): void {
     this.handshakes.failAll('DESTROYED');
+    this.senders?.flush();
+    this.outbox.flush();
     this.senders?.close();
+    this.outbox.clear();
     for (const peer of [...this.sessions.keys()]) this.dropSession(peer, 'DESTROYED', 'this endpoint was destroyed');
     this.received.clear();
     super.teardown(peers);
@@ -168,26 +196,12 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     this.senders?.flush();
     const session = this.sessions.get(targetEva);
     if (!session) throw new VnfError('NOT_CONNECTED', `${this.eva} has no secure session with ${targetEva}. Call openConnection first.`);
-    const body = typeof message === 'string' ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer);
     const acking = this.acking;
     this.acking = null; // this message only, never one a listener sends from inside the send beneath
-    const head = acking === null ? 1 : 1 + ACK_ID_BYTES;
-    const plaintext = new Uint8Array(head + body.length);
-    const isText = typeof message === 'string';
-    if (acking === null) plaintext[0] = isText ? Kind.string : Kind.binary;
-    else {
-      plaintext[0] = isText ? Kind.stringAcked : Kind.binaryAcked;
-      new DataView(plaintext.buffer).setUint32(1, acking);
-    }
-    plaintext.set(body, head);
-    const record = session.seal(plaintext);
-    try {
-      this.inner.send(targetEva, record);
-    } catch (err) {
-      // Refused beneath (BUFFER_FULL, …): the counter is taken back, or the next record would look like a gap.
-      session.unseal(plaintext.length);
-      throw err;
-    }
+    this.outbox.add(targetEva, messagePlaintext(message as string | Uint8Array | ArrayBuffer, acking));
+    // Past highWaterMark the turn's messages go beneath now: a drain owed here is then owed beneath too, whose
+    // drain brings this one (the bytes waiting for the end of the turn have no signal of their own).
+    if (this.queuedBytes(targetEva) > this.drainHigh) this.outbox.flush();
   }
 
   /**
@@ -197,16 +211,23 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
   protected override transmitToMany(targets: readonly string[], message: unknown): void {
     const senders = this.senders;
     if (senders === null || targets.length < 2) return super.transmitToMany(targets, message);
+    // Sends of this turn leave first: a message multicast after a send arrives after it. A target whose batch waits
+    // for beneath's drain misses the multicast, as a target past highWaterMark does.
+    this.outbox.flush();
+    if (targets.some((target) => this.outbox.isHeld(target))) targets = targets.filter((target) => !this.outbox.isHeld(target));
+    if (targets.length === 0) return;
     const isText = typeof message === 'string';
     // A copy: the record is sealed later in the turn, and the caller may reuse its buffer meanwhile.
     const body = isText ? encoder.encode(message) : toUint8Array(message as Uint8Array | ArrayBuffer).slice();
     if (!senders.fits(body.length)) return super.transmitToMany(targets, message);
     senders.multicast(targets, isText ? Kind.string : Kind.binary, body);
+    // As for a send: past highWaterMark toward any target, the turn's multicasts go beneath now.
+    if (targets.some((target) => this.queuedBytes(target) > this.drainHigh)) senders.flush();
   }
 
   /** Beneath's bytes, and the multicasts of this turn not yet sealed. */
   protected override queuedBytes(targetEva: string): number {
-    return super.queuedBytes(targetEva) + (this.senders?.pendingBytes(targetEva) ?? 0);
+    return super.queuedBytes(targetEva) + this.outbox.bytes(targetEva) + (this.senders?.pendingBytes(targetEva) ?? 0);
   }
 
   protected override receive(sourceEva: string, raw: unknown): void {
@@ -233,6 +254,29 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     // An inner connection alone is not a secure one: that starts with the handshake's first message.
   }
 
+  /**
+   * A batch refused beneath (BUFFER_FULL) left on beneath's drain. If beneath is now below its highWaterMark it owes
+   * no further drain, so the one owed here fires now, even if the batch keeps the buffer above lowWaterMark.
+   */
+  private heldBatchLeft(peer: string): void {
+    if (this.inner.destroyed || this.inner.bufferedAmount(peer) > this.drainHigh) return this.checkDrain(peer);
+    this.forcedDrain = peer;
+    try {
+      this.checkDrain(peer);
+    } finally {
+      this.forcedDrain = null;
+    }
+  }
+
+  protected override drained(peerEva: string, lowWaterMark: number): boolean {
+    return this.forcedDrain === peerEva || super.drained(peerEva, lowWaterMark);
+  }
+
+  protected override innerDrain(peerEva: string): void {
+    this.outbox.drained(peerEva);
+    super.innerDrain(peerEva);
+  }
+
   protected override innerConnectionLost(peerEva: string): void {
     this.handshakes.fail(peerEva, 'UNAVAILABLE');
     this.dropSession(peerEva, 'NOT_CONNECTED', 'the connection was lost');
@@ -256,7 +300,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
         this.sessions.set(peer, session);
       },
       accept: (peer) => this.acceptConnection(peer),
-      deliverPlaintext: (peer, plaintext) => this.deliverPlaintext(peer, plaintext),
+      deliverPlaintext: (peer, plaintext) => this.plaintexts.transport(peer, plaintext),
       dropped: () => {
         this.drops++;
       },
@@ -279,55 +323,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     if (!session) return this.handshakes.onTransport(peer, record);
     const opened = session.open(record);
     if (typeof opened === 'string') return this.integrityFault(peer, opened, record);
-    this.deliverPlaintext(peer, opened);
-  }
-
-  private deliverPlaintext(peer: string, opened: Uint8Array): void {
-    if (opened.length === 0) return this.protocolError(peer, 'an empty record');
-    const kind = opened[0];
-    if (kind === Kind.binary) return this.deliver(peer, opened.slice(1));
-    if (kind === Kind.string) {
-      let text: string;
-      try {
-        text = decoder.decode(opened.subarray(1));
-      } catch {
-        return this.protocolError(peer, 'a string record that is not UTF-8');
-      }
-      return this.deliver(peer, text);
-    }
-    if (kind === Kind.ready) return; // a late copy over a lossy inner (ordered inners refuse it as a replay)
-    if (kind === Kind.senderKey) {
-      if (!this.received.add(peer, opened)) this.protocolError(peer, 'a sender key record of the wrong length');
-      return;
-    }
-    if (kind === Kind.senderKeyRequest) {
-      if (opened.length !== 5) return this.protocolError(peer, 'a sender key request of the wrong length');
-      return this.senders?.requested(peer, new DataView(opened.buffer, opened.byteOffset, opened.byteLength).getUint32(1));
-    }
-    if (kind === Kind.stringAcked || kind === Kind.binaryAcked || kind === Kind.ack) {
-      if (opened.length < 1 + ACK_ID_BYTES) return this.protocolError(peer, 'an acknowledgement record too short for its id');
-      const id = new DataView(opened.buffer, opened.byteOffset, opened.byteLength).getUint32(1);
-      if (kind === Kind.ack) return this.acks.acknowledged(peer, id);
-      const rest = opened.subarray(1 + ACK_ID_BYTES);
-      if (kind === Kind.binaryAcked) this.deliver(peer, rest.slice());
-      else {
-        let text: string;
-        try {
-          text = decoder.decode(rest);
-        } catch {
-          return this.protocolError(peer, 'a string record that is not UTF-8');
-        }
-        this.deliver(peer, text);
-      }
-      // Handed to the application (its listeners ran): say so, sealed, so that nobody beneath can say it instead.
-      if (this.destroyed) return;
-      const ack = new Uint8Array(1 + ACK_ID_BYTES);
-      ack[0] = Kind.ack;
-      new DataView(ack.buffer).setUint32(1, id);
-      this.sendPairwise(peer, ack);
-      return;
-    }
-    this.protocolError(peer, `a record of unknown kind ${kind}`);
+    this.plaintexts.transport(peer, opened);
   }
 
   /** A group record from `peer`: opened under the sender key it handed this endpoint, its messages delivered in order. */
@@ -337,22 +333,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
     const opened = this.received.open(peer, record);
     if (opened === 'unknown') return;
     if (typeof opened === 'string') return this.integrityFault(peer, opened, record);
-    const entries = groupEntries(opened);
-    if (entries === null) return this.protocolError(peer, 'a group record whose messages are cut short');
-    for (const { kind, body } of entries) {
-      if (kind === Kind.binary) this.deliver(peer, body.slice());
-      else if (kind === Kind.string) {
-        let text: string;
-        try {
-          text = decoder.decode(body);
-        } catch {
-          return this.protocolError(peer, 'a string in a group record that is not UTF-8');
-        }
-        this.deliver(peer, text);
-      } else return this.protocolError(peer, `a message of unknown kind ${kind} in a group record`);
-      // A listener may have closed the connection or destroyed the endpoint: the rest is not delivered.
-      if (this.destroyed || !this.hasConnection(peer)) return;
-    }
+    this.plaintexts.group(peer, opened);
   }
 
   /** A record that failed its checks: fatal over an ordered inner hub (INTEGRITY), dropped and counted otherwise. */
@@ -363,13 +344,7 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
       log('%s: dropped a record from %s (%s; %s)', this.eva, peer, fault, header);
       return;
     }
-    const error = new VnfError(
-      'INTEGRITY',
-      `A record from ${peer} to ${this.eva} failed its check (${FAULTS[fault]}), so the connection was ended: something beneath ` +
-        'SecureHub changed, repeated, reordered or forged it. Open a new connection; if it keeps happening, the path is under attack ' +
-        '(or the inner hub loses or reorders: then use { ordered: false }).',
-      { details: { eva: this.eva, sourceEva: peer, fault } },
-    );
+    const error = integrityError(this.eva, peer, fault);
     this.dropSession(peer, 'INTEGRITY', 'a record from the peer failed its check');
     if (!this.inner.destroyed && this.inner.isConnected(peer)) this.inner.closeConnection(peer);
     this.reportError(error);
@@ -380,12 +355,27 @@ export class SecureEndpoint<Inner extends Endpoint = Endpoint> extends Decorator
 
   private dropSession(peer: string, code: ErrorCode, why: string): void {
     this.acks.fail(peer, code, why);
+    this.outbox.drop(peer);
     this.senders?.forget(peer);
     this.received.forget(peer);
     const session = this.sessions.get(peer);
     if (!session) return;
     this.sessions.delete(peer);
     session.clear();
+  }
+
+  /** Seals `plaintext` to `peer` under their session and hands the record beneath; throws what beneath throws. */
+  private sealAndSend(peer: string, plaintext: Uint8Array, messages: number): void {
+    const session = this.sessions.get(peer);
+    if (!session) throw new VnfError('NOT_CONNECTED', `${this.eva} has no secure session with ${peer}. Call openConnection first.`);
+    const record = session.seal(plaintext, messages);
+    try {
+      this.inner.send(peer, record);
+    } catch (err) {
+      // Refused beneath (BUFFER_FULL, …): the counter is taken back, or the next record would look like a gap.
+      session.unseal(plaintext.length, messages);
+      throw err;
+    }
   }
 
   /** Seals `plaintext` to `peer` under their session and sends it; false when it cannot be now (the counter is taken back). */

@@ -60,9 +60,13 @@ export class TransportSession {
     this.window = limits.ordered ? null : new ReplayWindow(limits.replayWindow);
   }
 
-  /** Encrypts one plaintext into a transport record, rekeying first when the epoch is used up. */
-  seal(plaintext: Uint8Array): Uint8Array {
-    if (this.sentInEpoch >= this.limits.rekeyAfterMessages || this.bytesInEpoch >= this.limits.rekeyAfterBytes) {
+  /**
+   * Encrypts one plaintext (carrying `messages` messages: a turn's batch carries several) into a transport record,
+   * rekeying first when the epoch is used up or these messages would take it past `rekeyAfterMessages`.
+   */
+  seal(plaintext: Uint8Array, messages = 1): Uint8Array {
+    const full = this.sentInEpoch >= this.limits.rekeyAfterMessages || this.bytesInEpoch >= this.limits.rekeyAfterBytes;
+    if (full || (this.sentInEpoch > 0 && this.sentInEpoch + messages > this.limits.rekeyAfterMessages)) {
       this.sendCipher.rekey();
       this.sendEpoch++;
       this.rekeys++;
@@ -73,7 +77,7 @@ export class TransportSession {
     const header = transportHeader(this.id, this.sendEpoch, counter);
     this.sendCipher.setNonce(counter);
     const ciphertext = this.sendCipher.encryptWithAd(header, plaintext);
-    this.sentInEpoch++;
+    this.sentInEpoch += messages;
     this.bytesInEpoch += plaintext.length;
     return concat([header, ciphertext]);
   }
@@ -82,9 +86,9 @@ export class TransportSession {
    * Takes back the last `seal` whose record the inner endpoint refused (BUFFER_FULL, say), so the next record reuses
    * its counter and the receiver sees no gap. A rekey that `seal` made stays (the receiver follows a new epoch).
    */
-  unseal(plaintextLength: number): void {
+  unseal(plaintextLength: number, messages = 1): void {
     this.sendCounter--;
-    this.sentInEpoch = Math.max(0, this.sentInEpoch - 1);
+    this.sentInEpoch = Math.max(0, this.sentInEpoch - messages);
     this.bytesInEpoch = Math.max(0, this.bytesInEpoch - plaintextLength);
   }
 

@@ -1,3 +1,4 @@
+import { VnfError, toUint8Array } from '@vnf/core';
 import { TAG_LENGTH } from './CipherState';
 import type { GroupFault } from './ReceivedKeys';
 import type { RecordFault } from './TransportSession';
@@ -18,9 +19,10 @@ export const RecordType = { msg1: 1, msg2: 2, msg3: 3, transport: 4, refuse: 5, 
 /**
  * What a transport record's plaintext starts with. `senderKey` `[6][key id: 4][flags: 1][key: 32][verify key: 32]`
  * hands a peer the key of the groups it is in (flag 1: records under it are signed, and the verify key follows);
- * `senderKeyRequest` `[7][key id: 4]` asks for one a group record named and the receiver does not hold.
+ * `senderKeyRequest` `[7][key id: 4]` asks for one a group record named and the receiver does not hold; `batch`
+ * `[8]([length: 4][plaintext])…` carries the messages of one turn to one peer (Outbox), each as it would travel alone.
  */
-export const Kind = { string: 0, binary: 1, ready: 2, stringAcked: 3, binaryAcked: 4, ack: 5, senderKey: 6, senderKeyRequest: 7 } as const;
+export const Kind = { string: 0, binary: 1, ready: 2, stringAcked: 3, binaryAcked: 4, ack: 5, senderKey: 6, senderKeyRequest: 7, batch: 8 } as const;
 
 export const GROUP_HEADER = 13;
 /** Bytes each message adds inside a group record's plaintext: its kind and its length. */
@@ -131,4 +133,32 @@ export function describeHeader(record: Uint8Array): string {
   if (record[0] === RecordType.group) return `sender key ${view.getUint32(1)}, counter ${view.getBigUint64(5)}`;
   const header = readTransportHeader(record);
   return `session ${header.session}, epoch ${header.epoch}, counter ${header.counter}`;
+}
+
+const encoder = new TextEncoder();
+
+/** The plaintext of one message: its kind, the `sendAcknowledged` id when it carries one, and its bytes. */
+export function messagePlaintext(message: string | Uint8Array | ArrayBuffer, ackId: number | null): Uint8Array {
+  const isText = typeof message === 'string';
+  const body = isText ? encoder.encode(message) : toUint8Array(message);
+  const head = ackId === null ? 1 : 1 + ACK_ID_BYTES;
+  const plaintext = new Uint8Array(head + body.length);
+  if (ackId === null) plaintext[0] = isText ? Kind.string : Kind.binary;
+  else {
+    plaintext[0] = isText ? Kind.stringAcked : Kind.binaryAcked;
+    new DataView(plaintext.buffer).setUint32(1, ackId);
+  }
+  plaintext.set(body, head);
+  return plaintext;
+}
+
+/** The error of a record from `peer` that failed its check over an ordered inner hub: the connection ends. */
+export function integrityError(eva: string, peer: string, fault: RecordFault | GroupFault): VnfError {
+  return new VnfError(
+    'INTEGRITY',
+    `A record from ${peer} to ${eva} failed its check (${FAULTS[fault]}), so the connection was ended: something beneath ` +
+      'SecureHub changed, repeated, reordered or forged it. Open a new connection; if it keeps happening, the path is under attack ' +
+      '(or the inner hub loses or reorders: then use { ordered: false }).',
+    { details: { eva, sourceEva: peer, fault } },
+  );
 }

@@ -282,7 +282,11 @@ describe('SecureEndpoint: ordered: false (a lossy inner hub)', () => {
       if (n === 2) at.forward(record); // m2 replayed
       if (n === 3) at.forward(record); // m3 replayed too
     };
-    for (const m of ['m1', 'm2', 'm3', 'm4']) a.send(b.eva, m);
+    // One record each: a message a turn (the messages of one turn share a record).
+    for (const [i, m] of ['m1', 'm2', 'm3', 'm4'].entries()) {
+      a.send(b.eva, m);
+      await until(`${m}'s record beneath`, TIMEOUT, () => n === i + 1);
+    }
     await until('m4 at b', TIMEOUT, () => atB.some((e) => e.message === 'm4'));
     const reply = new Promise<MessageEvent>((resolve) => a.once('message', resolve));
     b.send(a.eva, 'still here');
