@@ -140,17 +140,27 @@ const encoder = new TextEncoder();
 /** The plaintext of one message: its kind, the `sendAcknowledged` id when it carries one, and its bytes. */
 export function messagePlaintext(message: string | Uint8Array | ArrayBuffer, ackId: number | null): Uint8Array {
   const isText = typeof message === 'string';
-  const body = isText ? encoder.encode(message) : toUint8Array(message);
   const head = ackId === null ? 1 : 1 + ACK_ID_BYTES;
-  const plaintext = new Uint8Array(head + body.length);
+  let plaintext: Uint8Array;
+  if (isText && message.length <= SHORT_STRING) {
+    // Encoded in place (at most 3 bytes a UTF-16 unit): one allocation, no copy.
+    const room = new Uint8Array(head + message.length * 3);
+    plaintext = room.subarray(0, head + encoder.encodeInto(message, room.subarray(head)).written);
+  } else {
+    const body = isText ? encoder.encode(message) : toUint8Array(message);
+    plaintext = new Uint8Array(head + body.length);
+    plaintext.set(body, head);
+  }
   if (ackId === null) plaintext[0] = isText ? Kind.string : Kind.binary;
   else {
     plaintext[0] = isText ? Kind.stringAcked : Kind.binaryAcked;
-    new DataView(plaintext.buffer).setUint32(1, ackId);
+    new DataView(plaintext.buffer, plaintext.byteOffset).setUint32(1, ackId);
   }
-  plaintext.set(body, head);
   return plaintext;
 }
+
+/** Strings up to this many UTF-16 units are encoded straight into their plaintext. */
+const SHORT_STRING = 1024;
 
 /** The error of a record from `peer` that failed its check over an ordered inner hub: the connection ends. */
 export function integrityError(eva: string, peer: string, fault: RecordFault | GroupFault): VnfError {
