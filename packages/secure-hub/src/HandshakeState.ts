@@ -1,6 +1,6 @@
-import { x25519 } from '@noble/curves/ed25519';
 import { TAG_LENGTH, type CipherState } from './CipherState';
 import { SymmetricState } from './SymmetricState';
+import { publicKeyOf, randomPrivateKey, sharedSecret } from './x25519';
 
 /** The one protocol SecureHub speaks (Noise spec, section 8: pattern XX, DH 25519, cipher ChaChaPoly, hash SHA-256). */
 export const PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256';
@@ -15,13 +15,13 @@ export interface KeyPair {
 
 /** A fresh X25519 key pair from the platform's CSPRNG (through @noble/curves). */
 export function generateKeyPair(): KeyPair {
-  const privateKey = x25519.utils.randomPrivateKey();
-  return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+  const privateKey = randomPrivateKey();
+  return { privateKey, publicKey: publicKeyOf(privateKey) };
 }
 
 /** The key pair of a given X25519 private key. */
 export function keyPairFrom(privateKey: Uint8Array): KeyPair {
-  return { privateKey: privateKey.slice(), publicKey: x25519.getPublicKey(privateKey) };
+  return { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
 }
 
 /** A handshake step failed: a message of the wrong length, a tag that does not verify, or a low-order key. */
@@ -98,7 +98,7 @@ export class HandshakeState {
     const sym = this.symmetric;
     if (this.step === 0 || this.step === 1) {
       // e (and for the responder: ee, s, es)
-      this.e = this.fixedEphemeral ? { privateKey: this.fixedEphemeral, publicKey: x25519.getPublicKey(this.fixedEphemeral) } : generateKeyPair();
+      this.e = this.fixedEphemeral ? { privateKey: this.fixedEphemeral, publicKey: publicKeyOf(this.fixedEphemeral) } : generateKeyPair();
       parts.push(this.e.publicKey);
       sym.mixHash(this.e.publicKey);
       if (this.step === 1) {
@@ -167,7 +167,7 @@ export class HandshakeState {
 /** DH(private, public) with X25519 (@noble/curves); a low-order public key (an all-zero secret) fails the handshake. */
 function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   try {
-    return x25519.getSharedSecret(privateKey, publicKey);
+    return sharedSecret(privateKey, publicKey);
   } catch (cause) {
     throw new HandshakeFailure(`X25519 refused the peer's key: ${String(cause)}`);
   }
