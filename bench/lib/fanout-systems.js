@@ -234,10 +234,10 @@ const room = {
   },
   /** Opens and joins a member of the room per eva; returns them with the hub and the factory (which knows each socket). */
   async join(url, evas, onMessage) {
-    const { WebSocketHub, WebSocketFactory, MultiplexHub, WebSocketRegistryClient, Room } = this.load();
+    const { WebSocketHub, WebSocketFactory, MultiplexHub, WebSocketRegistryClient, Room, wrap = (inner) => inner } = this.load();
     const factory = recordingFactory(WebSocketFactory, url);
     const webSocketHub = new WebSocketHub(factory);
-    const hub = new MultiplexHub(webSocketHub);
+    const hub = new MultiplexHub(wrap(webSocketHub));
     const rooms = evas.map((eva, i) => {
       factory.tag = eva;
       // The MultiplexHub's endpoint first: it opens the WebSocketEndpoint beneath shared, and the registry rides its socket.
@@ -297,8 +297,25 @@ const room = {
   },
 };
 
+/**
+ * `room.broadcast` encrypted end to end: the same Room over MultiplexHub(SecureHub(WebSocketHub)), one identity per
+ * process (a SecureHub per process, as one user per device would have). A broadcast is one signed ciphertext under
+ * the sender's key for the members (SecureHub's sender keys), which the broker fans out.
+ */
+const secureRoom = {
+  ...room,
+  name: 'Room (SecureHub)',
+  load() {
+    return { ...room.load(), ...loadVnf('secure-hub', ['SecureHub', 'Identity']) };
+  },
+  async join(url, evas, onMessage) {
+    const { SecureHub, Identity } = this.load();
+    return room.join.call({ load: () => ({ ...this.load(), wrap: (inner) => new SecureHub(inner, { identity: Identity.generate() }) }) }, url, evas, onMessage);
+  },
+};
+
 module.exports = {
   SENDER,
-  systems: [vnf, rawWsBatched, socketIo, room],
-  byName: { WebSocketHub: vnf, 'raw ws batched': rawWsBatched, 'socket.io': socketIo, Room: room },
+  systems: [vnf, rawWsBatched, socketIo, room, secureRoom],
+  byName: { WebSocketHub: vnf, 'raw ws batched': rawWsBatched, 'socket.io': socketIo, Room: room, 'Room (SecureHub)': secureRoom },
 };

@@ -117,15 +117,17 @@ exports.run = async ({ quick, log }) => {
         note: `raw ws batched ${uplink('raw ws batched')}, socket.io ${uplink('socket.io')}`,
       }),
     );
-    // The optional rows of `room.broadcast` (@vnf/rooms over MultiplexHub(WebSocketHub)): no target of its own.
-    const roomName = 'Room';
-    if (summary[roomName] || unavailable[roomName]) {
+    // The optional rows of `room.broadcast` (@vnf/rooms over MultiplexHub(WebSocketHub), and encrypted over
+    // MultiplexHub(SecureHub(WebSocketHub)) with sender keys): no target of their own.
+    for (const [roomName, label] of [['Room', 'room.broadcast'], ['Room (SecureHub)', 'encrypted room.broadcast']]) {
+      if (!summary[roomName] && !unavailable[roomName]) continue;
       const roomMissing = unavailable[roomName] ? unavailable[roomName].split(':')[0] : 'failed';
-      const roomMetric = `room.broadcast to ${cfg.members}, ${cfg.size} B, deliveries/s`;
+      const roomMetric = `${label} to ${cfg.members}, ${cfg.size} B, deliveries/s`;
       rows.push(row({ ...common, metric: roomMetric, unit: 'deliveries/s', value: get(roomName, 'rate') ?? roomMissing, baseline: { name: 'raw ws batched', value: get('raw ws batched', 'rate') }, note: summary[roomName] ? note(roomName) : unavailable[roomName] }));
       rows.push(row({ ...common, metric: roomMetric, unit: 'deliveries/s', value: get(roomName, 'rate') ?? roomMissing, baseline: { name: 'WebSocketHub multicast', value: get(vnf, 'rate') } }));
-      rows.push(row({ ...common, metric: `room.broadcast latency p99 at ${atRate}`, unit: 'ms', value: fixedP99(roomName) ?? roomMissing, baseline: { name: 'raw ws batched', value: fixedP99('raw ws batched') } }));
-      rows.push(row({ ...common, metric: "room.broadcast: sender's uplink bytes per broadcast", unit: 'B', value: get(roomName, 'uplinkPerBroadcast') ?? roomMissing, baseline: { name: 'message size', value: cfg.size } }));
+      if (roomName !== 'Room') rows.push(row({ ...common, metric: roomMetric, unit: 'deliveries/s', value: get(roomName, 'rate') ?? roomMissing, baseline: { name: 'room.broadcast', value: get('Room', 'rate') } }));
+      rows.push(row({ ...common, metric: `${label} latency p99 at ${atRate}`, unit: 'ms', value: fixedP99(roomName) ?? roomMissing, baseline: { name: 'raw ws batched', value: fixedP99('raw ws batched') } }));
+      rows.push(row({ ...common, metric: `${label}: sender's uplink bytes per broadcast`, unit: 'B', value: get(roomName, 'uplinkPerBroadcast') ?? roomMissing, baseline: { name: 'message size', value: cfg.size } }));
     }
     return { rows, details: { config: cfg, summary, unavailable } };
   } finally {
