@@ -135,6 +135,11 @@ export function roomConformance(name: string, setup: RoomConformanceSetup): void
       return out;
     }
 
+    /** What each member received so far: printed when a wait times out. */
+    function describeGot(members: Member[]): string {
+      return members.map((m) => `${m.room.eva} got [${m.got.join(', ')}]`).join('; ');
+    }
+
     /** `got` holds each sender's messages exactly once and in its order (senders interleave freely). */
     function perSender(got: string[], sender: string): string[] {
       return got.filter((g) => g.startsWith(sender + ':'));
@@ -179,9 +184,9 @@ export function roomConformance(name: string, setup: RoomConformanceSetup): void
       const [a, b, c] = members;
       a.room.broadcast('hello');
       b.room.broadcast('hi');
-      await until('the broadcasts', timeoutMs, () => b.got.length >= 1 && c.got.length >= 2 && a.got.length >= 1);
+      await until('the broadcasts', timeoutMs, () => b.got.length >= 1 && c.got.length >= 2 && a.got.length >= 1, () => describeGot(members));
       c.room.broadcast('fence');
-      await until('the fence', timeoutMs, () => a.got.includes(`${c.room.eva}:fence`) && b.got.includes(`${c.room.eva}:fence`));
+      await until('the fence', timeoutMs, () => a.got.includes(`${c.room.eva}:fence`) && b.got.includes(`${c.room.eva}:fence`), () => describeGot(members));
       expect(a.got).toEqual([`${b.room.eva}:hi`, `${c.room.eva}:fence`]);
       expect(b.got).toEqual([`${a.room.eva}:hello`, `${c.room.eva}:fence`]);
       expect([...c.got].sort()).toEqual([`${a.room.eva}:hello`, `${b.room.eva}:hi`].sort());
@@ -215,7 +220,7 @@ export function roomConformance(name: string, setup: RoomConformanceSetup): void
       a.room.send(b.room.eva, 'just you');
       await until('the direct message', timeoutMs, () => b.direct.length >= 1);
       a.room.broadcast('fence');
-      await until('the fence', timeoutMs, () => c.got.includes(`${a.room.eva}:fence`) && b.got.includes(`${a.room.eva}:fence`));
+      await until('the fence', timeoutMs, () => c.got.includes(`${a.room.eva}:fence`) && b.got.includes(`${a.room.eva}:fence`), () => describeGot(members));
       const received = setup.sendMayDuplicate ? b.direct.slice(0, 1) : b.direct;
       if (setup.sendMayDuplicate) expect(b.direct.every((d) => d.sourceEva === a.room.eva && d.message === 'just you')).toBe(true);
       expect(received).toEqual([{ sourceEva: a.room.eva, message: 'just you' }]);

@@ -99,6 +99,18 @@ export class IncomingStreams {
     }
   }
 
+  /**
+   * The connection to member `from` (incarnation `inc`) opened, or opened again: ask it where its stream stands.
+   * Its own hello may be stale by the time it arrives (sent when its side of the connection opened, before this
+   * side's did), and what it multicast in between was lost beneath (over ReliableHub a datagram for a connection
+   * this side does not have yet is dropped). Its answer, a hello naming its last seq, is repaired from at once
+   * instead of at its next tail probe, which may be seconds away.
+   */
+  connected(from: string, inc: string): void {
+    this.stream(from, inc).heyAt = Date.now();
+    this.host.control(from, { t: 'hey', i: inc });
+  }
+
   /** The member is gone (or came back as a new incarnation): its stream is forgotten. */
   forget(from: string): void {
     const s = this.streams.get(from);

@@ -330,6 +330,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const member = this.presence.members.get(peer);
     if (!member || member.self) return;
     this.outgoing.start(peer);
+    this.incoming.connected(peer, member.incarnation);
     this.direct.flush(peer);
   }
 

@@ -33,6 +33,20 @@ describe('IncomingStreams', () => {
     expect(delivered).toEqual(['a:five', 'a:six']);
   });
 
+  it('asks a member for its hello when their connection opens, and repairs at once what that hello says was sent', () => {
+    const { s, delivered, controls } = streams();
+    // The member's own hello, sent before its broadcast; the broadcast itself was lost while this side's connection opened.
+    s.control('a', INC, { t: 'hello', i: INC, n: 0 });
+    expect(controls).toEqual([]);
+    s.connected('a', INC);
+    expect(controls).toEqual([{ t: 'hey', i: INC }]);
+    s.control('a', INC, { t: 'hello', i: INC, n: 0, s: 0 });
+    jest.advanceTimersByTime(NACK_FIRST_MS);
+    expect(controls).toEqual([{ t: 'hey', i: INC }, { t: 'nack', i: INC, r: [[0, 0]] }]);
+    s.broadcast('a', INC, 0, 'zero');
+    expect(delivered).toEqual(['a:zero']);
+  });
+
   it('delivers each seq once, reorders behind a gap and asks for the gap again until it is filled', () => {
     const { s, delivered, controls } = streams();
     s.control('a', INC, { t: 'hello', i: INC, n: 0 });
