@@ -26,12 +26,14 @@ export interface HandshakeHost {
 }
 
 interface PendingOpen {
-  readonly tag: number;
-  readonly n: number;
+  /** This attempt's connection tag and handshake number: both new when the peer refuses a HELLO it saw before. */
+  tag: number;
+  n: number;
   retryMs: number;
   reopening: boolean;
   finish(event: ConnectionEvent): void;
   resend(): void;
+  restart(): void;
 }
 
 /**
@@ -84,6 +86,13 @@ export class Handshake {
           retryTimer.set(pending.retryMs);
           pending.retryMs = Math.min(host.options.maxRtoMs, pending.retryMs * 2);
         },
+        restart: () => {
+          pending.tag = randomTag(pending.tag);
+          pending.n = ++this.helloCounter;
+          pending.retryMs = host.options.initialRtoMs;
+          retryTimer.clear();
+          pending.resend();
+        },
       };
       this.pendingOpens.set(targetEva, pending);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -99,8 +108,15 @@ export class Handshake {
       if (link.peerSession === frame.session) this.sendHelloAck(peer, frame.tag, 0);
       return;
     }
-    if (this.peerMemory.isStale(peer, frame.session, frame.n)) return;
     const pending = this.pendingOpens.get(peer);
+    if (this.peerMemory.isStale(peer, frame.session, frame.n)) {
+      // A HELLO seen before whose connection is gone here (its peer went silent before our HELLO_ACK reached it,
+      // and the link expired): a RESET of its tag lets the peer, if it is still waiting, start again with a new
+      // handshake instead of waiting out connectTimeoutMs. Accepting it again could open a phantom connection from a
+      // delayed copy. Not while our own open to the peer wins: the peer adopts that one.
+      if (!(pending !== undefined && this.host.eva < peer)) this.host.sendControl(peer, encodeReset(frame.tag, this.host.session));
+      return;
+    }
     // Both sides opened at once: the handshake of the endpoint with the smaller eva wins, the other adopts it.
     const ourOpenWins = pending !== undefined && this.host.eva < peer;
     this.peerMemory.remember(peer, frame.session, frame.n);
@@ -131,7 +147,12 @@ export class Handshake {
 
   /** Frames of a connection this endpoint does not have: from before a restart, or already closed here. */
   onStray(peer: string, frame: ConnectionFrame): void {
-    if (this.pendingOpens.get(peer)?.tag === frame.tag) return; // our handshake answer is still on its way
+    const pending = this.pendingOpens.get(peer);
+    if (pending?.tag === frame.tag) {
+      // The peer no longer has the connection it accepted for our HELLO: start a new handshake, at once.
+      if (frame.type === 'reset') pending.restart();
+      return; // otherwise our handshake answer is still on its way
+    }
     if (frame.type === 'data' || frame.type === 'probe') this.host.sendControl(peer, encodeReset(frame.tag, this.host.session));
   }
 

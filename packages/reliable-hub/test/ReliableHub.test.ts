@@ -295,6 +295,29 @@ describe('ReliableHub connection loss', () => {
     expect(atA.errors.map((e) => e.code)).toEqual(['TIMEOUT']);
   });
 
+  it('an open whose HELLO_ACKs were lost until the accepted side expired connects once the path heals (RESET, new handshake)', async () => {
+    // b accepts a's HELLO, but nothing from b reaches a: b's half-open connection goes silent and expires, and a's
+    // repeated HELLO is one b has seen. b answers it with a RESET, and a starts a new handshake instead of waiting
+    // out its connectTimeoutMs (10 s).
+    const { hub, unreliable } = chaosStack({}, { ...FAST_LIVENESS, restoreTimeoutMs: 300, initialRtoMs: 100, maxRtoMs: 200 });
+    const a = hub.openEndpoint('a');
+    const b = hub.openEndpoint('b');
+    const atB = record(b);
+    unreliable.chaos.blackhole('b', 'a', true, { oneWay: true });
+    let healed = false;
+    b.on('connectionLost', () => {
+      unreliable.chaos.blackhole('b', 'a', false, { oneWay: true });
+      healed = true;
+    });
+    const opened = a.openConnection('b');
+    await until('the half-open connection to expire at b', 10_000, () => healed);
+    expect(atB.lost).toEqual(['a']);
+    expect(await opened).toEqual({ status: ConnectionStatus.CONNECTED, targetEva: 'b' });
+    a.send('b', 'through');
+    await until('the message', 5000, () => atB.messages.length === 1);
+    expect(atB.messages).toEqual(['through']);
+  });
+
   it('tells the peer promptly when the connection is closed, even over a lossy inner hub', async () => {
     const { hub } = chaosStack({ drop: 0.3 });
     const [a, b] = await pair(hub);

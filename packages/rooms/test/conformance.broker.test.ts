@@ -40,9 +40,9 @@ roomConformance('Room over MultiplexHub(MarshallerHub(SecureHub(WebSocketHub))) 
 
 let peerSeed = SEED;
 roomConformance(`Room over MultiplexHub(ReliableHub(UnreliableHub(WebSocketHub, drop 5 %))) through a real broker (seed ${SEED})`, {
-  // connectTimeoutMs as a lossy link wants it: a handshake whose answers are lost fails and the room opens the
-  // connection again, rather than waiting out the 10 s default (seen in CI: one open of the 5 % stack stalled
-  // until it timed out, its peer having accepted; see the closing note).
+  // connectTimeoutMs as a lossy link wants it: an open whose answers are lost fails after 3 s and the room opens the
+  // connection again, rather than waiting out the 10 s default within the suite's 10 s waits (seen once in CI: an
+  // open of this stack went unanswered for seconds while its peer had accepted it).
   createNetwork: () =>
     networks.network(
       (webSocketHub) => new ReliableHub(new UnreliableHub(webSocketHub, { seed: peerSeed++, drop: 0.05 }), { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000, restoreTimeoutMs: 3000, connectTimeoutMs: 3000 }),
