@@ -149,8 +149,11 @@ export class Handshake {
   onStray(peer: string, frame: ConnectionFrame): void {
     const pending = this.pendingOpens.get(peer);
     if (pending?.tag === frame.tag) {
-      // The peer no longer has the connection it accepted for our HELLO: start a new handshake, at once.
+      // The peer no longer has the connection it accepted for our HELLO (it expired there): start a new
+      // handshake, at once.
       if (frame.type === 'reset') pending.restart();
+      // The peer accepted it and closed it before its answer reached us: the open ends, it is not redone.
+      else if (frame.type === 'close') pending.finish({ status: ConnectionStatus.FAILED, targetEva: peer, reason: 'UNAVAILABLE' });
       return; // otherwise our handshake answer is still on its way
     }
     if (frame.type === 'data' || frame.type === 'probe') this.host.sendControl(peer, encodeReset(frame.tag, this.host.session));

@@ -318,6 +318,20 @@ describe('ReliableHub connection loss', () => {
     expect(atB.messages).toEqual(['through']);
   });
 
+  it('an open the peer accepted and closed before its HELLO_ACK arrived ends FAILED/UNAVAILABLE, and is not redone', async () => {
+    const gate = new GateHub(new InBrowserHub());
+    const hub = new ReliableHub(gate, { initialRtoMs: 50, maxRtoMs: 100 });
+    hubs.push(hub);
+    const a = hub.openEndpoint('a');
+    const b = hub.openEndpoint('b');
+    gate.drop = (_from, _to, frame) => frame.type === 'helloAck';
+    b.on('connection', (peer: string) => b.closeConnection(peer));
+    const event = await a.openConnection('b');
+    expect(event).toEqual({ status: ConnectionStatus.FAILED, targetEva: 'b', reason: 'UNAVAILABLE' });
+    expect(a.isConnected('b')).toBe(false);
+    expect(b.isConnected('a')).toBe(false);
+  });
+
   it('tells the peer promptly when the connection is closed, even over a lossy inner hub', async () => {
     const { hub } = chaosStack({ drop: 0.3 });
     const [a, b] = await pair(hub);

@@ -107,8 +107,8 @@ export class IncomingStreams {
    * instead of at its next tail probe, which may be seconds away.
    */
   connected(from: string, inc: string): void {
-    this.stream(from, inc).heyAt = Date.now();
-    this.host.control(from, { t: 'hey', i: inc });
+    const s = this.stream(from, inc);
+    if (this.host.control(from, { t: 'hey', i: inc })) s.heyAt = Date.now();
   }
 
   /** The member is gone (or came back as a new incarnation): its stream is forgotten. */
