@@ -70,7 +70,7 @@ async function overBroker({ ReliableHub }, quick, log) {
   const server = await startServer('broker');
   const systems = [
     { name: 'WebSocketHub', prefix: 'ws-', wrap: (hub) => hub },
-    { name: 'ReliableHub(WebSocketHub)', prefix: 'reliable-', wrap: (hub) => new ReliableHub(hub) },
+    { name: 'ReliableHub(WebSocketHub)', prefix: 'rh-', wrap: (hub) => new ReliableHub(hub) },
   ];
   const results = Object.fromEntries(systems.map(({ name }) => [name, []]));
   try {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { seededRandom } from '@vnf/conformance';
 import { ReceiveBuffer } from '../src/ReceiveBuffer';
 
 describe('ReceiveBuffer', () => {
@@ -28,5 +29,34 @@ describe('ReceiveBuffer', () => {
     const recv = new ReceiveBuffer(64);
     for (const seq of [3, 4, 5, 9, 10, 20]) recv.accept(seq, 'x');
     expect(recv.ranges()).toEqual([[3, 5], [9, 10], [20, 20]]);
+  });
+
+  it('reports the held ranges lowest first, at most 96 of them, as arrivals and deliveries change them', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = seededRandom(seed);
+      const recv = new ReceiveBuffer(512);
+      const held = new Set<number>();
+      let expected = 1;
+      for (let op = 0; op < 200; op++) {
+        const seq = expected + Math.floor(rand() * (rand() < 0.1 ? 520 : 40));
+        const arrival = recv.accept(seq, `m${seq}`);
+        if (arrival === 'inOrder') {
+          expected++;
+          while (recv.takeReady() !== undefined) held.delete(expected++);
+        } else if (arrival === 'early') held.add(seq);
+        // What a sort of the held numbers gives.
+        const want: Array<[number, number]> = [];
+        for (const s of [...held].sort((x, y) => x - y)) {
+          const last = want[want.length - 1];
+          if (last && last[1] === s - 1) last[1] = s;
+          else want.push([s, s]);
+        }
+        const got = JSON.stringify(recv.ranges());
+        if (got !== JSON.stringify(want.slice(0, 96))) expect(`seed ${seed}, op ${op}: ${got}`).toBe(JSON.stringify(want.slice(0, 96)));
+      }
+    }
+    const recv = new ReceiveBuffer(512);
+    for (let seq = 2; seq <= 200; seq += 2) recv.accept(seq, 'x');
+    expect(recv.ranges()).toEqual(Array.from({ length: 96 }, (_, i) => [2 * i + 2, 2 * i + 2]));
   });
 });

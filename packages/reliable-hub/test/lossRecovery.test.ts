@@ -52,8 +52,9 @@ describe('ReliableHub loss recovery', () => {
     await until('all 16 messages', 20_000, () => atB.messages.length === 17, () => `${atB.messages.length}`);
     expect(atB.messages).toEqual(['warm-up', ...expected]);
     expect(dropping).toBe(false);
-    // The window (2..9) went out once; the probe resent only the oldest, whose duplicate b acknowledged at once.
-    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 10, 11, 12, 13, 14, 15, 16, 17]);
+    // The window (2..9) went out once; the probe resent only the oldest (with its copy, as it ended what the window
+    // allowed), whose duplicate b acknowledged at once.
+    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 2, 10, 11, 12, 13, 14, 15, 16, 17]);
     await until('the send buffer to empty', 20_000, () => a.bufferedAmount('b') === 0);
   });
 
@@ -61,32 +62,54 @@ describe('ReliableHub loss recovery', () => {
     const { gate, a, b } = await gatedPair(OPTIONS);
     const atB = record(b);
     await warmUp(a);
-    // The first two transmissions of seq 3 are lost; right after the second, the application sends more.
+    // Seq 3 is lost, then its retransmission and that one's copy; right after them, the application sends more.
     let copiesOf3 = 0;
     gate.drop = (from, _to, frame) => {
       if (from !== 'a' || frame.type !== 'data' || frame.seq !== 3) return false;
       copiesOf3++;
-      if (copiesOf3 === 2) setTimeout(() => ['m5', 'm6', 'm7'].forEach((m) => a.send('b', m)), 0);
-      return copiesOf3 <= 2;
+      if (copiesOf3 === 3) setTimeout(() => ['m5', 'm6', 'm7'].forEach((m) => a.send('b', m)), 0);
+      return copiesOf3 <= 3;
     };
     for (const m of ['m0', 'm1', 'm2', 'm3', 'm4']) a.send('b', m);
     await until('all 8 messages', 20_000, () => atB.messages.length === 9, () => `${atB.messages.length}`);
     expect(atB.messages).toEqual(['warm-up', 'm0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
-    // 3 was found lost by RACK twice: first from 4..6, then (the retransmission) from 7..9, sent after it.
-    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 3, 7, 8, 9, 3]);
+    // 3 was found lost by RACK twice: first from 4..6, then (the retransmission) from 7..9, sent after it. Each
+    // retransmission ended what could be sent, so each went out with a copy.
+    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 3, 3, 7, 8, 9, 3, 3]);
+  });
+
+  it('sends a retransmission that ends what may be sent twice, so losing one copy costs no probe', async () => {
+    const { gate, a, b } = await gatedPair(OPTIONS);
+    const atB = record(b);
+    await warmUp(a);
+    // Seq 3 and its retransmission are lost; nothing is sent after them.
+    let copiesOf3 = 0;
+    gate.drop = (from, _to, frame) => from === 'a' && frame.type === 'data' && frame.seq === 3 && ++copiesOf3 <= 2;
+    for (const m of ['m0', 'm1', 'm2', 'm3', 'm4']) a.send('b', m);
+    await until('all 5 messages', 20_000, () => atB.messages.length === 6, () => `${atB.messages.length}`);
+    expect(atB.messages).toEqual(['warm-up', 'm0', 'm1', 'm2', 'm3', 'm4']);
+    // The retransmission's copy left with it, before anything more arrived at a (a probe would follow an
+    // acknowledgement's silence, a probe timeout later).
+    const log = gate.log.filter((e) => e.at === 'a');
+    const sendsOf3 = log.flatMap((e, i) => (e.dir === 'out' && e.frame.type === 'data' && e.frame.seq === 3 ? [i] : []));
+    expect(sendsOf3).toHaveLength(3);
+    expect(sendsOf3[2]).toBe(sendsOf3[1]! + 1);
+    expect(log[sendsOf3[2]!]!.dropped).toBe(false);
+    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 3, 3]);
   });
 
   it('resends a lost retransmission with a probe when nothing sent after it can reveal the loss', async () => {
     const { gate, a, b } = await gatedPair(OPTIONS);
     const atB = record(b);
     await warmUp(a);
+    // Seq 3, its retransmission and that one's copy are lost.
     let copiesOf3 = 0;
-    gate.drop = (from, _to, frame) => from === 'a' && frame.type === 'data' && frame.seq === 3 && ++copiesOf3 <= 2;
+    gate.drop = (from, _to, frame) => from === 'a' && frame.type === 'data' && frame.seq === 3 && ++copiesOf3 <= 3;
     for (const m of ['m0', 'm1', 'm2', 'm3', 'm4']) a.send('b', m);
     await until('all 5 messages', 20_000, () => atB.messages.length === 6, () => `${atB.messages.length}`);
     expect(atB.messages).toEqual(['warm-up', 'm0', 'm1', 'm2', 'm3', 'm4']);
-    // RACK resent 3 once (overtaken by 4..6); the probe resent it again. Nothing else was sent twice.
-    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 3, 3]);
+    // RACK resent 3 once (overtaken by 4..6), with its copy; the probe resent it again, with its copy.
+    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 6, 3, 3, 3, 3]);
   });
 
   it('repeats the acknowledgement while the receiver holds a gap, then falls silent', async () => {
@@ -103,7 +126,28 @@ describe('ReliableHub loss recovery', () => {
     expect(lastData).toBeGreaterThanOrEqual(0);
     expect(firstProbe).toBeGreaterThan(lastData);
     const acks = log.slice(lastData + 1, firstProbe).map((e) => e.frame);
-    // The acknowledgement of the last arrival, then ACK_REPEATS (2) repetitions of it.
-    expect(acks).toEqual(Array.from({ length: 3 }, () => ({ type: 'ack', tag: expect.any(Number), cum: 1, ranges: [[3, 5]] })));
+    // The acknowledgement of the last arrival and its copy (it reports a gap), then ACK_REPEATS (2) repetitions.
+    expect(acks).toEqual(Array.from({ length: 4 }, () => ({ type: 'ack', tag: expect.any(Number), cum: 1, ranges: [[3, 5]] })));
+  });
+
+  it('says twice what is missing, so a lost acknowledgement of a gap costs no wait', async () => {
+    // Nothing but the copy can recover here within the test's wait: repetitions, probes and heartbeats are a minute away.
+    const { gate, a, b } = await gatedPair({ ...OPTIONS, ackDelayMs: 60_000, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000 });
+    const atB = record(b);
+    // Seq 2 is lost once, and so is the first acknowledgement that reports it missing.
+    let lost2 = false;
+    let lostGapAck = false;
+    gate.drop = (from, _to, frame) => {
+      if (from === 'a' && frame.type === 'data' && frame.seq === 2 && !lost2) return (lost2 = true);
+      if (from === 'b' && isAck(frame) && frame.ranges.length > 0 && !lostGapAck) return (lostGapAck = true);
+      return false;
+    };
+    for (const m of ['m0', 'm1', 'm2', 'm3', 'm4']) a.send('b', m);
+    await until('all 5 messages', 5_000, () => atB.messages.length === 5, () => `${atB.messages.length}`);
+    expect(atB.messages).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    const gapAcks = gate.log.filter((e) => e.at === 'b' && e.dir === 'out' && isAck(e.frame) && e.frame.ranges.length > 0);
+    expect(gapAcks.map((e) => e.dropped)).toEqual([true, false]);
+    expect(gapAcks[1]!.frame).toEqual(gapAcks[0]!.frame);
+    expect(gate.dataSent('a')).toEqual([1, 2, 3, 4, 5, 2, 2]);
   });
 });
