@@ -2,7 +2,7 @@ export { ErrorCode, VnfError } from './errors';
 export { Global, ConnectionStatus } from './status';
 export type { Status } from './status';
 export type { Payload } from './payload';
-export { isBinary, payloadByteLength, utf8Length, validateWirePayload, copyBinary, toUint8Array } from './payload';
+export { isBinary, payloadByteLength, utf8Length, decodeUtf8, validateWirePayload, copyBinary, toUint8Array } from './payload';
 export { MAX_EVA_LENGTH, validateEva } from './eva';
 export type { ConnectionEvent, MessageEvent, EndpointEvents, Endpoint, Hub, SubProtocolChannel, MultiplexingEndpoint } from './contract';
 export type {

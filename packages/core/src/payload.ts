@@ -34,6 +34,27 @@ export function utf8Length(s: string): number {
   return bytes;
 }
 
+/** Node's Buffer, where there is one: its `toString` decodes UTF-8 about twice as fast as TextDecoder's fatal mode. */
+const NodeBuffer = (globalThis as { Buffer?: { isBuffer(value: unknown): boolean } }).Buffer;
+/** What a Node Buffer adds to a Uint8Array that decodeUtf8 uses. */
+type NodeBufferView = { toString(encoding: 'utf8', start: number, end: number): string };
+/** Byte for byte: a leading U+FEFF is kept (the default decoder would strip it), and bytes that are not UTF-8 throw. */
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * `bytes[start, end)` decoded as UTF-8, exactly: a leading U+FEFF is kept, and bytes that are not UTF-8 throw a
+ * TypeError (as TextDecoder's fatal mode does) instead of becoming U+FFFD. In Node a Buffer goes through
+ * `Buffer#toString`, which replaces bad bytes with U+FFFD, and is decoded again strictly only when the result holds
+ * a U+FFFD (then genuine or a replacement); a one-byte string cannot hold one, which V8 answers without a scan.
+ */
+export function decodeUtf8(bytes: Uint8Array, start = 0, end = bytes.byteLength): string {
+  if (NodeBuffer !== undefined && NodeBuffer.isBuffer(bytes)) {
+    const text = (bytes as unknown as NodeBufferView).toString('utf8', start, end);
+    if (text.indexOf('\uFFFD') === -1) return text;
+  }
+  return strictDecoder.decode(bytes.subarray(start, end));
+}
+
 /**
  * True when `s` is well-formed UTF-16: every surrogate is half of a pair. Only such strings survive UTF-8 as
  * they are; each lone surrogate would become U+FFFD.

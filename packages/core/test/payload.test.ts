@@ -1,4 +1,4 @@
-import { copyBinary, payloadByteLength, toUint8Array, utf8Length, validateWirePayload, VnfError } from '../src';
+import { copyBinary, decodeUtf8, payloadByteLength, toUint8Array, utf8Length, validateWirePayload, VnfError } from '../src';
 
 describe('payload rules', () => {
   it('counts UTF-8 bytes as TextEncoder does', () => {
@@ -34,6 +34,40 @@ describe('payload rules', () => {
     // Checked before the size: the string is refused for what it is, whatever the limit.
     expect(() => validateWirePayload('x\uD800'.repeat(10), 4)).toThrow(expect.objectContaining({ code: 'INVALID_PAYLOAD' }));
     for (const ok of ['\uFEFF', '\uFEFFtext', '😀', '\uD83D\uDE00x']) expect(() => validateWirePayload(ok, 100)).not.toThrow();
+  });
+
+  it('decodes UTF-8 byte for byte, from Buffers and plain Uint8Arrays alike: BOM kept, bad bytes refused', () => {
+    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const cases = [
+      [0xef, 0xbb, 0xbf, 0x61], // a leading U+FEFF stays
+      [0x61, 0xef, 0xbf, 0xbd, 0x62], // a genuine U+FFFD
+      [0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80], // two, three and four bytes
+      [0xff], // not UTF-8
+      [0xed, 0xa0, 0x80], // an encoded surrogate
+      [0xc0, 0x80], // overlong
+      [0xe2, 0x82], // truncated
+      [0x61, 0xef, 0xbf, 0xbd, 0xff], // a genuine U+FFFD, then a bad byte
+    ];
+    for (const bytes of cases) {
+      const framed = [0x78, ...bytes, 0x79];
+      let expected: string | 'throws';
+      try {
+        expected = strict.decode(new Uint8Array(bytes));
+      } catch {
+        expected = 'throws';
+      }
+      for (const frame of [Buffer.from(framed), new Uint8Array(framed)]) {
+        let got: string | 'throws';
+        try {
+          got = decodeUtf8(frame, 1, framed.length - 1);
+        } catch (err) {
+          expect((err as Error).name).toBe('TypeError');
+          got = 'throws';
+        }
+        expect([bytes, frame.constructor.name, got]).toEqual([bytes, frame.constructor.name, expected]);
+      }
+    }
+    expect(decodeUtf8(Buffer.from('whole'))).toBe('whole');
   });
 
   it('copies binary into a plain Uint8Array and views Buffers without copying', () => {

@@ -1,11 +1,9 @@
-import { VnfError } from '@vnf/core';
+import { VnfError, decodeUtf8 } from '@vnf/core';
 import { RecordKind, parseBrokerMessage, readRecords, type BrokerMessage } from '@vnf/protocol';
 
-/**
- * Byte for byte: a leading U+FEFF is part of the eva or string (the default decoder would strip it, so
- * "\uFEFFcarol" would arrive as "carol"), and bytes that are not UTF-8 throw instead of becoming U+FFFD.
- */
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// Strings, evas and control messages are decoded byte for byte (decodeUtf8): a leading U+FEFF is part of the eva or
+// string (a default TextDecoder would strip it, so "\uFEFFcarol" would arrive as "carol"), and bytes that are not
+// UTF-8 throw instead of becoming U+FFFD.
 const CONTROL = RecordKind.CONTROL;
 const BINARY = RecordKind.BINARY;
 
@@ -48,12 +46,12 @@ export class IncomingRecords {
       if (!frame) throw new VnfError('PROTOCOL', 'The broker sent a frame of an unexpected type.');
       readRecords(frame, (kind, bytes, evaStart, evaEnd, payloadStart, payloadEnd) => {
         if (kind === CONTROL) {
-          this.host.control(parseBrokerMessage(decoder.decode(bytes.subarray(payloadStart, payloadEnd))));
+          this.host.control(parseBrokerMessage(decodeUtf8(bytes, payloadStart, payloadEnd)));
         } else if (this.host.isUp()) {
           const source = this.sourceEva(bytes, evaStart, evaEnd);
           // Binary is copied out of the batch so the application never holds a view of other messages.
           if (kind === BINARY) this.host.onData(source, copyOf(bytes, payloadStart, payloadEnd));
-          else this.deliverText(source, bytes.subarray(payloadStart, payloadEnd));
+          else this.deliverText(source, bytes, payloadStart, payloadEnd);
         }
       });
     } catch (err) {
@@ -67,10 +65,10 @@ export class IncomingRecords {
    * Delivers a string record. The broker relays its bytes unread, so one sender's bad record is dropped alone:
    * the batch also carries other senders' messages.
    */
-  private deliverText(source: string, bytes: Uint8Array): void {
+  private deliverText(source: string, frame: Uint8Array, start: number, end: number): void {
     let text: string;
     try {
-      text = decoder.decode(bytes);
+      text = decodeUtf8(frame, start, end);
     } catch {
       this.host.onError(
         new VnfError(
@@ -101,7 +99,7 @@ export class IncomingRecords {
     // A copy: a view would keep the whole frame alive. Cached only once decoded, so bytes that fail to decode
     // can never match the cache and pass for the previous sender.
     const bytes = copyOf(frame, start, end);
-    const eva = decoder.decode(bytes);
+    const eva = decodeUtf8(bytes);
     this.lastEvaBytes = bytes;
     this.lastEva = eva;
     return eva;
