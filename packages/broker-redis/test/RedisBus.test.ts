@@ -93,7 +93,10 @@ describeWithRedis('RedisBus', () => {
 
   it('tells the others once that a broker left, and exactly once that one died, however many survivors reap', async () => {
     const keyPrefix = `bus${prefixes++}:`;
-    const buses = [0, 1, 2].map(() => new RedisBus({ redis: redis.url, keyPrefix, nodeTtlMs: 60 }));
+    // The live brokers' leases outlast any stall of a loaded CI machine (with 60 ms ones, a survivor that missed a
+    // renewal was reaped with the ghost, and never heard of it); the ghosts' leases are short and never renewed.
+    // Each broker reaps after every renewal, a third of its lease: within a second here.
+    const buses = [0, 1, 2].map(() => new RedisBus({ redis: redis.url, keyPrefix, nodeTtlMs: 3_000 }));
     const boxes = [inbox(), inbox(), inbox()];
     const members = buses.map((bus, i) => bus.join(`n${i}`, boxes[i].receive));
     const client = new Redis(redis.url);
@@ -119,7 +122,8 @@ describeWithRedis('RedisBus', () => {
 
   it('a broker that stalled past its lease is down for both sides, once, whoever notices first', async () => {
     const keyPrefix = `bus${prefixes++}:`;
-    const buses = [0, 1].map(() => new RedisBus({ redis: redis.url, keyPrefix, nodeTtlMs: 300 }));
+    // Leases no event-loop stall of a loaded machine outlasts: b's runs out only because the test ends it.
+    const buses = [0, 1].map(() => new RedisBus({ redis: redis.url, keyPrefix, nodeTtlMs: 3_000 }));
     const [atA, atB] = [inbox(), inbox()];
     const a = buses[0].join('a', atA.receive);
     const b = buses[1].join('b', atB.receive);
