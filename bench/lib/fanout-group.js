@@ -45,6 +45,8 @@ function config(quick) {
     slowBaselineReps: env('BENCH_FANOUT_SLOW_BASELINE_REPS', 1),
     /** The slow-member runs' message size: big enough that what piles up for the stalled member passes the kernel's socket buffers within the run. */
     slowSize: env('BENCH_FANOUT_SLOW_SIZE', 4096),
+    /** How long opening the members, and then the sender, may take (each). */
+    openMs: env('BENCH_FANOUT_OPEN_MS', 30_000),
     /** Only these systems (comma-separated names), for development: BENCH_FANOUT_SYSTEMS='WebSocketHub,raw ws batched'. */
     only: process.env.BENCH_FANOUT_SYSTEMS ? process.env.BENCH_FANOUT_SYSTEMS.split(',').map((x) => x.trim()) : null,
     reps: env('BENCH_FANOUT_REPS', quick ? 1 : 5),
@@ -80,12 +82,12 @@ async function openGroup(system, cfg, { slow = false } = {}) {
       receivers.push(receiver);
       await withTimeout(
         receiver.request('openMembers', { system: system.name, url: server.url, evas: block, acker: block.length - 1, slow: slow && p === 0 ? 0 : null }),
-        30_000,
+        cfg.openMs,
         `${system.name}: opening ${block.length} members`,
       );
     }
     sender = await startClient(`${system.server}-sender`, { host: HOST });
-    await withTimeout(sender.request('openSender', { system: system.name, url: server.url, members: evas, size: cfg.size }), 30_000, `${system.name}: sender connecting to ${evas.length} members`);
+    await withTimeout(sender.request('openSender', { system: system.name, url: server.url, members: evas, size: cfg.size, openMs: cfg.openMs }), cfg.openMs, `${system.name}: sender connecting to ${evas.length} members`);
     await withTimeout(Promise.all(receivers.map((r) => r.request('connected'))), 15_000, `${system.name}: members learning of the sender`);
   } catch (err) {
     await close();

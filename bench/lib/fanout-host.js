@@ -1,7 +1,7 @@
 'use strict';
 // One side of a fan-out scenario in a process of its own (forked by lib/client.js): the sender, or a group of
 // members, of one system of lib/fanout-systems.js. Answers the bench over IPC:
-//   openSender { system, url, members, size }      the sender (every member must be online first)
+//   openSender { system, url, members, size, openMs }  the sender (every member must be online first)
 //   openMembers { system, url, evas, acker, slow }  members; `acker` (an index) acknowledges through the relay,
 //                                                  `slow` (an index or null) is the one that may stop reading
 //   connected                                      resolves once every member knows of the sender's connection
@@ -58,8 +58,8 @@ function receive(i, s) {
 }
 
 const handlers = {
-  async openSender({ system, url, members: evas, size }) {
-    sender = await byName[system].sender(url, evas, { size });
+  async openSender({ system, url, members: evas, size, openMs }) {
+    sender = await byName[system].sender(url, evas, { size, openMs });
     sender.onack = () => {};
   },
   async openMembers({ system, url, evas, acker, slow }) {

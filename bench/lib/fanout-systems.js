@@ -260,11 +260,12 @@ const room = {
     };
     return { rooms, factory, close };
   },
-  async sender(url, members) {
+  async sender(url, members, { openMs = 30_000 } = {}) {
     let s = null;
     const { rooms, factory, close } = await this.join(url, [SENDER], (_i, message, e) => e.direct && s.onack(e.sourceEva, message));
     const { room: r, endpoint } = rooms[0];
-    const deadline = Date.now() + 30_000;
+    // Before the host's own timeout of openMs, so that what was missing is said.
+    const deadline = Date.now() + openMs * 0.9;
     while (!members.every((m) => r.members.has(m) && endpoint.isConnected(m))) {
       if (Date.now() > deadline) {
         await close();

@@ -83,6 +83,7 @@ const secureSenderKeys = 'packages/secure-hub/src/SenderKeys.ts';
 const secureReceivedKeys = 'packages/secure-hub/src/ReceivedKeys.ts';
 const redisRouterScripts = 'packages/broker-redis/src/routerScripts.ts';
 const redisStorageScripts = 'packages/broker-redis/src/registry/scripts.ts';
+const brokerOutbound = 'packages/broker/src/outbound.ts';
 
 const scheduled = 'this.network.schedule(() => {\n      peer.received(this, payload);';
 
@@ -174,6 +175,7 @@ const mutants = [
   { rule: 'multicast payload not validated', file: core, from: '    this.validatePayload(message);\n    const connected = this.connectedTargets(targets);', to: '    const connected = this.connectedTargets(targets);', suite: 'inBrowser', expect: 'multicast of a payload the layer cannot carry throws INVALID_PAYLOAD' },
   { rule: 'multicast targets not checked', file: core, from: 'if (!Array.isArray(targets)) {', to: 'if (false) {', suite: 'inBrowser', expect: 'not an array of evas throws INVALID_ARGUMENT' },
   { rule: 'multicast after destroy allowed', file: core, from: "this.assertAlive('multicast');", to: '', suite: 'inBrowser', expect: 'after destroy() every call throws DESTROYED' },
+  { rule: 'broker shared group records run past a target', file: brokerOutbound, from: 'if (shared === records && this.sharedEnd === start) {', to: 'if (shared === records) {', suite: 'webSocket', expect: 'overlapping target lists in one burst' },
   { rule: 'MultiplexHub multicast delivered twice', file: multiplexEndpoint, from: 'this.framed(() => this.inner.multicast(targets, frame));', to: 'this.framed(() => { this.inner.multicast(targets, frame); this.inner.multicast(targets, frame); });', suite: 'multiplex', expect: 'multicast delivers once to each connected target' },
   { rule: 'MarshallerHub multicast delivered twice', file: marshaller, from: 'if (straight.length > 0) this.inner.multicast(straight,', to: 'if (straight.length > 0) this.inner.multicast(straight, new OutgoingMessage(encoded, 0).nextFrame(chunkSize).frame);\n    if (straight.length > 0) this.inner.multicast(straight,', suite: 'marshaller', expect: 'multicast delivers once to each connected target' },
   { rule: 'ReliableHub multicast not deduplicated', file: reliableDatagrams, from: 'if (!link.replay.accept(counter)) {', to: 'if (!link.replay.accept(counter) && false) {', suite: 'reliable', expect: 'multicast delivers once to each connected target' },

@@ -123,6 +123,8 @@ export class Broker {
       endpoints: this.endpoints,
       send: (conn, message) => this.relay.send(conn, message),
       enqueue: (target, kind, from, source, start, end) => this.relay.enqueue(target, kind, from, source, start, end),
+      writeShared: (kind, from, source, start, end) => this.relay.writeShared(kind, from, source, start, end),
+      enqueueShared: (target, start, end, payloadBytes) => this.relay.enqueueShared(target, start, end, payloadBytes),
       withinRate: (conn, records) => this.intake.withinRate(conn, records),
     });
     this.departures = new Departures(this.options, this.budgets, this.cluster, this.flow, this.relay, {

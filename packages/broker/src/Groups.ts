@@ -18,6 +18,10 @@ export interface GroupsHost {
   send(conn: ClientConnection, message: object): void;
   /** Queues a record toward `target` without holding anyone back (Relay.enqueue). */
   enqueue(target: ClientConnection, kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): void;
+  /** Writes a group record once for all its targets; returns where it starts (Relay.writeShared). */
+  writeShared(kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): number;
+  /** Queues that record toward `target` without holding anyone back (Relay.enqueueShared). */
+  enqueueShared(target: ClientConnection, start: number, end: number, payloadBytes: number): void;
   /** Counts `records` more of `conn`'s against its flood limit; false when that passed it (the socket is then closed). */
   withinRate(conn: ClientConnection, records: number): boolean;
 }
@@ -78,8 +82,9 @@ export class Groups {
 
   /**
    * A GROUP_TEXT/GROUP_BINARY record from `conn` naming its group `frame[idStart, idEnd)`, carrying
-   * `frame[payloadStart, payloadEnd)`: copied once into each target's outgoing frame, as Relay.relay does. Returns
-   * false when the socket was closed for flooding (its frame is then read no further).
+   * `frame[payloadStart, payloadEnd)`: written once (the same bytes reach every target) into the turn's shared
+   * records, which each target's queue sends as a view. Returns false when the socket was closed for flooding (its
+   * frame is then read no further).
    */
   fanOut(conn: ClientConnection, frame: Uint8Array, idStart: number, idEnd: number, kind: RecordKind, payloadStart: number, payloadEnd: number): boolean {
     if (conn.role !== 'endpoint') {
@@ -101,12 +106,17 @@ export class Groups {
     const bytes = HEADER + from.byteLength + payloadEnd - payloadStart;
     const peers = conn.peers;
     const endpoints = this.host.endpoints;
+    const payloadBytes = payloadEnd - payloadStart;
     let payload: Uint8Array | null = null;
+    /** Where the record starts in the turn's shared records, once a target took it. */
+    let at = -1;
     for (let i = 0; i < targets.length; i++) {
       const to = targets[i];
       const target = peers.has(to) ? endpoints.get(to) : undefined;
       if (target !== undefined && target.state === 'ready') {
-        if (this.admits(target, bytes)) this.host.enqueue(target, out, from, frame, payloadStart, payloadEnd);
+        if (!this.admits(target, bytes)) continue;
+        if (at < 0) at = this.host.writeShared(out, from, frame, payloadStart, payloadEnd);
+        this.host.enqueueShared(target, at, at + bytes, payloadBytes);
       } else {
         // Another broker's endpoint (or not connected: then nothing, as for unicast).
         if (this.cluster.relay(conn, to, out, (payload ??= frame.subarray(payloadStart, payloadEnd)), true)) this.forwardedMessages++;

@@ -3,10 +3,13 @@ import type { RecordKind } from '@vnf/protocol';
 import type { ClientConnection } from './ClientConnection';
 import type { ClusterLink } from './ClusterLink';
 import type { ResolvedOptions } from './options';
+import { SharedRecords } from './outbound';
 import type { RelayFlow } from './RelayFlow';
 
 const log = createLogger('broker');
 const BINARY_FRAME = { binary: true } as const;
+/** A turn's shared group records start as big as the last turn's, up to this. */
+const MAX_SHARED_HINT = 1 << 20;
 
 /** What Relay needs of the broker: where the registered endpoints are, and a way to close a socket that does not read. */
 export interface RelayHost {
@@ -32,6 +35,9 @@ export class Relay {
   forwardedMessages = 0;
   private readonly dirty = new Set<ClientConnection>();
   private flushHandle: ReturnType<typeof setImmediate> | null = null;
+  /** This turn's group records (one copy each, however many targets), and how many bytes last turn's took. */
+  private shared: SharedRecords | null = null;
+  private sharedHint = 0;
 
   constructor(
     private readonly options: Pick<ResolvedOptions, 'relayHighWaterMark' | 'sendBufferLimit' | 'maxPayload'>,
@@ -79,6 +85,30 @@ export class Relay {
     target.outbound.push(kind, from, source, start, end, this.options.maxPayload);
     this.relayedMessages++;
     this.relayedBytes += end - start;
+    this.queued(target, wasEmpty);
+  }
+
+  /**
+   * Writes a group record carrying `source[start, end)` from `from` once, into this turn's shared records; returns
+   * where it starts there (it ends `HEADER + from.byteLength + end - start` bytes later). Then enqueueShared per target.
+   */
+  writeShared(kind: RecordKind, from: Uint8Array, source: Uint8Array, start: number, end: number): number {
+    const shared = (this.shared ??= new SharedRecords(this.sharedHint));
+    const at = shared.length;
+    shared.write(kind, from, source, start, end);
+    return at;
+  }
+
+  /**
+   * Queues the group record at `[start, end)` of this turn's shared records toward `target`, with no flow control:
+   * group fan-out (Groups) drops a record for a lagging target instead of holding its sender back, and has checked
+   * that it stays below sendBufferLimit.
+   */
+  enqueueShared(target: ClientConnection, start: number, end: number, payloadBytes: number): void {
+    const wasEmpty = target.outbound.isEmpty;
+    target.outbound.pushShared(this.shared as SharedRecords, start, end, this.options.maxPayload);
+    this.relayedMessages++;
+    this.relayedBytes += payloadBytes;
     this.queued(target, wasEmpty);
   }
 
@@ -153,6 +183,9 @@ export class Relay {
   /** Sends every queued record, once per I/O turn: messages that arrived together leave in one frame. */
   private flushAll(): void {
     this.flushHandle = null;
+    // Group records queued from now on go into new shared records: the flushed frames keep views of these.
+    if (this.shared) this.sharedHint = Math.min(MAX_SHARED_HINT, this.shared.length);
+    this.shared = null;
     const dirty = [...this.dirty];
     this.dirty.clear();
     for (const conn of dirty) this.flush(conn);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { RecordKind, readRecords } from '@vnf/protocol';
-import { OutboundQueue } from '../src/outbound';
+import { OutboundQueue, SharedRecords } from '../src/outbound';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -32,6 +32,97 @@ describe('OutboundQueue', () => {
     expect(queue.isEmpty).toBe(true);
     expect(queue.bytes).toBe(0);
     expect(queue.takeFrames()).toEqual([]);
+  });
+
+  it('sends a group record written once to each of its targets, and a target only the records meant for it, in order', () => {
+    const shared = new SharedRecords(0);
+    const [a, b] = [new OutboundQueue(), new OutboundQueue()];
+    const alice = encoder.encode('alice');
+    const group = (text: string, ...queues: OutboundQueue[]) => {
+      const payload = encoder.encode(text);
+      const start = shared.length;
+      shared.write(RecordKind.TEXT, alice, payload, 0, payload.byteLength);
+      for (const queue of queues) queue.pushShared(shared, start, shared.length, 1 << 20);
+    };
+    group('one', a, b);
+    a.controlText('{"t":"open","from":"carol"}', 1 << 20);
+    group('two, for b alone', b);
+    group('three', a, b);
+    a.push(RecordKind.TEXT, encoder.encode('dave'), encoder.encode('unicast'), 0, 7, 1 << 20);
+    // Each record: 7 header bytes, its eva, its payload.
+    expect(a.bytes).toBe(7 + 5 + 3 + (7 + 27) + (7 + 5 + 5) + (7 + 4 + 7));
+    const [framesA, framesB] = [a.takeFrames(), b.takeFrames()];
+    expect(records(framesA)).toEqual([
+      [RecordKind.TEXT, 'alice', 'one'],
+      [RecordKind.CONTROL, '', '{"t":"open","from":"carol"}'],
+      [RecordKind.TEXT, 'alice', 'three'],
+      [RecordKind.TEXT, 'dave', 'unicast'],
+    ]);
+    expect(records(framesB)).toEqual([
+      [RecordKind.TEXT, 'alice', 'one'],
+      [RecordKind.TEXT, 'alice', 'two, for b alone'],
+      [RecordKind.TEXT, 'alice', 'three'],
+    ]);
+    // b's three records are one run of the shared records; a's first one is a view of the same bytes, not a copy,
+    // and what follows it (its own records and a group record that does not follow on) is one frame of its own.
+    expect(framesB).toHaveLength(1);
+    expect(framesA).toHaveLength(2);
+    expect(framesA[0].buffer).toBe(framesB[0].buffer);
+    expect(framesA[0].byteOffset).toBe(framesB[0].byteOffset);
+  });
+
+  it('a socket that gets unicast and group records interleaved gets them in one frame', () => {
+    const shared = new SharedRecords(0);
+    const queue = new OutboundQueue();
+    const alice = encoder.encode('alice');
+    const expected: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const group = encoder.encode(`group${i}`);
+      const start = shared.length;
+      shared.write(RecordKind.TEXT, alice, group, 0, group.byteLength);
+      queue.pushShared(shared, start, shared.length, 1 << 20);
+      queue.push(RecordKind.TEXT, alice, encoder.encode(`sent${i}`), 0, `sent${i}`.length, 1 << 20);
+      expected.push(`group${i}`, `sent${i}`);
+    }
+    const frames = queue.takeFrames();
+    expect(records(frames).map(([, , text]) => text)).toEqual(expected);
+    // The first group record is shared; everything after it is copied into one frame.
+    expect(frames).toHaveLength(2);
+  });
+
+  it('holds any mix of own and shared records in order, counted, and cut at maxFrame', () => {
+    const op = fc.record({ shared: fc.boolean(), size: fc.integer({ min: 0, max: 200 }), targets: fc.subarray([0, 1, 2], { minLength: 1 }) });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), fc.integer({ min: 64, max: 600 }), (ops, maxFrame) => {
+        let shared = new SharedRecords(16);
+        const queues = [new OutboundQueue(), new OutboundQueue(), new OutboundQueue()];
+        const expected: string[][] = [[], [], []];
+        const eva = encoder.encode('src');
+        ops.forEach(({ shared: isShared, size, targets }, n) => {
+          const text = String(n).padEnd(size, '.');
+          const payload = encoder.encode(text);
+          if (isShared) {
+            const start = shared.length;
+            shared.write(RecordKind.TEXT, eva, payload, 0, payload.byteLength);
+            for (const t of targets) queues[t].pushShared(shared, start, shared.length, maxFrame);
+          } else {
+            for (const t of targets) queues[t].push(RecordKind.TEXT, eva, payload, 0, payload.byteLength, maxFrame);
+          }
+          for (const t of targets) expected[t].push(text);
+          // Now and then a new turn's shared records, as Relay starts every turn.
+          if (n % 7 === 6) shared = new SharedRecords(16);
+        });
+        queues.forEach((queue, t) => {
+          const bytes = expected[t].reduce((sum, text) => sum + 7 + 3 + encoder.encode(text).byteLength, 0);
+          expect(queue.bytes).toBe(bytes);
+          const frames = queue.takeFrames();
+          expect(frames.reduce((sum, frame) => sum + frame.byteLength, 0)).toBe(bytes);
+          for (const frame of frames) if (frame.byteLength > maxFrame) expect(readRecords(frame, () => {})).toBe(1);
+          expect(records(frames).map(([, , text]) => text)).toEqual(expected[t]);
+          expect(queue.isEmpty).toBe(true);
+        });
+      }),
+    );
   });
 
   it('cuts frames at maxFrame, counts every queued byte, and gives a record larger than maxFrame a frame of its own', () => {

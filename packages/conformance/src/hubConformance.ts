@@ -28,6 +28,12 @@ export interface HubConformanceSetup {
    */
   multicastMayLose?: boolean;
   /**
+   * Multicasts made in one turn to different target sets may reach a target grouped per set, each set's in order
+   * (SecureHub seals one turn's multicasts to a set into one record under that set's key). The suite then checks
+   * each set's order at a target, not their interleaving.
+   */
+  multicastGroupedPerTargetSet?: boolean;
+  /**
    * Starts (`on`) or ends a black hole beneath the stack: what `from` sends to `to` meanwhile vanishes, the
    * connection staying open (UnreliableHub: `hub.chaos.blackhole(from.eva, to.eva, on, { oneWay: true })`). Give it
    * for a chaos layer: the suite checks that the chaos reaches a multicast as it reaches a send.
@@ -696,6 +702,38 @@ export function hubConformance(name: string, setup: HubConformanceSetup): void {
       await roundTrip(a, c, 'barrier-c');
       expectMulticasts(atB.messages, /^listed-twice\d+$/, expected, a);
       expectMulticasts(atC.messages, /^listed-twice\d+$/, expected, a);
+    }, testTimeout);
+
+    it('multicasts to overlapping target lists in one burst each reach exactly the targets they name', async () => {
+      const hub = await newHub();
+      const a = hub.openEndpoint(uniqueEva('a'));
+      const [b, c, d] = ['b', 'c', 'd'].map((name) => hub.openEndpoint(uniqueEva(name)));
+      for (const target of [b, c, d]) await connected(a, target);
+      const [atB, atC, atD] = [inbox(b), inbox(c), inbox(d)];
+      const count = setup.multicastMayLose ? 30 : 10;
+      const sent = { bc: [] as string[], cd: [] as string[], bd: [] as string[] };
+      // Each target's messages interleaved with messages for the others (a relay that shares one copy of a record
+      // among its targets must still give each only its own).
+      for (let i = 0; i < count; i++) {
+        for (const [list, targets] of [['bc', [b, c]], ['cd', [c, d]], ['bd', [b, d]]] as const) {
+          a.multicast(targets.map((t) => t.eva), `${list}${i}`);
+          sent[list].push(`${list}${i}`);
+        }
+      }
+      for (const [target, name] of [[b, 'b'], [c, 'c'], [d, 'd']] as const) await roundTrip(a, target, `barrier-${name}`);
+      const pattern = /^(bc|cd|bd)\d+$/;
+      expectMulticasts(atB.messages, pattern, [...sent.bc, ...sent.bd], a);
+      expectMulticasts(atC.messages, pattern, [...sent.bc, ...sent.cd], a);
+      expectMulticasts(atD.messages, pattern, [...sent.cd, ...sent.bd], a);
+      if (!setup.multicastMayLose) {
+        const order = (box: typeof atB, only = pattern) => box.messages.map((e) => e.message).filter((m) => typeof m === 'string' && only.test(m));
+        const interleaved = (x: string, y: string) => Array.from({ length: count }, (_, i) => [`${x}${i}`, `${y}${i}`]).flat();
+        const expected: [typeof atB, string, string][] = [[atB, 'bc', 'bd'], [atC, 'bc', 'cd'], [atD, 'cd', 'bd']];
+        for (const [box, x, y] of expected) {
+          if (!setup.multicastGroupedPerTargetSet) expect(order(box)).toEqual(interleaved(x, y));
+          else for (const list of [x, y]) expect(order(box, new RegExp(`^${list}\\d+$`))).toEqual(sent[list as keyof typeof sent]);
+        }
+      }
     }, testTimeout);
 
     it('multicast of a payload the layer cannot carry throws INVALID_PAYLOAD at the call, and sends nothing', async () => {

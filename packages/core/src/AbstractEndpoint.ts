@@ -184,12 +184,14 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
   }
 
   /**
-   * The targets of a multicast this endpoint is connected to, each once, in the order given. A frozen list (a room's
-   * members) is filtered once per change of the connections, not at each call.
+   * The targets of a multicast this endpoint is connected to, each once, in the order given. A list multicast to
+   * again (a room's members, frozen or not) is filtered once per change of the connections, not at each call: a
+   * frozen list is known by identity, any other by its contents (a copy of it is kept, so a list changed in place
+   * since is filtered anew).
    */
   private connectedTargets(targets: readonly string[]): readonly string[] {
     const cache = this.multicastCache;
-    if (cache !== null && cache.targets === targets && cache.version === this.connectionsVersion) return cache.connected;
+    if (cache !== null && cache.version === this.connectionsVersion && (cache.targets === targets || sameTargets(cache.targets, targets))) return cache.connected;
     const connected: string[] = [];
     const seen = targets.length > 8 ? new Set<string>() : null;
     for (let i = 0; i < targets.length; i++) {
@@ -205,7 +207,7 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
       } else if (connected.includes(target)) continue;
       connected.push(target);
     }
-    if (Object.isFrozen(targets)) this.multicastCache = { targets, version: this.connectionsVersion, connected };
+    this.multicastCache = { targets: Object.isFrozen(targets) ? targets : Object.freeze(targets.slice()), version: this.connectionsVersion, connected };
     return connected;
   }
 
@@ -387,4 +389,11 @@ export abstract class AbstractEndpoint extends EventEmitter<EndpointEvents> impl
 
   /** Names this endpoint in a listener's error, built only when a listener threw. */
   private readonly listenerWhere = (): string => `endpoint ${this.eva}`;
+}
+
+/** Whether two target lists name the same evas in the same order. */
+function sameTargets(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -40,6 +40,23 @@ describe('InBrowserEndpoint multicast', () => {
     expect(a.bufferedAmount('b')).toBe(0);
   });
 
+  it('a target list multicast to again, changed in place or not, reaches exactly the targets it names then', async () => {
+    const { a, got } = await star();
+    const list = ['b', 'c'];
+    a.multicast(list, 'one');
+    a.multicast(list, 'two'); // the same list again: filtered once, reached as before
+    list[1] = 'b'; // changed in place: b named twice, c no longer
+    a.multicast(list, 'three');
+    list.splice(0, 2, 'c');
+    a.multicast(list, 'four');
+    a.closeConnection('c');
+    a.multicast(list, 'five'); // a connection changed: the same contents filtered anew
+    a.multicast(['b', 'c'], 'six');
+    await until('six at b', 5000, () => got.b!.some((e) => e.message === 'six'));
+    expect(got.b!.map((e) => e.message)).toEqual(['one', 'two', 'three', 'six']);
+    expect(got.c!.map((e) => e.message)).toEqual(['one', 'two', 'four']);
+  });
+
   it('skips a target with more than highWaterMark in flight; the others get it, and the skipped one gets the next', async () => {
     const { a, got } = await star({ highWaterMark: 1000, lowWaterMark: 10 });
     a.send('b', 'x'.repeat(1001));

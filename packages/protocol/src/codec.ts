@@ -96,6 +96,21 @@ export class FrameWriter {
     this.position = at + payloadLength;
   }
 
+  /** Appends records already encoded (a run of another writer's). */
+  writeEncoded(records: Uint8Array): void {
+    if (this.position + records.byteLength > this.buffer.byteLength) this.reserve(records.byteLength);
+    this.buffer.set(records, this.position);
+    this.position += records.byteLength;
+  }
+
+  /**
+   * A view of `[start, end)` of what was written, while writing goes on: bytes once written are never rewritten (a
+   * growing buffer copies them), so the view stays what it was.
+   */
+  view(start: number, end: number): Uint8Array {
+    return this.buffer.subarray(start, end);
+  }
+
   /** The frame written so far (a view; the writer must not be used afterwards). */
   finish(): Uint8Array {
     return this.buffer.subarray(0, this.position);
