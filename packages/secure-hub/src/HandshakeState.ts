@@ -1,6 +1,6 @@
 import { TAG_LENGTH, type CipherState } from './CipherState';
 import { SymmetricState } from './SymmetricState';
-import { publicKeyOf, randomPrivateKey, sharedSecret } from './x25519';
+import { forgetPrivateKey, publicKeyOf, randomKeyPair, sharedSecret } from './x25519';
 
 /** The one protocol SecureHub speaks (Noise spec, section 8: pattern XX, DH 25519, cipher ChaChaPoly, hash SHA-256). */
 export const PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256';
@@ -13,10 +13,9 @@ export interface KeyPair {
   readonly privateKey: Uint8Array;
 }
 
-/** A fresh X25519 key pair from the platform's CSPRNG (through @noble/curves). */
+/** A fresh X25519 key pair from the platform's CSPRNG (Node's, or through @noble/curves). */
 export function generateKeyPair(): KeyPair {
-  const privateKey = randomPrivateKey();
-  return { privateKey, publicKey: publicKeyOf(privateKey) };
+  return randomKeyPair();
 }
 
 /** The key pair of a given X25519 private key. */
@@ -154,7 +153,10 @@ export class HandshakeState {
     if (this.step < 3) return;
     const handshakeHash = this.symmetric.handshakeHash;
     const [c1, c2] = this.symmetric.split();
-    this.e?.privateKey.fill(0);
+    if (this.e) {
+      forgetPrivateKey(this.e.privateKey);
+      this.e.privateKey.fill(0);
+    }
     this.done = {
       send: this.initiator ? c1 : c2,
       receive: this.initiator ? c2 : c1,

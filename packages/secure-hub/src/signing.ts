@@ -10,13 +10,16 @@ export type Sign = (message: Uint8Array) => Uint8Array;
 export type Verify = (message: Uint8Array, signature: Uint8Array) => boolean;
 
 interface NodeKeyObject {
-  readonly type: string;
+  export(options: { format: 'jwk' }): { x: string };
 }
 interface NodeCrypto {
-  createPrivateKey(options: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKeyObject;
-  createPublicKey(options: { key: Uint8Array; format: 'der'; type: 'spki' }): NodeKeyObject;
+  generateKeyPairSync(type: 'ed25519'): { privateKey: NodeKeyObject; publicKey: NodeKeyObject };
+  createPublicKey(options: { key: { kty: 'OKP'; crv: 'Ed25519'; x: string }; format: 'jwk' }): NodeKeyObject;
   sign(algorithm: null, data: Uint8Array, key: NodeKeyObject): Uint8Array;
   verify(algorithm: null, data: Uint8Array, key: NodeKeyObject, signature: Uint8Array): boolean;
+}
+interface NodeBuffer {
+  from(data: Uint8Array | string, encoding?: 'base64url'): Uint8Array & { toString(encoding: 'base64url'): string };
 }
 
 /**
@@ -28,43 +31,39 @@ function nodeCrypto(): NodeCrypto | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   try {
     const crypto = proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
-    return crypto && typeof crypto.sign === 'function' && typeof crypto.createPrivateKey === 'function' ? crypto : null;
+    return crypto && typeof crypto.sign === 'function' && typeof crypto.generateKeyPairSync === 'function' ? crypto : null;
   } catch {
     return null;
   }
 }
 
 const native = nodeCrypto();
-// The DER wrappings of a raw Ed25519 seed (PKCS #8) and public key (SPKI), RFC 8410.
-const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
-const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+const NodeBuffer = native ? (globalThis as { Buffer?: NodeBuffer }).Buffer : undefined;
 
-function join(prefix: Uint8Array, key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(prefix.length + key.length);
-  out.set(prefix);
-  out.set(key, prefix.length);
-  return out;
-}
-
-/** A new signing key pair from the platform's secure random source: the signer and its 32-byte public key. */
+/**
+ * A new signing key pair from the platform's secure random source: the signer and its 32-byte public key. In Node the
+ * private key never leaves OpenSSL (generated there; importing a PKCS #8 key costs OpenSSL 3 about 0.75 ms, and a room
+ * draws a key for every set of targets).
+ */
 export function generateSigningKey(): { sign: Sign; verifyKey: Uint8Array } {
-  const seed = ed25519.utils.randomPrivateKey();
-  const verifyKey = ed25519.getPublicKey(seed);
-  if (native) {
-    const key = native.createPrivateKey({ key: join(PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' });
-    seed.fill(0);
-    return { sign: (message) => new Uint8Array(native.sign(null, message, key)), verifyKey };
+  if (native && NodeBuffer) {
+    const { privateKey, publicKey } = native.generateKeyPairSync('ed25519');
+    const verifyKey = new Uint8Array(NodeBuffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url'));
+    return { sign: (message) => new Uint8Array(native.sign(null, message, privateKey)), verifyKey };
   }
-  return { sign: (message) => ed25519.sign(message, seed), verifyKey };
+  const seed = ed25519.utils.randomPrivateKey();
+  return { sign: (message) => ed25519.sign(message, seed), verifyKey: ed25519.getPublicKey(seed) };
 }
 
 /** The checker of signatures by `verifyKey` (32 bytes, as `generateSigningKey` gave it). */
 export function verifierOf(verifyKey: Uint8Array): Verify {
   const copy = verifyKey.slice();
-  if (native) {
+  if (native && NodeBuffer) {
     let key: NodeKeyObject;
     try {
-      key = native.createPublicKey({ key: join(SPKI_PREFIX, copy), format: 'der', type: 'spki' });
+      // As JWK: about 16 µs, where SPKI DER took 180.
+      if (copy.length !== VERIFY_KEY_LENGTH) throw new Error('not an Ed25519 public key');
+      key = native.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: NodeBuffer.from(copy).toString('base64url') }, format: 'jwk' });
     } catch {
       return () => false; // not a point of the curve: nothing verifies under it
     }

@@ -1,7 +1,7 @@
 // Node's X25519 and @noble/curves' must be the same function: a Node peer handshakes with a browser peer.
 import { describe, expect, it } from '@jest/globals';
 import { x25519 } from '@noble/curves/ed25519';
-import { publicKeyOf, randomPrivateKey, sharedSecret } from '../src/x25519';
+import { forgetPrivateKey, publicKeyOf, randomKeyPair, randomPrivateKey, sharedSecret } from '../src/x25519';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
@@ -19,6 +19,22 @@ describe('X25519', () => {
       expect(publicKeyOf(a)).toEqual(x25519.getPublicKey(a));
       expect(sharedSecret(a, x25519.getPublicKey(b))).toEqual(x25519.getSharedSecret(b, publicKeyOf(a)));
     }
+  });
+
+  it('generates pairs that are pairs, and reads a key forgotten and rewritten anew', () => {
+    for (let i = 0; i < 10; i++) {
+      const { privateKey, publicKey } = randomKeyPair();
+      expect(publicKey).toEqual(x25519.getPublicKey(privateKey));
+      expect(publicKeyOf(privateKey)).toEqual(publicKey);
+      const peer = randomPrivateKey();
+      expect(sharedSecret(privateKey, x25519.getPublicKey(peer))).toEqual(x25519.getSharedSecret(peer, publicKey));
+    }
+    // The key object kept for an array goes with forgetPrivateKey: the array's new bytes are a new key.
+    const { privateKey } = randomKeyPair();
+    const other = randomPrivateKey();
+    forgetPrivateKey(privateKey);
+    privateKey.set(other);
+    expect(publicKeyOf(privateKey)).toEqual(x25519.getPublicKey(other));
   });
 
   it('refuses a low-order public key (the result would be all zeros)', () => {
