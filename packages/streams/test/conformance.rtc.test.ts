@@ -19,18 +19,27 @@ beforeAll(async () => {
 });
 afterAll(() => broker.close());
 
-/** The real @roamhq/wrtc of one peer, remembering its data channels so that a test can close them. */
-function recordingWrtc(): { impl: WebRtcImplementation; channels: RTCDataChannel[] } {
-  const channels: RTCDataChannel[] = [];
+/**
+ * The real @roamhq/wrtc of one peer, remembering its data channels until they close so that a test can close them.
+ * A closed channel is forgotten at once: reading a property of a channel whose peer connection went away can crash
+ * @roamhq/wrtc (a SIGSEGV in DataChannel::GetReadyState, node-webrtc #325 and #360), and the second cut of a test
+ * would read the first cut's channels.
+ */
+function recordingWrtc(): { impl: WebRtcImplementation; channels: Set<RTCDataChannel> } {
+  const channels = new Set<RTCDataChannel>();
+  const remember = (channel: RTCDataChannel): void => {
+    channels.add(channel);
+    channel.addEventListener('close', () => channels.delete(channel));
+  };
   const Base = wrtc.RTCPeerConnection as unknown as typeof RTCPeerConnection;
   class RecordingPeerConnection extends Base {
     override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
       const channel = super.createDataChannel(label, init);
-      channels.push(channel);
+      remember(channel);
       return channel;
     }
     override dispatchEvent(event: Event): boolean {
-      if (event.type === 'datachannel') channels.push((event as RTCDataChannelEvent).channel);
+      if (event.type === 'datachannel') remember((event as RTCDataChannelEvent).channel);
       return super.dispatchEvent(event);
     }
   }
@@ -47,7 +56,7 @@ function recordingWrtc(): { impl: WebRtcImplementation; channels: RTCDataChannel
 streamConformance('PeerStreams over MultiplexHub(RtcHub(WebSocketHub)) through a real broker', {
   createNetwork: (beneath: (inner: Hub) => Hub) => {
     const hubs: Hub[] = [];
-    const recorders = new Map<string, RTCDataChannel[]>();
+    const recorders = new Map<string, Set<RTCDataChannel>>();
     return {
       open(eva: string) {
         const rtc = recordingWrtc();
@@ -58,9 +67,12 @@ streamConformance('PeerStreams over MultiplexHub(RtcHub(WebSocketHub)) through a
         return hub.openEndpoint(eva);
       },
       cut(a: string) {
-        const open = recorders.get(a)!.filter((channel) => channel.readyState === 'open');
+        const open = [...recorders.get(a)!].filter((channel) => channel.readyState === 'open');
         if (open.length === 0) throw new Error(`No open data channel of ${a} to close.`);
-        for (const channel of open) channel.close();
+        for (const channel of open) {
+          recorders.get(a)!.delete(channel);
+          channel.close();
+        }
       },
       async close() {
         await Promise.all(hubs.map((hub) => hub.close()));
