@@ -31,6 +31,46 @@ interface ServedCall {
   timer: ReturnType<typeof setTimeout> | null;
   /** The call was answered (or given up): nothing more is sent for it. */
   done: boolean;
+  /** Waiting in the service's queue for a slot. */
+  queued: boolean;
+}
+
+/**
+ * What a handler gets with its params. A class rather than an object literal with a getter, which V8 builds slowly
+ * (it showed at tens of thousands of calls a second); the signal is made on first read, `progress` on first use (it
+ * may be taken off the context and called alone).
+ */
+class CallContext implements ServiceContext {
+  readonly #call: ServedCall;
+  readonly #host: ProviderHost;
+  #progress: ((value: unknown) => void) | null = null;
+
+  constructor(
+    readonly caller: string,
+    readonly service: string,
+    call: ServedCall,
+    host: ProviderHost,
+  ) {
+    this.#call = call;
+    this.#host = host;
+  }
+
+  // Made on first use: most handlers never look, and an AbortController that is aborted costs microseconds a call.
+  get signal(): AbortSignal {
+    const call = this.#call;
+    if (!call.controller) {
+      call.controller = new AbortController();
+      if (call.done) call.controller.abort(abortReason(call.ended));
+    }
+    return call.controller.signal;
+  }
+
+  get progress(): (value: unknown) => void {
+    return (this.#progress ??= (value: unknown) => {
+      const call = this.#call;
+      if (!call.done) this.#host.reply(this.caller, { t: 'progress', id: call.id, value });
+    });
+  }
 }
 
 /** One provided service: its handler, its slots and queue. */
@@ -38,6 +78,8 @@ class ProvidedService implements Provision {
   running = 0;
   readonly waiting: ServedCall[] = [];
   stopped = false;
+  /** True while `pump` starts calls: a handler that settles at once frees its slot without starting a nested pump. */
+  pumping = false;
 
   constructor(
     readonly name: string,
@@ -121,12 +163,15 @@ export class ServiceProvider {
       });
       return;
     }
-    const call: ServedCall = { caller, id, params: frame.params, controller: null, ended: null, timer: null, done: false };
+    const call: ServedCall = { caller, id, params: frame.params, controller: null, ended: null, timer: null, done: false, queued: false };
     let held = this.calls.get(caller);
     if (!held) this.calls.set(caller, (held = new Map()));
     held.set(id, { service, call });
     if (service.running < service.options.concurrency) this.run(service, call);
-    else service.waiting.push(call);
+    else {
+      call.queued = true;
+      service.waiting.push(call);
+    }
   }
 
   /** The caller gave up on a call (cancelled, or its timeout passed): its signal fires, nothing more is sent. */
@@ -159,44 +204,57 @@ export class ServiceProvider {
         });
       }, service.options.timeoutMs);
     }
-    const context: ServiceContext = {
-      caller,
-      service: service.name,
-      // Made on first use: most handlers never look, and an AbortController that is aborted costs microseconds a call.
-      get signal() {
-        if (!call.controller) {
-          call.controller = new AbortController();
-          if (call.done) call.controller.abort(abortReason(call.ended));
-        }
-        return call.controller.signal;
-      },
-      progress: (value) => {
-        if (!call.done) this.host.reply(caller, { t: 'progress', id, value });
-      },
-    };
-    let outcome: Promise<unknown>;
+    const context = new CallContext(caller, service.name, call, this.host);
+    let result: unknown;
+    let failed = false;
+    let thenable = false;
     try {
-      outcome = Promise.resolve(service.handler(call.params, context));
+      result = service.handler(call.params, context);
+      thenable = isThenable(result);
     } catch (err) {
-      outcome = Promise.reject(err);
+      result = err;
+      failed = true;
     }
-    outcome
+    if (!thenable) {
+      // A handler that answers at once is answered in this turn, with no promise: its result leaves in the frame
+      // that carries the turn's other answers.
+      try {
+        this.end(caller, id, failed ? this.failure(service, call, result) : { t: 'result', id, value: result });
+      } finally {
+        this.settled(service);
+      }
+      return;
+    }
+    Promise.resolve(result)
       .then(
         (value) => this.end(caller, id, { t: 'result', id, value }),
         (err: unknown) => this.end(caller, id, this.failure(service, call, err)),
       )
-      .finally(() => {
-        // The slot is the handler's until it settles, even when the call was given up earlier: a handler that ignores
-        // its signal still counts against `concurrency`.
-        service.running--;
-        this.pump(service);
-      });
+      .finally(() => this.settled(service));
+  }
+
+  /**
+   * A handler settled: its slot is free for the next call in line. The slot is the handler's until then, even when
+   * the call was given up earlier: a handler that ignores its signal still counts against `concurrency`.
+   */
+  private settled(service: ProvidedService): void {
+    service.running--;
+    this.pump(service);
   }
 
   /** Starts the calls in line while slots are free. */
   private pump(service: ProvidedService): void {
-    while (!service.stopped && service.running < service.options.concurrency && service.waiting.length > 0) {
-      this.run(service, service.waiting.shift()!);
+    // Handlers that settle at once free their slots inside run(): this loop, not a nested one, starts the next call.
+    if (service.pumping) return;
+    service.pumping = true;
+    try {
+      while (!service.stopped && service.running < service.options.concurrency && service.waiting.length > 0) {
+        const next = service.waiting.shift()!;
+        next.queued = false;
+        this.run(service, next);
+      }
+    } finally {
+      service.pumping = false;
     }
   }
 
@@ -214,8 +272,10 @@ export class ServiceProvider {
     held!.delete(id);
     if (held!.size === 0) this.calls.delete(caller);
     if (call.timer) clearTimeout(call.timer);
-    const queuedAt = service.waiting.indexOf(call);
-    if (queuedAt >= 0) service.waiting.splice(queuedAt, 1);
+    if (call.queued) {
+      call.queued = false;
+      service.waiting.splice(service.waiting.indexOf(call), 1);
+    }
     if (frame) this.sendResult(caller, frame);
     call.ended = frame;
     if (call.controller && !call.controller.signal.aborted) call.controller.abort(abortReason(frame));
@@ -227,7 +287,8 @@ export class ServiceProvider {
     } catch (err) {
       // A result the stack cannot carry (not JSON, too large): the caller is told why instead of waiting for its timeout.
       if (frame.t === 'result' && VnfError.is(err)) {
-        this.host.reply(caller, { t: 'error', id: frame.id, code: err.code, message: `The result could not be sent: ${err.message}` });
+        // Sent as a result is: if this cannot leave either, it is logged, never thrown at the handler's turn.
+        this.sendResult(caller, { t: 'error', id: frame.id, code: err.code, message: `The result could not be sent: ${err.message}` });
         return;
       }
       log('%s could not answer call %d of %s: %O', this.host.eva, frame.id, caller, err);
@@ -248,6 +309,11 @@ export class ServiceProvider {
     }, `the allow function of service ${name}`);
     return allowed;
   }
+}
+
+/** True for a promise or any thenable, which Promise.resolve would adopt. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function abortReason(frame: Frame | null): VnfError {

@@ -29,14 +29,15 @@ export function decodeFrame(message: unknown): Frame | null {
   if (typeof value !== 'object' || value === null) return null;
   const f = value as Record<string, unknown>;
   if (typeof f.id !== 'number' || !Number.isSafeInteger(f.id) || f.id < 0) return null;
+  // The frame read is returned as it is where only fields just checked are read from it (nothing else is kept):
+  // one object fewer a call.
   switch (f.t) {
     case 'call':
       if (typeof f.service !== 'string' || f.service.length === 0 || f.service.length > MAX_SERVICE_NAME_LENGTH) return null;
-      return { t: 'call', id: f.id, service: f.service, params: f.params };
+      return f as Frame;
     case 'progress':
-      return { t: 'progress', id: f.id, value: f.value };
     case 'result':
-      return { t: 'result', id: f.id, value: f.value };
+      return f as Frame;
     case 'error':
       if (typeof f.code !== 'string' || typeof f.message !== 'string') return null;
       return f.gone === true ? { t: 'error', id: f.id, code: f.code, message: f.message, gone: true } : { t: 'error', id: f.id, code: f.code, message: f.message };

@@ -10,6 +10,15 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
+/** Resolves once `condition` holds, looking after each turn; rejects after 10 s with what it waited for. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 function pair(structured = false) {
   const hub = new MultiplexHub(structured ? new MarshallerHub(new InBrowserHub()) : new InBrowserHub());
   const alice = new PeerServices(hub.openEndpoint('alice'));
@@ -146,6 +155,61 @@ describe('PeerServices', () => {
     expect(result).toEqual({ printed: 3, for: 'laptop' });
     await Promise.all([printer.close(), laptop.close()]);
     await hub.close();
+  });
+
+  it('starts queued calls whose handlers return at once in one loop, in order, however deep the queue', async () => {
+    const hub = new MultiplexHub(new InBrowserHub());
+    const alice = new PeerServices(hub.openEndpoint('alice'), { maxPendingCalls: 5_000 });
+    const bob = new PeerServices(hub.openEndpoint('bob'));
+    closers.push(() => hub.close(), () => alice.close(), () => bob.close());
+    let running = 0;
+    let most = 0;
+    const order: number[] = [];
+    let releaseFirst!: () => void;
+    const first = new Promise<void>((resolve) => (releaseFirst = resolve));
+    // Call 0 holds the only slot until all the others wait behind it; then each of those frees the slot inside the
+    // loop that starts the next (a synchronous handler): 3 000 in line must neither nest that loop nor leak a slot.
+    const provision = bob.provide('now', (n) => {
+      running++;
+      most = Math.max(most, running);
+      order.push(n as number);
+      if (n === 0) return first.then(() => (running--, 0));
+      running--;
+      return n;
+    }, { concurrency: 1, maxQueued: 3_000 });
+    const calls = Array.from({ length: 3_000 }, (_, n) => alice.call('bob', 'now', n));
+    await until(() => provision.queued === 2_999, 'all calls but the first queued');
+    releaseFirst();
+    const results = await Promise.all(calls);
+    expect(results).toEqual(Array.from({ length: 3_000 }, (_, n) => n));
+    expect(order).toEqual(results);
+    expect(most).toBe(1);
+    // Every slot came back: a second burst runs too.
+    expect(await Promise.all([alice.call('bob', 'now', 1), alice.call('bob', 'now', 2)])).toEqual([1, 2]);
+  });
+
+  it('a handler whose thenable throws, or that throws at once, frees its slot; progress may be taken off the context', async () => {
+    const { alice, bob } = pair();
+    const hostile = {
+      get then(): never {
+        throw new Error('a then getter that throws');
+      },
+    };
+    bob.provide('hostile', () => hostile, { concurrency: 1 });
+    bob.provide('throws', () => {
+      throw new VnfError('TOO_LARGE', 'at once');
+    }, { concurrency: 1 });
+    bob.provide('detached', (_params, { progress, caller, service }) => {
+      progress(`${caller}:${service}`);
+      return 'done';
+    });
+    for (let i = 0; i < 3; i++) {
+      await expect(alice.call('bob', 'hostile')).rejects.toMatchObject({ code: 'INTERNAL' });
+      await expect(alice.call('bob', 'throws')).rejects.toMatchObject({ code: 'TOO_LARGE', message: 'at once' });
+    }
+    const progress: unknown[] = [];
+    expect(await alice.call('bob', 'detached', null, { onProgress: (v) => progress.push(v) })).toBe('done');
+    expect(progress).toEqual(['alice:detached']);
   });
 
   it('throws at the call for bad arguments and options, and DESTROYED after close', async () => {
