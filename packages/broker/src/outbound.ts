@@ -7,6 +7,13 @@ const EMPTY = new Uint8Array(0);
 /** A flush's first frame is sized like the previous flush (within these bounds), so a steady stream grows no buffer. */
 const MIN_FRAME = 1024;
 const MAX_HINT = 256 * 1024;
+/**
+ * Shared records start at least this big: Node allocates smaller Buffers in an 8 KiB slab shared with others, which a
+ * view would keep alive whole; from 4 KiB a Buffer has memory of its own.
+ */
+const MIN_SHARED = 4096;
+/** A shared run is sent as a view only when it is at least this fraction of the buffer the view keeps alive. */
+const MAX_PIN_RATIO = 8;
 
 /**
  * Group records of one I/O turn, each written once whatever its number of targets: a target's queue holds a run of
@@ -16,7 +23,7 @@ export class SharedRecords {
   private readonly writer: FrameWriter;
 
   constructor(capacity: number) {
-    this.writer = new FrameWriter(Math.max(MIN_FRAME, capacity));
+    this.writer = new FrameWriter(Math.max(MIN_SHARED, capacity));
   }
 
   /** Bytes written. */
@@ -139,7 +146,11 @@ export class OutboundQueue {
   private sealShared(): void {
     const shared = this.shared;
     if (!shared) return;
-    (this.full ??= []).push(shared.view(this.sharedStart, this.sharedEnd));
+    const view = shared.view(this.sharedStart, this.sharedEnd);
+    // A view keeps the turn's whole buffer alive while the socket holds it, yet is counted (pendingBytes, the
+    // socket's bufferedAmount) at its own length: a run that is a small part of its buffer leaves as a copy, so what
+    // a lagging socket pins stays within MAX_PIN_RATIO times what it is charged.
+    (this.full ??= []).push(view.byteLength * MAX_PIN_RATIO < view.buffer.byteLength ? new Uint8Array(view) : view);
     this.fullBytes += this.sharedEnd - this.sharedStart;
     this.shared = null;
     this.sharedStart = this.sharedEnd = 0;

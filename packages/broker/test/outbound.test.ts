@@ -38,8 +38,10 @@ describe('OutboundQueue', () => {
     const shared = new SharedRecords(0);
     const [a, b] = [new OutboundQueue(), new OutboundQueue()];
     const alice = encoder.encode('alice');
+    // Payloads long enough that each run is a good part of the shared buffer (see the pinning test below).
+    const long = (text: string) => text.padEnd(520, '.');
     const group = (text: string, ...queues: OutboundQueue[]) => {
-      const payload = encoder.encode(text);
+      const payload = encoder.encode(long(text));
       const start = shared.length;
       shared.write(RecordKind.TEXT, alice, payload, 0, payload.byteLength);
       for (const queue of queues) queue.pushShared(shared, start, shared.length, 1 << 20);
@@ -50,18 +52,18 @@ describe('OutboundQueue', () => {
     group('three', a, b);
     a.push(RecordKind.TEXT, encoder.encode('dave'), encoder.encode('unicast'), 0, 7, 1 << 20);
     // Each record: 7 header bytes, its eva, its payload.
-    expect(a.bytes).toBe(7 + 5 + 3 + (7 + 27) + (7 + 5 + 5) + (7 + 4 + 7));
+    expect(a.bytes).toBe(7 + 5 + 520 + (7 + 27) + (7 + 5 + 520) + (7 + 4 + 7));
     const [framesA, framesB] = [a.takeFrames(), b.takeFrames()];
     expect(records(framesA)).toEqual([
-      [RecordKind.TEXT, 'alice', 'one'],
+      [RecordKind.TEXT, 'alice', long('one')],
       [RecordKind.CONTROL, '', '{"t":"open","from":"carol"}'],
-      [RecordKind.TEXT, 'alice', 'three'],
+      [RecordKind.TEXT, 'alice', long('three')],
       [RecordKind.TEXT, 'dave', 'unicast'],
     ]);
     expect(records(framesB)).toEqual([
-      [RecordKind.TEXT, 'alice', 'one'],
-      [RecordKind.TEXT, 'alice', 'two, for b alone'],
-      [RecordKind.TEXT, 'alice', 'three'],
+      [RecordKind.TEXT, 'alice', long('one')],
+      [RecordKind.TEXT, 'alice', long('two, for b alone')],
+      [RecordKind.TEXT, 'alice', long('three')],
     ]);
     // b's three records are one run of the shared records; a's first one is a view of the same bytes, not a copy,
     // and what follows it (its own records and a group record that does not follow on) is one frame of its own.
@@ -69,6 +71,32 @@ describe('OutboundQueue', () => {
     expect(framesA).toHaveLength(2);
     expect(framesA[0].buffer).toBe(framesB[0].buffer);
     expect(framesA[0].byteOffset).toBe(framesB[0].byteOffset);
+  });
+
+  it('copies a shared run that is a small part of its buffer: a lagging socket pins at most 8 times what it is charged', () => {
+    const alice = encoder.encode('alice');
+    const big = new Uint8Array(64 * 1024).fill(0x61);
+    // A busy turn: 64 KiB for the room, and one small record for a socket that is in another group too.
+    const shared = new SharedRecords(0);
+    const [room, lone] = [new OutboundQueue(), new OutboundQueue()];
+    shared.write(RecordKind.BINARY, alice, big, 0, big.byteLength);
+    room.pushShared(shared, 0, shared.length, 1 << 20);
+    const small = shared.length;
+    shared.write(RecordKind.TEXT, alice, encoder.encode('hi'), 0, 2);
+    lone.pushShared(shared, small, shared.length, 1 << 20);
+    room.pushShared(shared, small, shared.length, 1 << 20);
+    expect(lone.bytes).toBe(7 + 5 + 2);
+    const [roomFrames, loneFrames] = [room.takeFrames(), lone.takeFrames()];
+    expect(records(loneFrames)).toEqual([[RecordKind.TEXT, 'alice', 'hi']]);
+    // The small run is a copy with memory of its own; the room's run, most of the buffer, stays a view of it.
+    expect(loneFrames[0].buffer.byteLength).toBe(7 + 5 + 2);
+    expect(roomFrames).toHaveLength(1);
+    expect(roomFrames[0].byteLength * 8).toBeGreaterThanOrEqual(roomFrames[0].buffer.byteLength);
+    expect(roomFrames[0].buffer).not.toBe(loneFrames[0].buffer);
+    expect(records(roomFrames).map(([kind, eva, payload]) => [kind, eva, payload.length])).toEqual([
+      [RecordKind.BINARY, 'alice', big.byteLength],
+      [RecordKind.TEXT, 'alice', 2],
+    ]);
   });
 
   it('a socket that gets unicast and group records interleaved gets them in one frame', () => {

@@ -20,7 +20,9 @@ export function generateKeyPair(): KeyPair {
 
 /** The key pair of a given X25519 private key. */
 export function keyPairFrom(privateKey: Uint8Array): KeyPair {
-  return { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
+  // Measured on our own copy: the key object cached for an array (x25519.ts) would go stale if the caller refilled its own.
+  const own = privateKey.slice();
+  return { privateKey: own, publicKey: publicKeyOf(own) };
 }
 
 /** A handshake step failed: a message of the wrong length, a tag that does not verify, or a low-order key. */
@@ -97,7 +99,7 @@ export class HandshakeState {
     const sym = this.symmetric;
     if (this.step === 0 || this.step === 1) {
       // e (and for the responder: ee, s, es)
-      this.e = this.fixedEphemeral ? { privateKey: this.fixedEphemeral, publicKey: publicKeyOf(this.fixedEphemeral) } : generateKeyPair();
+      this.e = this.fixedEphemeral ? keyPairFrom(this.fixedEphemeral) : generateKeyPair();
       parts.push(this.e.publicKey);
       sym.mixHash(this.e.publicKey);
       if (this.step === 1) {

@@ -37,8 +37,9 @@ const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 
 /**
  * Node's key object of each private key in use, by the array holding it: OpenSSL 3 decodes a PKCS #8 key in about
  * 0.75 ms (ten DHs' worth), and a handshake uses the static key twice and its ephemeral twice. A key generated here
- * gets its object at birth; `forgetPrivateKey` drops it when the array is wiped. Public keys are imported as JWK
- * (16 µs; SPKI DER took 180).
+ * gets its object at birth; `forgetPrivateKey` drops it when the array is wiped. So an array given to `publicKeyOf`
+ * or `sharedSecret` must keep its bytes until `forgetPrivateKey`: callers pass arrays they own (keyPairFrom copies a
+ * caller's key first), never one an application may refill. Public keys are imported as JWK (16 µs; SPKI DER took 180).
  */
 const privateKeys = new WeakMap<Uint8Array, NodeKeyObject>();
 

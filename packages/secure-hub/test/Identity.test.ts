@@ -19,6 +19,20 @@ describe('Identity', () => {
     expect(Identity.fromPrivateKey(a.exportPrivateKey()).publicKey).toEqual(a.publicKey);
   });
 
+  it('takes a private key from an array the caller refills: each identity gets the public key of the bytes it was given', () => {
+    const buffer = new Uint8Array(32);
+    const keys = [Identity.generate().exportPrivateKey(), Identity.generate().exportPrivateKey()];
+    const identities = keys.map((key) => {
+      buffer.set(key);
+      return Identity.fromPrivateKey(buffer);
+    });
+    buffer.fill(0);
+    identities.forEach((identity, i) => {
+      expect(identity.publicKey).toEqual(x25519.getPublicKey(keys[i]!));
+      expect(identity.exportPrivateKey()).toEqual(keys[i]);
+    });
+  });
+
   it('refuses damaged or foreign saved identities with INVALID_ARGUMENT', () => {
     const saved = Identity.generate().export();
     const other = Identity.generate().export();
