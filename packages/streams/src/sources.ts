@@ -101,18 +101,27 @@ abstract class ChunkedSource implements ChunkSource {
       const next = await Promise.race([this.pending, nextTask()]);
       if (next !== NOT_YET) {
         this.pending = null;
-        if (next !== null) {
-          const joined = new Uint8Array(this.rest.byteLength + next.byteLength);
-          joined.set(this.rest);
-          joined.set(next, this.rest.byteLength);
-          this.rest = joined;
-        }
+        if (next !== null) return this.join(this.rest, next, max);
       }
     }
     this.split = this.rest.byteLength > max;
     const chunk = this.split ? this.rest.subarray(0, max) : this.rest;
     this.rest = this.split ? this.rest.subarray(max) : null;
     return chunk;
+  }
+
+  /**
+   * A frame of the tail and the start of the next chunk; the rest of that chunk stays a view. Only what the frame
+   * takes is copied: joining whole chunks copied every byte of a source of 1 MiB chunks once more.
+   */
+  private join(tail: Uint8Array, next: Uint8Array, max: number): Uint8Array {
+    const take = Math.min(max - tail.byteLength, next.byteLength);
+    const frame = new Uint8Array(tail.byteLength + take);
+    frame.set(tail);
+    frame.set(take === next.byteLength ? next : next.subarray(0, take), tail.byteLength);
+    this.split = take < next.byteLength;
+    this.rest = this.split ? next.subarray(take) : null;
+    return frame;
   }
 
   /** The next chunk: the one a join is already waiting for, or a new read. */
